@@ -1,0 +1,120 @@
+import { z } from 'zod';
+
+/**
+ * Every setting the platform reads, declared once: its environment variable, its schema with the
+ * default, and the sentence the README and `.env.example` show. `loadConfig` parses this table, and
+ * the docs are generated from it, so a setting cannot exist in code without being documented.
+ */
+export interface Setting<T extends z.ZodType = z.ZodType> {
+  env: string;
+  schema: T;
+  doc: string;
+}
+
+const setting = <T extends z.ZodType>(env: string, schema: T, doc: string): Setting<T> => ({
+  env,
+  schema,
+  doc,
+});
+
+const positiveInt = z.coerce.number().int().positive();
+const flag = (byDefault: '0' | '1') =>
+  z
+    .enum(['0', '1', 'true', 'false', 'yes', 'no'])
+    .default(byDefault)
+    .transform((v) => v === '1' || v === 'true' || v === 'yes');
+const brokerList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(z.string().regex(/^[^:\s]+:\d{1,5}$/, 'expected host:port')).min(1));
+const redisUrl = z
+  .string()
+  .url()
+  .refine((u) => /^rediss?:\/\//.test(u), 'expected a redis:// or rediss:// URL');
+const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional());
+
+export const settings = {
+  kafkaBrokers: setting(
+    'KAFKA_BROKERS',
+    brokerList.default(['127.0.0.1:9092']),
+    'Comma-separated Kafka bootstrap brokers (host:port). `services up` starts a local broker only when none answers here.',
+  ),
+  kafkaClientId: setting(
+    'KAFKA_CLIENT_ID',
+    z.string().min(1).default('tidewater'),
+    'Kafka client id prefix.',
+  ),
+  eventsTopic: setting(
+    'TIDEWATER_EVENTS_TOPIC',
+    z.string().min(1).default('events'),
+    'Topic of accepted and incoming events.',
+  ),
+  quarantineTopic: setting(
+    'TIDEWATER_QUARANTINE_TOPIC',
+    z.string().min(1).default('events.quarantine'),
+    'Topic that receives every rejected record with its reasons.',
+  ),
+  eventsPartitions: setting(
+    'TIDEWATER_EVENTS_PARTITIONS',
+    positiveInt.max(1024).default(6),
+    'Partitions of the events topic when the platform creates it (events are keyed by user, so a user stays in one partition).',
+  ),
+  redisUrl: setting(
+    'REDIS_URL',
+    redisUrl.default('redis://127.0.0.1:6379'),
+    'Redis for queues, caches and rate limits.',
+  ),
+  clickhouseUrl: setting(
+    'CLICKHOUSE_URL',
+    optionalUrl,
+    'ClickHouse server URL (e.g. http://default:@127.0.0.1:8123). Unset: embedded chDB in TIDEWATER_DATA_DIR.',
+  ),
+  dataDir: setting(
+    'TIDEWATER_DATA_DIR',
+    z.string().min(1).default('.local/data'),
+    'Root of local platform data: the lake, embedded ClickHouse, dimensions.',
+  ),
+  stateDir: setting(
+    'TIDEWATER_STATE_DIR',
+    z.string().min(1).default('.local/services'),
+    'Where `services up` keeps the Kafka jars, broker storage, pid files and logs.',
+  ),
+  kafkaHeapMb: setting(
+    'KAFKA_HEAP_MB',
+    positiveInt.default(768),
+    'Java heap of the local Kafka broker, in MiB.',
+  ),
+  seed: setting(
+    'TIDEWATER_SEED',
+    z.coerce.number().int().nonnegative().default(42),
+    'Seed of the dimensions and demo traffic.',
+  ),
+  demo: setting(
+    'TIDEWATER_DEMO',
+    flag('1'),
+    '`npm start` feeds demo traffic from the generator unless this is 0.',
+  ),
+  demoRate: setting(
+    'TIDEWATER_DEMO_RATE',
+    positiveInt.default(200),
+    'Events per second of the demo traffic.',
+  ),
+  allowedLatenessMinutes: setting(
+    'TIDEWATER_ALLOWED_LATENESS_MINUTES',
+    z.coerce.number().int().nonnegative().default(15),
+    'Events older than this (event time vs. arrival) are flagged late; the batch layer still counts them.',
+  ),
+  logLevel: setting(
+    'LOG_LEVEL',
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    'Log level.',
+  ),
+} satisfies Record<string, Setting>;
+
+export type Settings = typeof settings;
+export type Config = { readonly [K in keyof Settings]: z.output<Settings[K]['schema']> };
