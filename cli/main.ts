@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { ConfigError } from '../config/index.ts';
+import { registerConfig } from './config.ts';
+import { registerGenerate } from './generate.ts';
+import { registerServices } from './services.ts';
+
+const program = new Command('tidewater')
+  .description('tidewater: a Lambda-architecture lakehouse (Kafka, ClickHouse, Parquet/Delta, DuckDB)')
+  .showHelpAfterError();
+
+registerServices(program);
+registerGenerate(program);
+registerConfig(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // A CLI user gets the message, not a stack trace; TIDEWATER_DEBUG=1 shows the stack.
+  const message =
+    err instanceof ConfigError || !process.env.TIDEWATER_DEBUG
+      ? (err as Error).message
+      : (err as Error).stack;
+  console.error(`tidewater: ${message}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,26 @@
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Config } from '../config/index.ts';
+
+export type TopicConfig = Pick<Config, 'eventsTopic' | 'quarantineTopic' | 'eventsPartitions'>;
+
+/** The platform's topics. Quarantine keeps its records for 30 days: they wait for a human. */
+export function platformTopics(cfg: TopicConfig): ITopicConfig[] {
+  return [
+    { topic: cfg.eventsTopic, numPartitions: cfg.eventsPartitions, replicationFactor: -1 },
+    {
+      topic: cfg.quarantineTopic,
+      numPartitions: Math.min(cfg.eventsPartitions, 3),
+      replicationFactor: -1,
+      configEntries: [{ name: 'retention.ms', value: String(30 * 24 * 3600 * 1000) }],
+    },
+  ];
+}
+
+/** Creates whichever of `topics` is absent and waits until each has leaders; returns the created names. */
+export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing = topics.filter((t) => !existing.has(t.topic));
+  if (missing.length === 0) return [];
+  await admin.createTopics({ topics: missing, waitForLeaders: true });
+  return missing.map((t) => t.topic);
+}

@@ -1,0 +1,28 @@
+import type { Config } from '../../config/index.ts';
+import { kafkaDown, kafkaStatus, kafkaUp } from './kafka.ts';
+import { redisDown, redisStatus, redisUp } from './redis.ts';
+import type { ServiceState } from './types.ts';
+
+export { brokerAnswers } from './kafka.ts';
+export { redisAnswers } from './redis.ts';
+export type { ServiceState } from './types.ts';
+
+type Log = (line: string) => void;
+
+/** Starts whatever of Kafka and Redis does not answer yet. Idempotent. */
+export async function servicesUp(cfg: Config, log: Log): Promise<ServiceState[]> {
+  return [await kafkaUp(cfg, log), await redisUp(cfg, log)];
+}
+
+/** Stops only the processes `servicesUp` started. */
+export async function servicesDown(cfg: Config): Promise<ServiceState[]> {
+  return Promise.all([kafkaDown(cfg), redisDown(cfg)]);
+}
+
+export async function servicesStatus(cfg: Config): Promise<ServiceState[]> {
+  return Promise.all([kafkaStatus(cfg), redisStatus(cfg)]);
+}
+
+export function formatStates(states: ServiceState[]): string {
+  return states.map((s) => `${s.name.padEnd(6)} ${s.state.padEnd(24)} ${s.detail}`.trimEnd()).join('\n');
+}

@@ -1,0 +1,6 @@
+export interface ServiceState {
+  name: string;
+  /** started | running | external | stopped | down | ... */
+  state: string;
+  detail: string;
+}

@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, renderEnvExample, settings } from '../config/index.ts';
+
+describe('configuration', () => {
+  it('has a default for everything a local run needs', () => {
+    const cfg = loadConfig({});
+    expect(cfg.kafkaBrokers).toEqual(['127.0.0.1:9092']);
+    expect(cfg.redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(cfg.clickhouseUrl).toBeUndefined();
+    expect(cfg.eventsTopic).toBe('events');
+  });
+
+  it('parses lists, numbers and booleans from the environment', () => {
+    const cfg = loadConfig({
+      KAFKA_BROKERS: 'a:1, b:2',
+      TIDEWATER_EVENTS_PARTITIONS: '12',
+      TIDEWATER_DEMO: '0',
+    });
+    expect(cfg.kafkaBrokers).toEqual(['a:1', 'b:2']);
+    expect(cfg.eventsPartitions).toBe(12);
+    expect(cfg.demo).toBe(false);
+  });
+
+  it('names every bad variable in one error', () => {
+    let error: unknown;
+    try {
+      loadConfig({ KAFKA_BROKERS: 'no-port', REDIS_URL: 'http://x', TIDEWATER_EVENTS_PARTITIONS: '-3' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    for (const name of ['KAFKA_BROKERS', 'REDIS_URL', 'TIDEWATER_EVENTS_PARTITIONS'])
+      expect(message).toContain(name);
+    expect((error as ConfigError).problems).toHaveLength(3);
+  });
+
+  it('documents every setting: .env.example is generated and the README lists each variable', () => {
+    expect(fs.readFileSync('.env.example', 'utf8')).toBe(renderEnvExample());
+    const readme = fs.readFileSync('README.md', 'utf8');
+    for (const s of Object.values(settings)) expect(readme).toContain(`\`${s.env}\``);
+  });
+});
