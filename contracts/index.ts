@@ -1,0 +1,30 @@
+export * from './catalog.ts';
+export { compatibilityViolations, type JsonSchemaNode } from './compatibility.ts';
+export { type DecodeResult, decodeEvent } from './decode.ts';
+export {
+  buildDimensions,
+  CATEGORIES,
+  DEFAULT_DIMENSIONS_SEED,
+  DIMENSION_FILES,
+  type Dimensions,
+  FULFILMENT_CENTRE_COUNT,
+  FulfilmentCentre,
+  loadDimensions,
+  loadPlatformDimensions,
+  PRODUCT_COUNT,
+  Product,
+  REGIONS,
+  STORE_COUNT,
+  Store,
+  writeDimensions,
+} from './dimensions.ts';
+export * from './events.ts';
+export { describeIssues, formatPath } from './issues.ts';
+export { hex32, mix32, Rng, Weighted } from './random.ts';
+export {
+  CURRENT_VERSIONS,
+  type EventJsonSchema,
+  eventSchemaAt,
+  jsonSchemas,
+  payloadVersions,
+} from './versions.ts';

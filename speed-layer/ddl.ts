@@ -1,0 +1,99 @@
+// ClickHouse DDL of the speed view, generated from the catalog: the raw table, and per metric an
+// AggregatingMergeTree target `<metric>_v<version>` fed by the materialized view `<..>_mv`.
+// Everything is CREATE ... IF NOT EXISTS: applying is idempotent, and a metric whose version was
+// bumped gets new tables beside the old ones. A new view only sees rows inserted after it exists;
+// history before that is the batch layer's to recompute. Rows already past the raw TTL when
+// inserted (late events) are dropped from the raw table at once but still reach the views.
+import type { ClickHouseClient } from '@clickhouse/client';
+import {
+  CATALOG,
+  type Catalog,
+  type Metric,
+  metricTable,
+  RAW_COLUMN_NAMES,
+  RAW_COLUMNS,
+  rollupColumns,
+  rollupKey,
+  rollupSelect,
+} from '../contracts/catalog.ts';
+import { clickhouseDialect as dialect } from './clickhouse-dialect.ts';
+
+export const RAW_TABLE = 'events_raw';
+
+export interface SpeedDdlOptions {
+  /** Days raw rows are kept; rollups are kept until dropped. */
+  rawTtlDays: number;
+  /**
+   * Recent insert blocks remembered per table for deduplication (ClickHouse's
+   * non_replicated_deduplication_window). Must exceed the inserts that can happen between a
+   * failed insert and its retry.
+   */
+  dedupWindow: number;
+}
+
+export const DEFAULT_SPEED_DDL_OPTIONS: SpeedDdlOptions = { rawTtlDays: 7, dedupWindow: 10_000 };
+
+const q = dialect.quote;
+
+function positiveInt(value: number, name: string): number {
+  if (!Number.isInteger(value) || value <= 0)
+    throw new Error(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+const settings = (options: SpeedDdlOptions) =>
+  `SETTINGS non_replicated_deduplication_window = ${positiveInt(options.dedupWindow, 'dedupWindow')}`;
+
+export function rawTableDdl(options: SpeedDdlOptions = DEFAULT_SPEED_DDL_OPTIONS): string {
+  const columns = RAW_COLUMN_NAMES.map(
+    (name) => `  ${q(name)} ${dialect.columnType(RAW_COLUMNS[name].type)}`,
+  );
+  return [
+    `CREATE TABLE IF NOT EXISTS ${q(RAW_TABLE)} (`,
+    columns.join(',\n'),
+    ') ENGINE = MergeTree',
+    `PARTITION BY toDate(${q('event_time')})`,
+    `ORDER BY (${q('event_type')}, ${q('event_time')})`,
+    `TTL ${q('event_time')} + INTERVAL ${positiveInt(options.rawTtlDays, 'rawTtlDays')} DAY`,
+    settings(options),
+  ].join('\n');
+}
+
+export function metricTableDdl(metric: Metric, options: SpeedDdlOptions = DEFAULT_SPEED_DDL_OPTIONS): string {
+  const columns = rollupColumns(metric, dialect).map((c) => `  ${q(c.name)} ${c.type}`);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${q(metricTable(metric))} (`,
+    columns.join(',\n'),
+    ') ENGINE = AggregatingMergeTree',
+    `PARTITION BY toDate(${q('minute')})`,
+    `ORDER BY (${rollupKey(metric).map(q).join(', ')})`,
+    settings(options),
+  ].join('\n');
+}
+
+export function metricViewName(metric: Metric): string {
+  return `${metricTable(metric)}_mv`;
+}
+
+export function metricViewDdl(metric: Metric): string {
+  return [
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${q(metricViewName(metric))} TO ${q(metricTable(metric))} AS`,
+    rollupSelect(metric, dialect, { source: q(RAW_TABLE), stage: 'state' }),
+  ].join('\n');
+}
+
+/** All statements, in an order that applies: raw table, then each target before its view. */
+export function speedLayerDdl(
+  catalog: Catalog = CATALOG,
+  options: SpeedDdlOptions = DEFAULT_SPEED_DDL_OPTIONS,
+): string[] {
+  return [rawTableDdl(options), ...catalog.flatMap((m) => [metricTableDdl(m, options), metricViewDdl(m)])];
+}
+
+export async function applySpeedLayerDdl(
+  client: ClickHouseClient,
+  catalog: Catalog = CATALOG,
+  options: SpeedDdlOptions = DEFAULT_SPEED_DDL_OPTIONS,
+): Promise<void> {
+  for (const query of speedLayerDdl(catalog, options)) await client.command({ query });
+}

@@ -1,0 +1,30 @@
+// Idempotent inserts of raw rows: a retry of the same block with the same token is dropped by the
+// raw table and by every metric view (needs the tables' dedup window, see ddl.ts).
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { RawRow } from '../contracts/catalog.ts';
+import { clickhouseDialect } from './clickhouse-dialect.ts';
+import { RAW_TABLE } from './ddl.ts';
+
+/**
+ * Inserts `rows` as one block deduplicated by `token` (derive it from the Kafka topic, partition and
+ * offset range; a retry must send the same rows in the same order). Settings travel in the INSERT's
+ * own SETTINGS clause rather than `clickhouse_settings`: the embedded chDB connection turns those
+ * into session-wide SETs that would leak the token into later inserts.
+ */
+export async function insertRaw(
+  client: ClickHouseClient,
+  rows: readonly RawRow[],
+  token: string,
+): Promise<void> {
+  if (token === '') throw new Error('insertRaw needs a non-empty deduplication token');
+  if (rows.length === 0) return;
+  const settings = [
+    'insert_deduplicate = 1',
+    `insert_deduplication_token = ${clickhouseDialect.literal(token)}`,
+    'deduplicate_blocks_in_dependent_materialized_views = 1',
+  ].join(', ');
+  const body = rows.map((row) => JSON.stringify(row)).join('\n');
+  await client.command({
+    query: `INSERT INTO ${clickhouseDialect.quote(RAW_TABLE)} SETTINGS ${settings} FORMAT JSONEachRow\n${body}`,
+  });
+}
