@@ -9,9 +9,9 @@ import {
   GroundTruth,
   generate,
   paced,
+  produceToKafka,
   writeNdjson,
 } from '../generator/index.ts';
-import { BatchingProducer, createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { progress } from './progress.ts';
 
 const number = (name: string) => (value: string) => {
@@ -102,21 +102,7 @@ export function registerGenerate(program: Command): void {
       }
 
       if (flags.to === 'kafka') {
-        const kafka = createKafka(cfg, 'generator');
-        const admin = kafka.admin();
-        await admin.connect();
-        await ensureTopics(admin, platformTopics(cfg));
-        await admin.disconnect();
-        const producer = new BatchingProducer(kafka, {
-          topic: cfg.eventsTopic,
-          batchSize: flags.rate && flags.rate < 5_000 ? 100 : 5_000,
-        });
-        await producer.connect();
-        try {
-          for await (const chunk of records()) for (const r of chunk) await producer.push(r);
-        } finally {
-          await producer.disconnect();
-        }
+        await produceToKafka(records(), cfg, flags.rate);
       } else {
         const stream = flags.to === '-' ? process.stdout : fs.createWriteStream(flags.to);
         await writeNdjson(records(), stream);

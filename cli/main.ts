@@ -3,11 +3,13 @@ import { ConfigError } from '../config/index.ts';
 import { registerConfig } from './config.ts';
 import { registerGenerate } from './generate.ts';
 import { registerServices } from './services.ts';
+import { registerStart } from './start.ts';
 
 const program = new Command('tidewater')
   .description('tidewater: a Lambda-architecture lakehouse (Kafka, ClickHouse, Parquet/Delta, DuckDB)')
   .showHelpAfterError();
 
+registerStart(program);
 registerServices(program);
 registerGenerate(program);
 registerConfig(program);

@@ -11,3 +11,4 @@ export {
 export { GroundTruth, type GroundTruthReport, type MinuteRegionOrders } from './ground-truth.ts';
 export { writeNdjson } from './ndjson.ts';
 export { paced } from './pace.ts';
+export { produceToKafka } from './to-kafka.ts';
