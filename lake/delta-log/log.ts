@@ -1,0 +1,125 @@
+// Reading and writing one table's log: snapshots at a version or time, history, commits, checkpoints.
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Action, CommitInfo } from './actions.ts';
+import { type LastCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { listLog, readVersion, writeVersion } from './files.ts';
+import { applyCommit, type Snapshot, snapshotActions } from './snapshot.ts';
+
+/** Which version to read: the latest, a version number, or the latest commit at or before a time. */
+export interface SnapshotAt {
+  version?: number;
+  /** ms since epoch, compared with commitInfo.timestamp. */
+  timestamp?: number;
+}
+
+export interface HistoryEntry {
+  version: number;
+  timestamp: number;
+  operation: string;
+  operationParameters: Record<string, string>;
+  filesAdded: number;
+  filesRemoved: number;
+}
+
+const commitInfoOf = (actions: readonly Action[]): CommitInfo | undefined =>
+  actions.find((a): a is { commitInfo: CommitInfo } => 'commitInfo' in a)?.commitInfo;
+
+export class DeltaLog {
+  constructor(
+    readonly tableDir: string,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  /** The newest committed version, or -1 for a table without a log. */
+  async latestVersion(): Promise<number> {
+    const { versions } = await listLog(this.tableDir);
+    return versions.at(-1) ?? -1;
+  }
+
+  async snapshot(at: SnapshotAt = {}): Promise<Snapshot> {
+    const version = at.timestamp === undefined ? at.version : await this.versionAt(at.timestamp);
+    const { versions, checkpoints } = await listLog(this.tableDir);
+    const target = version ?? versions.at(-1);
+    if (target === undefined) throw new Error(`no Delta table at ${this.tableDir}`);
+    if (!versions.includes(target)) throw new Error(`${this.tableDir}: version ${target} does not exist`);
+    const checkpoint = checkpoints.filter((v) => v <= target).at(-1);
+    let snapshot: Snapshot | undefined;
+    if (checkpoint !== undefined) {
+      // A checkpoint holds no commitInfo: the commit's own file gives the version's timestamp.
+      const own = commitInfoOf(await readVersion(this.tableDir, checkpoint));
+      const state = await readCheckpoint(this.connection, this.tableDir, checkpoint);
+      snapshot = applyCommit(undefined, checkpoint, [...state, ...(own ? [{ commitInfo: own }] : [])]);
+    }
+    return this.replay(
+      snapshot,
+      versions.filter((v) => v > (checkpoint ?? -1) && v <= target),
+    );
+  }
+
+  /** `snapshot` brought forward to the latest version by replaying only the newer commits. */
+  async update(snapshot: Snapshot): Promise<Snapshot> {
+    const { versions } = await listLog(this.tableDir);
+    return this.replay(
+      snapshot,
+      versions.filter((v) => v > snapshot.version),
+    );
+  }
+
+  private async replay(base: Snapshot | undefined, versions: readonly number[]): Promise<Snapshot> {
+    let snapshot = base;
+    for (const v of versions) snapshot = applyCommit(snapshot, v, await readVersion(this.tableDir, v));
+    if (!snapshot) throw new Error(`no Delta table at ${this.tableDir}`);
+    return snapshot;
+  }
+
+  /** The latest version committed at or before `timestamp`. */
+  async versionAt(timestamp: number): Promise<number> {
+    const entries = (await this.history()).filter((h) => h.timestamp <= timestamp);
+    const entry = entries.at(-1);
+    if (!entry)
+      throw new Error(
+        `${this.tableDir}: no version committed at or before ${new Date(timestamp).toISOString()}`,
+      );
+    return entry.version;
+  }
+
+  /** Every commit, oldest first. */
+  async history(): Promise<HistoryEntry[]> {
+    const { versions } = await listLog(this.tableDir);
+    const entries: HistoryEntry[] = [];
+    for (const version of versions) {
+      const actions = await readVersion(this.tableDir, version);
+      const info = commitInfoOf(actions);
+      entries.push({
+        version,
+        timestamp: info?.timestamp ?? 0,
+        operation: info?.operation ?? 'UNKNOWN',
+        operationParameters: info?.operationParameters ?? {},
+        filesAdded: actions.filter((a) => 'add' in a).length,
+        filesRemoved: actions.filter((a) => 'remove' in a).length,
+      });
+    }
+    return entries;
+  }
+
+  /**
+   * Commits `actions` as `version`, put-if-absent: throws CommitConflictError when another writer
+   * took that version first. The commitInfo is added here, its timestamp strictly after the
+   * previous commit's so that time travel by timestamp is unambiguous.
+   */
+  async commit(
+    previous: Snapshot | undefined,
+    actions: readonly Action[],
+    info: Pick<CommitInfo, 'operation' | 'operationParameters'> & { isBlindAppend?: boolean },
+  ): Promise<Snapshot> {
+    const version = (previous?.version ?? -1) + 1;
+    const timestamp = Math.max(Date.now(), (previous?.timestamp ?? 0) + 1);
+    const all: Action[] = [{ commitInfo: { timestamp, ...info, engineInfo: 'tidewater-lake' } }, ...actions];
+    await writeVersion(this.tableDir, version, all);
+    return applyCommit(previous, version, all);
+  }
+
+  async checkpoint(snapshot: Snapshot): Promise<LastCheckpoint> {
+    return writeCheckpoint(this.connection, this.tableDir, snapshot.version, snapshotActions(snapshot));
+  }
+}

@@ -1,0 +1,31 @@
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+
+export interface Duck {
+  readonly connection: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * An in-memory DuckDB that reads and writes timestamps as UTC whatever the machine's zone.
+ * `threads` bounds the cores one lake writer takes from the rest of the process.
+ */
+export async function openDuck(threads?: number): Promise<Duck> {
+  const instance = await DuckDBInstance.create(':memory:', threads ? { threads: String(threads) } : {});
+  const connection = await instance.connect();
+  await connection.run(`SET TimeZone = 'UTC'`);
+  return {
+    connection,
+    close: () => {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/**
+ * A SQL string literal. Only for paths and names the lake builds itself: DuckDB cannot bind a
+ * parameter in COPY ... TO or in a read_parquet file list.
+ */
+export const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
+export const sqlStringList = (items: readonly string[]): string => `[${items.map(sqlString).join(', ')}]`;

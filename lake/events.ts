@@ -1,0 +1,67 @@
+// The lake's events table: every raw-row column, where the row came from in Kafka, and (on the
+// first row of each event) the original event JSON, so that history can rebuild any future column.
+import { join } from 'node:path';
+import {
+  type DimensionIndex,
+  type LogicalType,
+  RAW_COLUMN_NAMES,
+  RAW_COLUMNS,
+  type RawRow,
+  toRawRows,
+} from '../contracts/raw-rows.ts';
+import type { AcceptedRecord } from '../quality/types.ts';
+import type { ColumnDef, DeltaType, TableSchema } from './schema.ts';
+
+const DELTA_TYPE_OF: Record<LogicalType, DeltaType> = {
+  uuid: 'string',
+  string: 'string',
+  label: 'string',
+  int64: 'long',
+  uint64: 'long',
+  bool: 'boolean',
+  timestamp: 'timestamp',
+  minute: 'timestamp',
+};
+
+export type LakeRow = RawRow & {
+  source_partition: number;
+  source_offset: number;
+  /** The event's original JSON on line_index 0, null on an order's further line rows. */
+  event: string | null;
+};
+
+const rawColumns: ColumnDef[] = RAW_COLUMN_NAMES.map((name) => ({
+  name,
+  type: DELTA_TYPE_OF[RAW_COLUMNS[name].type],
+  nullable: false,
+}));
+
+export const EVENTS_SCHEMA: TableSchema = {
+  name: 'events',
+  columns: [
+    ...rawColumns,
+    { name: 'source_partition', type: 'integer', nullable: false },
+    { name: 'source_offset', type: 'long', nullable: false },
+    { name: 'event', type: 'string', nullable: true, minMax: false },
+  ],
+  // Zero-padded hours keep directory listings in time order; the log stores the number itself.
+  partitionColumns: [
+    { name: 'date', type: 'date', expr: `strftime(event_time, '%Y-%m-%d')` },
+    { name: 'hour', type: 'integer', expr: `strftime(event_time, '%H')` },
+  ],
+};
+
+export const lakeTableDir = (dataDir: string, table = EVENTS_SCHEMA.name): string =>
+  join(dataDir, 'lake', table);
+
+/** The lake rows of accepted records, in record order; the original bytes become `event`. */
+export function toLakeRows(records: readonly AcceptedRecord[], dims: DimensionIndex): LakeRow[] {
+  return records.flatMap(({ source, event }) =>
+    toRawRows(event, dims).map((row, i) => ({
+      ...row,
+      source_partition: source.partition,
+      source_offset: Number(source.offset),
+      event: i === 0 ? (source.value?.toString('utf8') ?? JSON.stringify(event)) : null,
+    })),
+  );
+}

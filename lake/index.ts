@@ -1,0 +1,15 @@
+export * from './delta-log/index.ts';
+export { EVENTS_SCHEMA, type LakeRow, lakeTableDir, toLakeRows } from './events.ts';
+export type { LakeValue, Row } from './parquet/stage.ts';
+export type { ColumnDef, DeltaType, PartitionColumnDef, TableSchema } from './schema.ts';
+export {
+  type AppendOptions,
+  type CommitResult,
+  createTable,
+  LakeTable,
+  type LakeTableOptions,
+  type OptimizeOptions,
+  openTable,
+  TxnConflictError,
+  type VacuumOptions,
+} from './table.ts';

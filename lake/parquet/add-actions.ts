@@ -1,0 +1,93 @@
+// Describes freshly written data files as Delta `add` actions: statistics from one grouped DuckDB
+// query over all of them, sizes from the file system, partition values from the hive directories.
+import { stat } from 'node:fs/promises';
+import { relative, sep } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { AddFile, PartitionValues } from '../delta-log/index.ts';
+import { sqlStringList } from '../duck.ts';
+import { type ColumnDef, partitionValue, type TableSchema } from '../schema.ts';
+import { ident } from './stage.ts';
+
+const ISO_MS = `'%Y-%m-%dT%H:%M:%S.%gZ'`;
+
+/** Delta writes statistics in the JSON form of the value; timestamps as ISO-8601 UTC. */
+function statValue(c: ColumnDef, aggregate: 'min' | 'max'): string {
+  const value = `${aggregate}(${ident(c.name)})`;
+  if (c.type === 'timestamp') return `strftime(${value}, ${ISO_MS})`;
+  if (c.type === 'date') return `CAST(${value} AS VARCHAR)`;
+  return value;
+}
+
+const jsonObject = (entries: readonly [string, string][]) =>
+  `json_object(${entries.map(([k, v]) => `'${k}', ${v}`).join(', ')})`;
+
+/** Booleans carry no min/max in Delta statistics; nullCount covers every column. */
+function statsSql(schema: TableSchema): string {
+  const bounded = schema.columns.filter((c) => c.type !== 'boolean' && c.minMax !== false);
+  return jsonObject([
+    ['numRecords', 'count(*)'],
+    ['minValues', jsonObject(bounded.map((c) => [c.name, statValue(c, 'min')]))],
+    ['maxValues', jsonObject(bounded.map((c) => [c.name, statValue(c, 'max')]))],
+    ['nullCount', jsonObject(schema.columns.map((c) => [c.name, `count(*) - count(${ident(c.name)})`]))],
+  ]);
+}
+
+/** The log's form of a path: relative to the table root, '/'-separated, URI-encoded. */
+export const toLogPath = (tableDir: string, file: string): string =>
+  encodeURI(relative(tableDir, file).split(sep).join('/'));
+
+export const fromLogPath = (path: string): string => path.split('/').map(decodeURIComponent).join(sep);
+
+function partitionValuesOf(schema: TableSchema, logPath: string): PartitionValues {
+  const dirs = new Map(
+    logPath
+      .split('/')
+      .slice(0, -1)
+      .map((segment) => {
+        const [name = '', ...value] = decodeURIComponent(segment).split('=');
+        return [name, value.join('=')] as const;
+      }),
+  );
+  return Object.fromEntries(
+    schema.partitionColumns.map((p) => {
+      const text = dirs.get(p.name);
+      if (text === undefined) throw new Error(`${logPath}: no ${p.name}= directory`);
+      return [p.name, partitionValue(p.type, text)];
+    }),
+  );
+}
+
+export async function addActions(
+  connection: DuckDBConnection,
+  tableDir: string,
+  schema: TableSchema,
+  files: readonly string[],
+  dataChange: boolean,
+): Promise<AddFile[]> {
+  if (files.length === 0) return [];
+  const reader = await connection.runAndReadAll(
+    `SELECT filename, ${statsSql(schema)}::VARCHAR AS stats
+     FROM read_parquet(${sqlStringList(files)}, filename = true, hive_partitioning = false)
+     GROUP BY filename`,
+  );
+  const stats = new Map(reader.getRowObjectsJS().map((r) => [r.filename as string, r.stats as string]));
+  const statsOf = (file: string) => {
+    const json = stats.get(file);
+    if (json === undefined) throw new Error(`no statistics for ${file}: it holds no rows`);
+    return json;
+  };
+  return Promise.all(
+    files.map(async (file) => {
+      const info = await stat(file);
+      const path = toLogPath(tableDir, file);
+      return {
+        path,
+        partitionValues: partitionValuesOf(schema, path),
+        size: info.size,
+        modificationTime: Math.floor(info.mtimeMs),
+        dataChange,
+        stats: statsOf(file),
+      };
+    }),
+  );
+}

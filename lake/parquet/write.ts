@@ -1,0 +1,44 @@
+// Writes typed rows as zstd Parquet under hive partition directories. Files get fresh uuid names
+// and nothing refers to them until a commit does, so a crash here only leaves unreferenced files.
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlString, sqlStringList } from '../duck.ts';
+import type { TableSchema } from '../schema.ts';
+import { ident } from './stage.ts';
+
+const PARQUET = 'FORMAT parquet, COMPRESSION zstd';
+
+/** Writes the rows of `selectSql` partitioned by the schema; returns the absolute file paths. */
+export async function writePartitioned(
+  connection: DuckDBConnection,
+  tableDir: string,
+  schema: TableSchema,
+  selectSql: string,
+): Promise<string[]> {
+  const partitions = schema.partitionColumns;
+  const derived = partitions.map((p) => `${p.expr} AS ${ident(p.name)}`).join(', ');
+  const reader = await connection.runAndReadAll(
+    `COPY (SELECT *, ${derived} FROM (${selectSql}))
+     TO ${sqlString(tableDir)} (${PARQUET}, PARTITION_BY (${partitions.map((p) => ident(p.name)).join(', ')}),
+       FILENAME_PATTERN 'part-{uuid}', APPEND, RETURN_FILES)`,
+  );
+  const [row] = reader.getRowObjectsJS();
+  return (row?.Files as string[] | undefined) ?? [];
+}
+
+/** Rewrites the data columns of `files` (one partition's) as one new file in `partitionDir`. */
+export async function rewriteFiles(
+  connection: DuckDBConnection,
+  partitionDir: string,
+  files: readonly string[],
+): Promise<string> {
+  await mkdir(partitionDir, { recursive: true });
+  const target = join(partitionDir, `part-${randomUUID()}.parquet`);
+  await connection.run(
+    `COPY (SELECT * FROM read_parquet(${sqlStringList(files)}, hive_partitioning = false))
+     TO ${sqlString(target)} (${PARQUET})`,
+  );
+  return target;
+}

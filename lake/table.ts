@@ -1,0 +1,364 @@
+// A Delta table of Parquet files: appends that record source offsets, time travel, compaction,
+// vacuum and checkpoints. Readers only ever read the files a snapshot lists, so data files written
+// without a commit (a crash, a lost race) are invisible until vacuum removes them.
+import { randomUUID } from 'node:crypto';
+import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import {
+  type Action,
+  type AddFile,
+  CommitConflictError,
+  DeltaLog,
+  type HistoryEntry,
+  type LastCheckpoint,
+  LOG_DIR,
+  listLog,
+  type PartitionValues,
+  type RemoveFile,
+  type Snapshot,
+  type SnapshotAt,
+  type Txn,
+} from './delta-log/index.ts';
+import { type Duck, openDuck, sqlStringList } from './duck.ts';
+import { addActions, fromLogPath } from './parquet/add-actions.ts';
+import { ident, type Row, stageRows } from './parquet/stage.ts';
+import { rewriteFiles, writePartitioned } from './parquet/write.ts';
+import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema } from './schema.ts';
+
+export interface LakeTableOptions {
+  /** Write a checkpoint after every this many commits (default 10). */
+  checkpointInterval?: number;
+  /** DuckDB threads of this table's writer (default: DuckDB's, all cores). */
+  threads?: number;
+}
+
+export interface AppendOptions {
+  /** Source progress this commit covers, e.g. appId `<group>:<topic>:<partition>`, version = next offset. */
+  txn?: readonly Pick<Txn, 'appId' | 'version'>[];
+}
+
+export interface CommitResult {
+  version: number;
+  filesAdded: number;
+  filesRemoved: number;
+}
+
+export interface OptimizeOptions {
+  /** Only partitions whose values match these (e.g. `{ date: '2025-01-01', hour: '3' }`). */
+  partition?: PartitionValues;
+  /** Files at least this large are left alone; smaller ones are packed into files up to it. */
+  targetFileSize?: number;
+}
+
+export interface VacuumOptions {
+  retentionHours: number;
+  /** The clock, for tests. */
+  now?: number;
+}
+
+/** Another writer committed progress for the same appId concurrently: this batch may overlap it. */
+export class TxnConflictError extends Error {
+  constructor(readonly appId: string) {
+    super(`concurrent commit for txn appId ${appId}: refusing to write the same source range twice`);
+    this.name = 'TxnConflictError';
+  }
+}
+
+const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
+const HOUR_MS = 3_600_000;
+
+export class LakeTable {
+  private constructor(
+    readonly dir: string,
+    readonly schema: TableSchema,
+    private readonly duck: Duck,
+    private readonly log: DeltaLog,
+    private latest: Snapshot,
+    private readonly checkpointInterval: number,
+  ) {}
+
+  /** Opens the table at `dir`, creating it when it has no log yet. */
+  static async open(dir: string, schema: TableSchema, opts: LakeTableOptions = {}): Promise<LakeTable> {
+    const duck = await openDuck(opts.threads);
+    try {
+      const log = new DeltaLog(dir, duck.connection);
+      const latest = (await log.latestVersion()) < 0 ? await create(log, schema) : await log.snapshot();
+      if (latest.metadata.schemaString !== schemaString(schema)) {
+        throw new Error(`${dir}: the table's schema differs from the one given`);
+      }
+      return new LakeTable(dir, schema, duck, log, latest, opts.checkpointInterval ?? 10);
+    } catch (err) {
+      duck.close();
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.duck.close();
+  }
+
+  /** The newest snapshot this handle knows, without reading the log. */
+  get current(): Snapshot {
+    return this.latest;
+  }
+
+  /** Catches up with commits of other writers. */
+  async refresh(): Promise<Snapshot> {
+    this.latest = await this.log.update(this.latest);
+    return this.latest;
+  }
+
+  snapshot(at: SnapshotAt = {}): Promise<Snapshot> {
+    return this.log.snapshot(at);
+  }
+
+  history(): Promise<HistoryEntry[]> {
+    return this.log.history();
+  }
+
+  /** Where a writer with this appId resumes: the version its last commit recorded. */
+  async txnVersion(appId: string): Promise<number | undefined> {
+    return (await this.refresh()).txns.get(appId)?.version;
+  }
+
+  /**
+   * Writes `rows` as Parquet and commits them with `txn` in one version. A batch of no rows still
+   * commits its txn, so offsets advance past batches the gate rejected entirely.
+   */
+  async appendBatch(rows: readonly Row[], opts: AppendOptions = {}): Promise<CommitResult> {
+    const base = await this.refresh();
+    const txns = opts.txn ?? [];
+    for (const t of txns) {
+      const recorded = base.txns.get(t.appId)?.version;
+      if (recorded !== undefined && t.version <= recorded) {
+        throw new Error(`txn ${t.appId}: version ${t.version} is already covered (table has ${recorded})`);
+      }
+    }
+    const files = rows.length
+      ? await writePartitioned(
+          this.duck.connection,
+          this.dir,
+          this.schema,
+          await stageRows(this.duck.connection, this.schema, rows),
+        )
+      : [];
+    const adds = await addActions(this.duck.connection, this.dir, this.schema, files, true);
+    const now = Date.now();
+    const actions: Action[] = [
+      ...txns.map((t) => ({ txn: { appId: t.appId, version: t.version, lastUpdated: now } })),
+      ...adds.map((add) => ({ add })),
+    ];
+    // Blind appends commute: after a lost race, retry at the next version unless the winner
+    // recorded progress for one of our appIds.
+    const stillOurs = (s: Snapshot) => {
+      const clash = txns.find((t) => s.txns.get(t.appId)?.version !== base.txns.get(t.appId)?.version);
+      if (clash) throw new TxnConflictError(clash.appId);
+    };
+    return this.commit(actions, stillOurs, {
+      operation: 'WRITE',
+      operationParameters: {
+        mode: JSON.stringify('Append'),
+        partitionBy: JSON.stringify(this.partitionNames()),
+      },
+      isBlindAppend: true,
+    });
+  }
+
+  /** Absolute paths of the files of a snapshot (default: the latest), for `read_parquet([...])`. */
+  async filesAt(at: SnapshotAt = {}): Promise<string[]> {
+    const latest = at.version === undefined && at.timestamp === undefined;
+    return this.paths((latest ? await this.refresh() : await this.snapshot(at)).files.values());
+  }
+
+  /**
+   * A FROM-clause expression reading exactly the snapshot's rows, partition columns included with
+   * their declared types. An empty snapshot reads as an empty relation of the same columns.
+   */
+  readSql(snapshot: Snapshot): string {
+    const files = this.paths(snapshot.files.values());
+    if (files.length > 0) {
+      return `read_parquet(${sqlStringList(files)}, hive_partitioning = true, hive_types = ${hiveTypesSql(this.schema)})`;
+    }
+    const columns = [...this.schema.columns, ...this.schema.partitionColumns].map(
+      (c) => `CAST(NULL AS ${DUCKDB_TYPES[c.type]}) AS ${ident(c.name)}`,
+    );
+    return `(SELECT ${columns.join(', ')} WHERE false)`;
+  }
+
+  /**
+   * Packs the small files of each (matching) partition into files of up to targetFileSize, in one
+   * commit whose removes and adds say dataChange: false, since no row changes.
+   */
+  async optimize(opts: OptimizeOptions = {}): Promise<CommitResult> {
+    const base = await this.refresh();
+    const target = opts.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE;
+    const bins = packSmallFiles(
+      [...base.files.values()].filter((f) => matches(f.partitionValues, opts.partition)),
+      target,
+    );
+    if (bins.length === 0) return { version: base.version, filesAdded: 0, filesRemoved: 0 };
+    const now = Date.now();
+    const actions: Action[] = [];
+    for (const bin of bins) {
+      const partitionDir = dirname(join(this.dir, fromLogPath((bin[0] as AddFile).path)));
+      const written = await rewriteFiles(this.duck.connection, partitionDir, this.paths(bin));
+      const [add] = await addActions(this.duck.connection, this.dir, this.schema, [written], false);
+      actions.push(...bin.map((f) => ({ remove: removeOf(f, now) })), { add: add as AddFile });
+    }
+    // Compaction commutes with appends, not with another compaction of the same files.
+    const filesStillLive = (s: Snapshot) => {
+      const gone = bins.flat().find((f) => !s.files.has(f.path));
+      if (gone) throw new Error(`optimize: ${gone.path} was removed by a concurrent commit`);
+    };
+    return this.commit(actions, filesStillLive, {
+      operation: 'OPTIMIZE',
+      operationParameters: {
+        predicate: JSON.stringify(opts.partition ?? {}),
+        targetFileSize: JSON.stringify(target),
+      },
+    });
+  }
+
+  /**
+   * Deletes data files that no version within the retention window references: neither live nor
+   * removed after the cutoff, and (for never-committed files) older than the cutoff.
+   */
+  async vacuum(opts: VacuumOptions): Promise<{ deleted: string[] }> {
+    const snapshot = await this.refresh();
+    const cutoff = (opts.now ?? Date.now()) - opts.retentionHours * HOUR_MS;
+    const kept = new Set(
+      [
+        ...snapshot.files.keys(),
+        ...[...snapshot.tombstones.values()].filter((r) => r.deletionTimestamp > cutoff).map((r) => r.path),
+      ].map((p) => join(this.dir, fromLogPath(p))),
+    );
+    const deleted: string[] = [];
+    for (const file of await dataFiles(this.dir)) {
+      if (kept.has(file) || (await stat(file)).mtimeMs > cutoff) continue;
+      await rm(file);
+      deleted.push(file);
+      await rmdir(dirname(file)).catch(() => undefined); // only succeeds once the partition is empty
+    }
+    return { deleted };
+  }
+
+  /** Writes a checkpoint of the latest version. */
+  async checkpoint(): Promise<LastCheckpoint> {
+    return this.log.checkpoint(await this.refresh());
+  }
+
+  private partitionNames(): string[] {
+    return this.schema.partitionColumns.map((p) => p.name);
+  }
+
+  private paths(files: Iterable<AddFile>): string[] {
+    return [...files].map((f) => join(this.dir, fromLogPath(f.path)));
+  }
+
+  /** Commits at the next version, re-checking `stillValid` against each winner of a lost race. */
+  private async commit(
+    actions: readonly Action[],
+    stillValid: (latest: Snapshot) => void,
+    info: Parameters<DeltaLog['commit']>[2],
+  ): Promise<CommitResult> {
+    for (;;) {
+      try {
+        this.latest = await this.log.commit(this.latest, actions, info);
+        break;
+      } catch (err) {
+        if (!(err instanceof CommitConflictError)) throw err;
+        stillValid(await this.refresh());
+      }
+    }
+    if (this.latest.version % this.checkpointInterval === 0) await this.log.checkpoint(this.latest);
+    return {
+      version: this.latest.version,
+      filesAdded: actions.filter((a) => 'add' in a).length,
+      filesRemoved: actions.filter((a) => 'remove' in a).length,
+    };
+  }
+}
+
+/** Version 0; a creator that loses the race to another reads the winner's table instead. */
+async function create(log: DeltaLog, schema: TableSchema): Promise<Snapshot> {
+  const actions: Action[] = [
+    { protocol: { minReaderVersion: 1, minWriterVersion: 2 } },
+    {
+      metaData: {
+        id: randomUUID(),
+        name: schema.name,
+        format: { provider: 'parquet', options: {} },
+        schemaString: schemaString(schema),
+        partitionColumns: schema.partitionColumns.map((p) => p.name),
+        configuration: {},
+        createdTime: Date.now(),
+      },
+    },
+  ];
+  try {
+    return await log.commit(undefined, actions, { operation: 'CREATE TABLE', operationParameters: {} });
+  } catch (err) {
+    if (err instanceof CommitConflictError) return log.snapshot();
+    throw err;
+  }
+}
+
+const matches = (values: PartitionValues, wanted: PartitionValues | undefined) =>
+  Object.entries(wanted ?? {}).every(([k, v]) => values[k] === v);
+
+const removeOf = (f: AddFile, deletionTimestamp: number): RemoveFile => ({
+  path: f.path,
+  deletionTimestamp,
+  dataChange: false,
+  extendedFileMetadata: true,
+  partitionValues: f.partitionValues,
+  size: f.size,
+});
+
+/** Per partition, greedily packs files smaller than `target` into bins of total size up to it. */
+function packSmallFiles(files: readonly AddFile[], target: number): AddFile[][] {
+  const byPartition = new Map<string, AddFile[]>();
+  for (const f of files.filter((f) => f.size < target)) {
+    const key = JSON.stringify(f.partitionValues);
+    byPartition.set(key, [...(byPartition.get(key) ?? []), f]);
+  }
+  const bins: AddFile[][] = [];
+  for (const group of byPartition.values()) {
+    let bin: AddFile[] = [];
+    let size = 0;
+    for (const f of group.sort((a, b) => a.path.localeCompare(b.path))) {
+      if (bin.length > 0 && size + f.size > target) {
+        bins.push(bin);
+        bin = [];
+        size = 0;
+      }
+      bin.push(f);
+      size += f.size;
+    }
+    bins.push(bin);
+  }
+  return bins.filter((b) => b.length > 1);
+}
+
+/** Data files under the table root, skipping the log and hidden or underscore-prefixed entries. */
+async function dataFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  const nested = await Promise.all(
+    entries
+      .filter((e) => e.name !== LOG_DIR && !e.name.startsWith('.') && !e.name.startsWith('_'))
+      .map((e) => (e.isDirectory() ? dataFiles(join(dir, e.name)) : [join(dir, e.name)])),
+  );
+  return nested.flat();
+}
+
+export const openTable = LakeTable.open;
+
+/** Creates a new table; fails when `dir` already holds one. */
+export async function createTable(
+  dir: string,
+  schema: TableSchema,
+  opts: LakeTableOptions = {},
+): Promise<LakeTable> {
+  if ((await listLog(dir)).versions.length > 0) throw new Error(`${dir} already holds a Delta table`);
+  return LakeTable.open(dir, schema, opts);
+}

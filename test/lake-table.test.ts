@@ -1,0 +1,255 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildDimensions, indexDimensions } from '../contracts/index.ts';
+import { toRawRows } from '../contracts/raw-rows.ts';
+import { generate } from '../generator/index.ts';
+import { type Duck, openDuck } from '../lake/duck.ts';
+import {
+  EVENTS_SCHEMA,
+  type LakeRow,
+  type LakeTable,
+  LOG_DIR,
+  openTable,
+  type Snapshot,
+  TxnConflictError,
+} from '../lake/index.ts';
+import { stageRows } from '../lake/parquet/stage.ts';
+import { writePartitioned } from '../lake/parquet/write.ts';
+
+const dims = indexDimensions(buildDimensions());
+
+/** Generated events over about two hours, as lake rows with consecutive offsets of one partition. */
+function lakeRows(count: number, seed: number, firstOffset = 0): LakeRow[] {
+  const rows: LakeRow[] = [];
+  let offset = firstOffset;
+  for (const record of generate({ count, seed, rate: 0.04, start: Date.UTC(2025, 0, 1, 22, 30) })) {
+    if (!record.event) continue;
+    const json = record.value.toString();
+    toRawRows(record.event, dims).forEach((row, i) => {
+      rows.push({ ...row, source_partition: 0, source_offset: offset, event: i === 0 ? json : null });
+    });
+    offset++;
+  }
+  return rows;
+}
+
+let dir: string;
+let duck: Duck;
+let table: LakeTable;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lake-table-'));
+  duck = await openDuck(1);
+  table = await openTable(dir, EVENTS_SCHEMA, { threads: 1 });
+});
+afterEach(async () => {
+  table.close();
+  duck.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+interface Totals {
+  rows: number;
+  events: number;
+  revenue: number;
+  events_json: number;
+}
+
+async function totals(snapshot: Snapshot): Promise<Totals> {
+  const reader = await duck.connection.runAndReadAll(
+    `SELECT count(*)::INTEGER AS rows, count(DISTINCT event_id)::INTEGER AS events,
+            coalesce(sum(line_revenue_minor), 0)::BIGINT::INTEGER AS revenue, count(event)::INTEGER AS events_json
+     FROM ${table.readSql(snapshot)}`,
+  );
+  return reader.getRowObjectsJS()[0] as unknown as Totals;
+}
+
+const expected = (rows: readonly LakeRow[]): Totals => ({
+  rows: rows.length,
+  events: new Set(rows.map((r) => r.event_id)).size,
+  revenue: rows.reduce((s, r) => s + r.line_revenue_minor, 0),
+  events_json: rows.filter((r) => r.event !== null).length,
+});
+
+describe('lake table', () => {
+  it('writes typed, hive-partitioned zstd Parquet that DuckDB reads back exactly', async () => {
+    const rows = lakeRows(300, 1);
+    const result = await table.appendBatch(rows, { txn: [{ appId: 'lake:events:0', version: 300 }] });
+    expect(result.version).toBe(1);
+    expect(result.filesAdded).toBeGreaterThanOrEqual(2); // the events span several hours and two days
+    const snapshot = table.current;
+    expect(await totals(snapshot)).toEqual(expected(rows));
+
+    const files = await table.filesAt();
+    expect(files.every((f) => /date=2025-01-0[12]\/hour=\d\d\/part-[0-9a-f-]+\.parquet$/.test(f))).toBe(true);
+    const schema = await duck.connection.runAndReadAll(
+      `SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM ${table.readSql(snapshot)})
+       WHERE column_name IN ('event_time', 'total_minor', 'stock_out', 'source_partition', 'event', 'date', 'hour')`,
+    );
+    expect(Object.fromEntries(schema.getRows())).toEqual({
+      event_time: 'TIMESTAMP',
+      total_minor: 'BIGINT',
+      stock_out: 'BOOLEAN',
+      source_partition: 'INTEGER',
+      event: 'VARCHAR',
+      date: 'DATE',
+      hour: 'INTEGER',
+    });
+    const codecs = await duck.connection.runAndReadAll(
+      `SELECT DISTINCT compression FROM parquet_metadata(${`'${files[0]}'`})`,
+    );
+    expect(codecs.getRows()).toEqual([['ZSTD']]);
+    // Partition values agree with the rows: every row's event_time falls in its file's hour.
+    const misplaced = await duck.connection.runAndReadAll(
+      `SELECT count(*)::INTEGER FROM ${table.readSql(snapshot)}
+       WHERE CAST(event_time AS DATE) <> date OR hour(event_time) <> hour`,
+    );
+    expect(misplaced.getRows()).toEqual([[0]]);
+    const adds = [...snapshot.files.values()];
+    expect(adds.reduce((s, f) => s + JSON.parse(f.stats as string).numRecords, 0)).toBe(rows.length);
+  });
+
+  it('time travels by version and timestamp after later appends and an optimize', async () => {
+    const first = lakeRows(200, 1);
+    const second = lakeRows(200, 2, 200);
+    await table.appendBatch(first);
+    const [, v1] = await table.history();
+    await new Promise((r) => setTimeout(r, 5));
+    await table.appendBatch(second);
+    await table.appendBatch(lakeRows(100, 3, 400));
+    const optimized = await table.optimize();
+    expect(optimized.filesRemoved).toBeGreaterThan(0);
+
+    expect(await totals(await table.snapshot({ version: 1 }))).toEqual(expected(first));
+    expect(await totals(await table.snapshot({ timestamp: v1?.timestamp }))).toEqual(expected(first));
+    expect(await totals(await table.snapshot({ version: 2 }))).toEqual(expected([...first, ...second]));
+  });
+
+  it('optimize keeps counts and sums, compacts each partition to one file, and marks dataChange false', async () => {
+    const batches = [lakeRows(150, 1), lakeRows(150, 2, 150), lakeRows(150, 3, 300)];
+    for (const batch of batches) await table.appendBatch(batch);
+    const before = table.current;
+    const partitions = new Set([...before.files.values()].map((f) => JSON.stringify(f.partitionValues)));
+    expect(before.files.size).toBeGreaterThan(partitions.size);
+
+    const result = await table.optimize({ targetFileSize: 64 << 20 });
+    const after = table.current;
+    expect(result).toMatchObject({
+      version: 4,
+      filesRemoved: before.files.size,
+      filesAdded: partitions.size,
+    });
+    expect(after.files.size).toBe(partitions.size);
+    expect(await totals(after)).toEqual(expected(batches.flat()));
+    expect(await totals(after)).toEqual(await totals(before));
+
+    const log = await readFile(join(dir, LOG_DIR, '00000000000000000004.json'), 'utf8');
+    const actions = log
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const changes = actions.filter((a) => a.add || a.remove).map((a) => (a.add ?? a.remove).dataChange);
+    expect(changes.length).toBe(before.files.size + partitions.size);
+    expect(changes.every((c) => c === false)).toBe(true);
+    expect(actions.find((a) => a.commitInfo)?.commitInfo.operation).toBe('OPTIMIZE');
+
+    // Only one partition when asked; nothing left to do afterwards.
+    expect((await table.optimize()).filesAdded).toBe(0);
+  });
+
+  it('vacuum deletes only files no version within the retention references', async () => {
+    await table.appendBatch(lakeRows(150, 1));
+    await table.appendBatch(lakeRows(150, 2, 150));
+    const removed = [...table.current.files.keys()];
+    await table.optimize();
+    const live = await table.filesAt();
+    const totalsNow = await totals(table.current);
+
+    // Removed a moment ago: still referenced by versions inside a one-hour window.
+    expect((await table.vacuum({ retentionHours: 1 })).deleted).toEqual([]);
+    expect((await totals(await table.snapshot({ version: 2 }))).rows).toBeGreaterThan(0);
+
+    const later = Date.now() + 2 * 3_600_000;
+    const { deleted } = await table.vacuum({ retentionHours: 1, now: later });
+    expect(deleted.sort()).toEqual(removed.map((p) => join(dir, p)).sort());
+    expect(await totals(table.current)).toEqual(totalsNow);
+    expect((await table.filesAt()).sort()).toEqual(live.sort());
+  });
+
+  it('a crash between writing Parquet and committing changes nothing visible; vacuum removes the orphan', async () => {
+    const rows = lakeRows(200, 1);
+    await table.appendBatch(rows);
+    const before = await totals(table.current);
+    const versionBefore = table.current.version;
+
+    // What appendBatch does before its commit, then "crash".
+    const orphans = await writePartitioned(
+      duck.connection,
+      dir,
+      EVENTS_SCHEMA,
+      await stageRows(duck.connection, EVENTS_SCHEMA, lakeRows(100, 9, 500)),
+    );
+    expect(orphans.length).toBeGreaterThan(0);
+
+    const reopened = await openTable(dir, EVENTS_SCHEMA);
+    try {
+      expect(reopened.current.version).toBe(versionBefore);
+      expect(await totals(reopened.current)).toEqual(before);
+      expect((await reopened.vacuum({ retentionHours: 1 })).deleted).toEqual([]); // too young to judge
+      const { deleted } = await reopened.vacuum({ retentionHours: 0, now: Date.now() + 1000 });
+      expect(deleted.sort()).toEqual([...orphans].sort());
+      expect(await totals(reopened.current)).toEqual(before);
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it('records txn versions that a restarted writer resumes from, and refuses covered or contested ranges', async () => {
+    const appId = 'tidewater-lake:events:0';
+    expect(await table.txnVersion(appId)).toBeUndefined();
+    await table.appendBatch(lakeRows(50, 1), { txn: [{ appId, version: 50 }] });
+    await table.appendBatch([], {
+      txn: [
+        { appId, version: 60 },
+        { appId: 'tidewater-lake:events:1', version: 7 },
+      ],
+    });
+
+    const restarted = await openTable(dir, EVENTS_SCHEMA);
+    const other = await openTable(dir, EVENTS_SCHEMA);
+    try {
+      expect(await restarted.txnVersion(appId)).toBe(60);
+      expect(await restarted.txnVersion('tidewater-lake:events:1')).toBe(7);
+      await expect(restarted.appendBatch(lakeRows(10, 2), { txn: [{ appId, version: 60 }] })).rejects.toThrow(
+        /already covered/,
+      );
+
+      // Blind appends from two handles both land, at consecutive versions.
+      const a = await restarted.appendBatch(lakeRows(20, 3, 60), {
+        txn: [{ appId: 'x:events:2', version: 20 }],
+      });
+      const b = await other.appendBatch(lakeRows(20, 4, 60), { txn: [{ appId: 'x:events:3', version: 20 }] });
+      expect([a.version, b.version]).toEqual([3, 4]);
+
+      // Two writers of the same source range: exactly one commits it. Racing, the loser's retry
+      // sees the winner's txn (TxnConflictError); sequenced, it sees the range covered.
+      const before = await totals(await restarted.refresh());
+      const range = lakeRows(30, 5, 70);
+      const outcomes = await Promise.allSettled([
+        restarted.appendBatch(range, { txn: [{ appId, version: 100 }] }),
+        other.appendBatch(range, { txn: [{ appId, version: 100 }] }),
+      ]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      const [failure] = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+      expect(
+        failure?.reason instanceof TxnConflictError || /already covered/.test(String(failure?.reason)),
+      ).toBe(true);
+      const after = await totals(await restarted.refresh());
+      expect(after.rows).toBe(before.rows + range.length);
+    } finally {
+      restarted.close();
+      other.close();
+    }
+  });
+});
