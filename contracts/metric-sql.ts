@@ -62,12 +62,21 @@ export function rowCondition(metric: Metric, dialect: SqlDialect): string {
   ]);
 }
 
-/** Columns of a metric's rollup table: minute, dimensions, one state per measure. */
-export function rollupColumns(metric: Metric, dialect: SqlDialect): RollupColumn[] {
+/**
+ * Columns of a metric's rollup table: minute, dimensions, then per measure its state (`state`, the
+ * speed view) or its finished value typed as the measure's result (`final`, the batch view).
+ */
+export function rollupColumns(
+  metric: Metric,
+  dialect: SqlDialect,
+  stage: AggregateStage = 'state',
+): RollupColumn[] {
+  const measureType = (call: AggregateCall) =>
+    stage === 'state' ? dialect.stateType(call) : dialect.columnType(call.resultType);
   return [
     { name: MINUTE, type: dialect.columnType('minute') },
     ...metric.dimensions.map((d) => ({ name: d.name, type: dialect.columnType(RAW_COLUMNS[d.column].type) })),
-    ...metric.measures.map((m) => ({ name: m.name, type: dialect.stateType(aggregateCall(m, dialect)) })),
+    ...metric.measures.map((m) => ({ name: m.name, type: measureType(aggregateCall(m, dialect)) })),
   ];
 }
 

@@ -1,0 +1,88 @@
+// DuckDB spelling of the metric compiler's operations, for the batch recompute. DuckDB computes
+// finished values over the whole interval at once, so there are no aggregate states: the `state`
+// stage, state types and merges are refused.
+//
+// Every finished value is cast to the column type of the measure's declared result, so the batch
+// view's Parquet columns and the ClickHouse speed view agree on types: count -> UBIGINT (UInt64),
+// sum -> BIGINT (Int64; DuckDB sums BIGINT into HUGEINT, and the cast fails loudly rather than wrap
+// if a sum ever leaves the Int64 range), latest/min/max keep the column's type.
+//
+// Approximate distincts are counted exactly. DuckDB's only built-in estimator, approx_count_distinct,
+// is a HyperLogLog with 64 registers (standard error ~ 1.04 / sqrt(64) = 13%); measured on 200 groups
+// of 50 to 100k distinct values its mean error is ~10% and its worst 30-70%. That cannot honour a
+// declared bound such as active_users' 2%, and the batch layer has every row anyway, so it returns
+// the exact count, which is within any declared error. DUCKDB_HLL_RELATIVE_ERROR records the figure.
+import type { AggregateCall, LogicalType, MeasureKind, SqlDialect } from '../contracts/catalog.ts';
+
+const TYPES: Record<LogicalType, string> = {
+  uuid: 'UUID',
+  string: 'VARCHAR',
+  label: 'VARCHAR',
+  int64: 'BIGINT',
+  uint64: 'UBIGINT',
+  bool: 'BOOLEAN',
+  timestamp: 'TIMESTAMP',
+  minute: 'TIMESTAMP',
+};
+
+/** 3-sigma relative error of approx_count_distinct (64 HyperLogLog registers). */
+export const DUCKDB_HLL_RELATIVE_ERROR = (3 * 1.04) / Math.sqrt(64);
+
+/**
+ * What an aggregate over no rows gives in ClickHouse (`sumIf`, `minIf`, `argMaxIf` return the type's
+ * default): DuckDB returns NULL, so filtered aggregates are coalesced to it.
+ */
+const ZERO: Record<LogicalType, string> = {
+  uuid: "'00000000-0000-0000-0000-000000000000'::UUID",
+  string: "''",
+  label: "''",
+  int64: '0',
+  uint64: '0',
+  bool: 'false',
+  timestamp: "TIMESTAMP '1970-01-01 00:00:00'",
+  minute: "TIMESTAMP '1970-01-01 00:00:00'",
+};
+
+const FUNCTIONS: Record<MeasureKind, (args: readonly string[]) => string> = {
+  count: () => 'count(*)',
+  sum: ([value]) => `sum(${value})`,
+  min: ([value]) => `min(${value})`,
+  max: ([value]) => `max(${value})`,
+  distinct_exact: ([value]) => `count(DISTINCT ${value})`,
+  distinct_approx: ([value]) => `count(DISTINCT ${value})`,
+  latest: ([value, time]) => `arg_max(${value}, ${time})`,
+};
+
+/** count and distincts give 0 over no rows; the others give NULL. */
+const ZERO_OVER_NO_ROWS: ReadonlySet<MeasureKind> = new Set(['count', 'distinct_exact', 'distinct_approx']);
+
+const finalOnly = (what: string): never => {
+  throw new Error(`the DuckDB dialect computes final values only; it has no ${what}`);
+};
+
+export const duckdbDialect: SqlDialect = {
+  name: 'duckdb',
+  quote: (identifier) => `"${identifier.replace(/"/g, '""')}"`,
+  literal(value) {
+    if (typeof value === 'boolean') return value ? 'true' : 'false';
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new Error(`not a finite SQL number: ${value}`);
+      return String(value);
+    }
+    return `'${value.replace(/'/g, "''")}'`;
+  },
+  param: (name, type) => `CAST($${name} AS ${TYPES[type]})`,
+  columnType: (type) => TYPES[type],
+  minuteBucket: (timestamp) => `date_trunc('minute', ${timestamp})`,
+  aggregate(call: AggregateCall, stage) {
+    if (stage === 'state') return finalOnly('aggregate states');
+    let sql = FUNCTIONS[call.kind](call.args);
+    if (call.condition) {
+      sql = `${sql} FILTER (WHERE ${call.condition})`;
+      if (!ZERO_OVER_NO_ROWS.has(call.kind)) sql = `coalesce(${sql}, ${ZERO[call.resultType]})`;
+    }
+    return `CAST(${sql} AS ${TYPES[call.resultType]})`;
+  },
+  stateType: () => finalOnly('state columns'),
+  merge: () => finalOnly('state merges'),
+};

@@ -1,0 +1,76 @@
+// Embedded DuckDB for the batch layer: an in-memory database per job, in UTC.
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  aggregateCall,
+  type LogicalType,
+  type Metric,
+  MINUTE,
+  RAW_COLUMN_NAMES,
+  RAW_COLUMNS,
+  type RawColumnName,
+} from '../contracts/catalog.ts';
+import { duckdbDialect } from './duckdb-dialect.ts';
+
+export interface DuckDBSession {
+  connection: DuckDBConnection;
+  close(): void;
+}
+
+/** Opens an in-memory DuckDB whose session time zone is UTC (TIMESTAMPTZ casts depend on it). */
+export async function openDuckDB(): Promise<DuckDBSession> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  await connection.run("SET TimeZone = 'UTC'");
+  return {
+    connection,
+    close() {
+      connection.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+/** `read_parquet` over exactly these files; files written at different schema versions union by name. */
+export function readParquet(files: readonly string[]): string {
+  if (files.length === 0) throw new Error('readParquet needs at least one file');
+  return `read_parquet([${files.map((f) => duckdbDialect.literal(f)).join(', ')}], union_by_name = true)`;
+}
+
+const PRESENT: Partial<Record<LogicalType, (column: string) => string>> = {
+  minute: (c) => `strftime(${c}, '%Y-%m-%d %H:%M:%S')`,
+  timestamp: (c) => `strftime(${c}, '%Y-%m-%d %H:%M:%S.%g')`,
+  int64: (c) => `CAST(${c} AS VARCHAR)`,
+  uint64: (c) => `CAST(${c} AS VARCHAR)`,
+  uuid: (c) => `CAST(${c} AS VARCHAR)`,
+};
+
+/**
+ * The SQL that renders a column the way the speed layer's queryMetric returns it: 64-bit integers
+ * and UUIDs as decimal strings, `minute` as `YYYY-MM-DD hh:mm:ss`, timestamps with milliseconds,
+ * strings and booleans as they are.
+ */
+export function presentColumn(name: string, type: LogicalType): string {
+  const q = duckdbDialect.quote(name);
+  return `${PRESENT[type]?.(q) ?? q} AS ${q}`;
+}
+
+/** A metric's output columns (minute, dimensions, measures) with their logical types. */
+export function outputColumns(metric: Metric): { name: string; type: LogicalType }[] {
+  return [
+    { name: MINUTE, type: 'minute' },
+    ...metric.dimensions.map((d) => ({ name: d.name, type: RAW_COLUMNS[d.column].type })),
+    ...metric.measures.map((m) => ({ name: m.name, type: aggregateCall(m, duckdbDialect).resultType })),
+  ];
+}
+
+/** Raw columns a metric reads: event type, time and line index, its dimensions, filters, measures. */
+export function metricRawColumns(metric: Metric): RawColumnName[] {
+  const columns = new Set<RawColumnName>(['event_type', 'event_time', 'line_index']);
+  for (const d of metric.dimensions) columns.add(d.column);
+  for (const f of metric.filter ?? []) columns.add(f.field);
+  for (const m of metric.measures) {
+    if (m.kind !== 'count') columns.add(m.column);
+    for (const f of m.filter ?? []) columns.add(f.field);
+  }
+  return RAW_COLUMN_NAMES.filter((c) => columns.has(c));
+}

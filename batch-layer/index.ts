@@ -1,0 +1,35 @@
+export { type DuckDBSession, openDuckDB, readParquet } from './duckdb.ts';
+export { DUCKDB_HLL_RELATIVE_ERROR, duckdbDialect } from './duckdb-dialect.ts';
+export {
+  applyBatchViewDdl,
+  batchTable,
+  batchViewDdl,
+  batchViewQuery,
+  batchViewsDdl,
+  type LoadOptions,
+  type LoadResult,
+  loadBatchView,
+  queryBatchView,
+} from './load.ts';
+export {
+  type BatchViewManifest,
+  type BatchViewMetric,
+  listBatchManifests,
+  readBatchManifest,
+  resolveBatchView,
+} from './manifest.ts';
+export {
+  type MetricRecompute,
+  type RecomputeOptions,
+  type RecomputeResult,
+  recomputeMetrics,
+} from './recompute.ts';
+export { type BatchRunOptions, type BatchRunResult, runBatch } from './run.ts';
+export {
+  type AdvanceOptions,
+  type AdvanceResult,
+  advanceWatermark,
+  type BatchWatermark,
+  readWatermark,
+  watermarkPath,
+} from './watermark.ts';

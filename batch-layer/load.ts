@@ -1,0 +1,186 @@
+// Serving a batch view from ClickHouse: per metric a plain MergeTree `<metric>_v<version>_batch` of
+// finished values (the catalog's result types, through the generic compiler and the ClickHouse
+// dialect), partitioned by UTC day.
+//
+// The replaced unit is the whole UTC day. A load puts the batch version's rows into a staging table
+// of the same structure, then per day of the recomputed range either
+//   ALTER TABLE <batch> REPLACE PARTITION '<day>' FROM <staging>   (the day has rows), or
+//   ALTER TABLE <batch> DROP PARTITION '<day>'                     (the recompute found none),
+// so each day switches from its old rows to its new ones atomically, and days outside the range are
+// untouched. (The two differ because ClickHouse refuses REPLACE PARTITION from an empty source.)
+// A load is idempotent: loading the same version again gives the same table. A load replaces
+// whatever the days held, older version or not: the caller picks the version (resolveBatchView says
+// which is authoritative per day). Each day is atomic; a load of several days or metrics is not, so
+// advance the watermark only after it returned.
+//
+// Rows are sent with INSERT ... FORMAT JSONEachRow through @clickhouse/client, read from the view's
+// Parquet files by DuckDB, so that the same code loads a remote ClickHouse server: reading the files
+// with ClickHouse's file() would need them on the server's disk.
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import {
+  CATALOG,
+  type Catalog,
+  type Metric,
+  metricTable,
+  RANGE_PARAMS,
+  rollupColumns,
+  rollupKey,
+} from '../contracts/catalog.ts';
+import { clickhouseDialect as ch, type MetricRow, type TimeRange } from '../speed-layer/index.ts';
+import { openDuckDB, outputColumns, presentColumn, readParquet } from './duckdb.ts';
+import { type BatchViewManifest, readBatchManifest } from './manifest.ts';
+import { daysOf, sqlTimeOf, toMs } from './time.ts';
+
+const q = ch.quote;
+
+export function batchTable(metric: Pick<Metric, 'name' | 'version'>): string {
+  return `${metricTable(metric)}_batch`;
+}
+
+/** CREATE TABLE of a metric's batch view in ClickHouse: minute, dimensions, finished measures. */
+export function batchViewDdl(metric: Metric, table = batchTable(metric)): string {
+  const columns = rollupColumns(metric, ch, 'final').map((c) => `  ${q(c.name)} ${c.type}`);
+  return [
+    `CREATE TABLE IF NOT EXISTS ${q(table)} (`,
+    columns.join(',\n'),
+    ') ENGINE = MergeTree',
+    `PARTITION BY toDate(${q('minute')})`,
+    `ORDER BY (${rollupKey(metric).map(q).join(', ')})`,
+  ].join('\n');
+}
+
+/** The batch-view DDL of every catalog metric. */
+export function batchViewsDdl(catalog: Catalog = CATALOG): string[] {
+  return catalog.map((metric) => batchViewDdl(metric));
+}
+
+export async function applyBatchViewDdl(client: ClickHouseClient, catalog: Catalog = CATALOG): Promise<void> {
+  for (const query of batchViewsDdl(catalog)) await client.command({ query });
+}
+
+export interface LoadOptions {
+  viewsDir: string;
+  /** Batch version to load (default: the newest committed). */
+  version?: number;
+  catalog?: Catalog;
+  /** Rows per INSERT. */
+  insertBatchRows?: number;
+}
+
+export interface LoadResult {
+  version: number;
+  /** Per metric: rows loaded, days replaced with rows, days emptied. */
+  metrics: Record<string, { rows: number; replacedDays: string[]; droppedDays: string[] }>;
+}
+
+async function jsonRows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
+  const result = await client.query({ query, format: 'JSONEachRow' });
+  return result.json<T>();
+}
+
+/** Loads a committed batch-view version into ClickHouse, replacing the days it covers. */
+export async function loadBatchView(client: ClickHouseClient, options: LoadOptions): Promise<LoadResult> {
+  const manifest: BatchViewManifest | undefined = readBatchManifest(options.viewsDir, options.version);
+  if (!manifest)
+    throw new Error(`no committed batch view ${options.version ?? '(latest)'} in ${options.viewsDir}`);
+  const catalog = options.catalog ?? CATALOG;
+  const days = daysOf({ from: toMs(manifest.from), to: toMs(manifest.to) });
+  const chunk = options.insertBatchRows ?? 50_000;
+  const result: LoadResult = { version: manifest.version, metrics: {} };
+  const duck = await openDuckDB();
+  try {
+    for (const entry of manifest.metrics) {
+      const metric = catalog.find((m) => m.name === entry.name && m.version === entry.version);
+      if (!metric)
+        throw new Error(
+          `batch view ${manifest.version} has ${entry.name} v${entry.version}, not in the catalog`,
+        );
+      const table = batchTable(metric);
+      const staging = `${table}_staging_${manifest.version}`;
+      await client.command({ query: batchViewDdl(metric) });
+      await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
+      await client.command({ query: `CREATE TABLE ${q(staging)} AS ${q(table)}` });
+      try {
+        let rows = 0;
+        if (entry.files.length > 0) {
+          const files = entry.files.map((f) => join(options.viewsDir, f));
+          const columns = outputColumns(metric).map((c) => presentColumn(c.name, c.type));
+          const read = await duck.connection.runAndReadAll(
+            `SELECT ${columns.join(', ')} FROM ${readParquet(files)}`,
+          );
+          const values = (await read.getRowObjectsJson()) as MetricRow[];
+          for (let i = 0; i < values.length; i += chunk) {
+            await client.insert({
+              table: staging,
+              values: values.slice(i, i + chunk),
+              format: 'JSONEachRow',
+            });
+          }
+          rows = values.length;
+        }
+        const staged = await jsonRows<{ day: string }>(
+          client,
+          `SELECT DISTINCT toString(toDate(${q('minute')})) AS day FROM ${q(staging)}`,
+        );
+        const stagedDays = new Set(staged.map((r) => r.day));
+        const outside = [...stagedDays].filter((d) => !days.includes(d));
+        if (outside.length > 0)
+          throw new Error(
+            `batch view ${manifest.version} of ${metric.name} has rows outside its range: ${outside.join(', ')}`,
+          );
+        const replacedDays: string[] = [];
+        const droppedDays: string[] = [];
+        for (const day of days) {
+          const partition = ch.literal(day);
+          if (stagedDays.has(day)) {
+            await client.command({
+              query: `ALTER TABLE ${q(table)} REPLACE PARTITION ${partition} FROM ${q(staging)}`,
+            });
+            replacedDays.push(day);
+          } else {
+            await client.command({ query: `ALTER TABLE ${q(table)} DROP PARTITION ${partition}` });
+            droppedDays.push(day);
+          }
+        }
+        result.metrics[metric.name] = { rows, replacedDays, droppedDays };
+      } finally {
+        await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
+      }
+    }
+  } finally {
+    duck.close();
+  }
+  return result;
+}
+
+/** A metric's batch view in ClickHouse over [from, to), ordered, in queryMetric's representation. */
+export function batchViewQuery(
+  metric: Metric,
+  range: TimeRange,
+): { query: string; query_params: Record<string, string> } {
+  const key = rollupKey(metric).map(q);
+  const minute = q('minute');
+  return {
+    query: [
+      `SELECT ${[...key, ...metric.measures.map((m) => q(m.name))].join(', ')}`,
+      `FROM ${q(batchTable(metric))}`,
+      `WHERE ${minute} >= ${ch.param(RANGE_PARAMS.from, 'timestamp')} AND ${minute} < ${ch.param(RANGE_PARAMS.to, 'timestamp')}`,
+      `ORDER BY ${key.join(', ')}`,
+      'SETTINGS output_format_json_quote_64bit_integers = 1',
+    ].join('\n'),
+    query_params: {
+      [RANGE_PARAMS.from]: sqlTimeOf(toMs(range.from)),
+      [RANGE_PARAMS.to]: sqlTimeOf(toMs(range.to)),
+    },
+  };
+}
+
+export async function queryBatchView(
+  client: ClickHouseClient,
+  metric: Metric,
+  range: TimeRange,
+): Promise<MetricRow[]> {
+  const result = await client.query({ ...batchViewQuery(metric, range), format: 'JSONEachRow' });
+  return result.json<MetricRow>();
+}

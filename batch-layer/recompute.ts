@@ -1,0 +1,210 @@
+// The batch recompute: every catalog metric per minute over [from, to) of a lake snapshot's Parquet
+// files, with SQL generated from the catalog by the generic compiler and the DuckDB dialect, the
+// same compiler that generates the speed layer's materialized views.
+//
+// Scans: each metric is one aggregate query straight over read_parquet (default, 'per-metric'), so
+// DuckDB reads only that metric's columns and pushes the time and event-type filters into the
+// Parquet reader. 'shared' instead copies the range's rows (only columns and event types some metric
+// reads) into a temp table once and aggregates every metric from it. Measured on this 2-CPU machine,
+// 7 metrics, 1.03M raw rows in 4 files: shared 2.5-4.6 s (of which 1.8-2.6 s the copy), per-metric
+// 1.2-3.5 s; at 310k rows 1.5-2.6 s against 1.0-1.6 s. Re-reading local Parquet is cheaper than
+// materializing it; 'shared' may pay off when the files are remote. Both read the same immutable
+// snapshot files, so they give the same rows (tested).
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import {
+  CATALOG,
+  type Catalog,
+  type Metric,
+  metricTable,
+  RANGE_PARAMS,
+  RAW_COLUMN_NAMES,
+  RAW_COLUMNS,
+  rollupKey,
+  rollupSelect,
+} from '../contracts/catalog.ts';
+import type { MetricRow } from '../speed-layer/index.ts';
+import { metricRawColumns, openDuckDB, outputColumns, presentColumn, readParquet } from './duckdb.ts';
+import { duckdbDialect as dialect } from './duckdb-dialect.ts';
+import {
+  type BatchViewManifest,
+  type BatchViewMetric,
+  claimBatchVersion,
+  commitBatchView,
+  metricViewDir,
+} from './manifest.ts';
+import { alignedRange, DAY_MS, isoOf, MINUTE_MS, sqlTimeOf, type TimeInput } from './time.ts';
+
+export interface RecomputeOptions {
+  /** Parquet files of a lake snapshot (absolute paths): raw-row columns, any extra columns ignored. */
+  files: readonly string[];
+  /** [from, to) on whole minutes; whole UTC days when writing a batch view. */
+  from: TimeInput;
+  to: TimeInput;
+  catalog?: Catalog;
+  /** Write the result as a new batch-view version under `viewsDir`. */
+  output?: { viewsDir: string; lakeVersion?: number | null };
+  /** Return the rows (default true); false keeps memory flat for long ranges. */
+  collectRows?: boolean;
+  /** 'per-metric' (default): every metric scans the files; 'shared': one scan into a temp table. */
+  scan?: 'shared' | 'per-metric';
+  /** Use this connection instead of a fresh in-memory DuckDB. */
+  connection?: DuckDBConnection;
+}
+
+export interface MetricRecompute {
+  metric: Metric;
+  rowCount: number;
+  /** Ordered by minute and dimensions, in queryMetric's representation; [] if not collected. */
+  rows: MetricRow[];
+  ms: number;
+}
+
+export interface RecomputeResult {
+  from: string;
+  to: string;
+  metrics: Record<string, MetricRecompute>;
+  /** Raw rows of the range some metric reads (shared scan only). */
+  rawRows?: number;
+  scanMs: number;
+  /** The committed batch view, when `output` was given. */
+  view?: BatchViewManifest;
+}
+
+const q = dialect.quote;
+const RAW_TEMP = 'batch_raw';
+const viewTemp = (metric: Metric) => q(`batch_${metricTable(metric)}`);
+
+/** The range's raw rows with the given columns, cast to the raw-row types whatever the files hold. */
+function rawSelect(files: readonly string[], columns: readonly string[], eventTypes: readonly string[]) {
+  const list = columns.map(
+    (c) =>
+      `CAST(${q(c)} AS ${dialect.columnType(RAW_COLUMNS[c as keyof typeof RAW_COLUMNS].type)}) AS ${q(c)}`,
+  );
+  if (files.length === 0) return `SELECT ${list.join(', ')} FROM (SELECT ${emptyRow()}) WHERE false`;
+  const time = q('event_time');
+  return [
+    `SELECT ${list.join(', ')}`,
+    `FROM ${readParquet(files)}`,
+    `WHERE ${time} >= ${dialect.param(RANGE_PARAMS.from, 'timestamp')}`,
+    `  AND ${time} < ${dialect.param(RANGE_PARAMS.to, 'timestamp')}`,
+    `  AND ${q('event_type')} IN (${eventTypes.map((t) => dialect.literal(t)).join(', ')})`,
+  ].join('\n');
+}
+
+/** One NULL of every raw column, for an empty snapshot. */
+const emptyRow = () =>
+  RAW_COLUMN_NAMES.map((c) => `CAST(NULL AS ${dialect.columnType(RAW_COLUMNS[c].type)}) AS ${q(c)}`).join(
+    ', ',
+  );
+
+function listParquet(dir: string): string[] {
+  try {
+    return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+      .filter((f) => f.endsWith('.parquet'))
+      .map((f) => join(dir, f))
+      .sort();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+export async function recomputeMetrics(options: RecomputeOptions): Promise<RecomputeResult> {
+  const catalog = options.catalog ?? CATALOG;
+  const range = alignedRange(
+    options.from,
+    options.to,
+    options.output ? DAY_MS : MINUTE_MS,
+    options.output ? 'day' : 'minute',
+  );
+  const params = { [RANGE_PARAMS.from]: sqlTimeOf(range.from), [RANGE_PARAMS.to]: sqlTimeOf(range.to) };
+  const session = options.connection ? { connection: options.connection, close() {} } : await openDuckDB();
+  const db = session.connection;
+  const shared = options.scan === 'shared';
+  const output = options.output;
+  const batchVersion = output ? claimBatchVersion(output.viewsDir) : undefined;
+  const result: RecomputeResult = { from: isoOf(range.from), to: isoOf(range.to), metrics: {}, scanMs: 0 };
+  const viewMetrics: BatchViewMetric[] = [];
+  try {
+    let source: (metric: Metric) => string;
+    if (shared) {
+      const started = performance.now();
+      const columns = [...new Set(catalog.flatMap(metricRawColumns))];
+      const eventTypes = [...new Set(catalog.flatMap((m) => m.eventTypes))];
+      const select = rawSelect(options.files, columns, eventTypes);
+      await db.run(
+        `CREATE OR REPLACE TEMP TABLE ${q(RAW_TEMP)} AS\n${select}`,
+        options.files.length ? params : {},
+      );
+      const counted = await db.runAndReadAll(`SELECT count(*) AS n FROM ${q(RAW_TEMP)}`);
+      result.rawRows = Number(counted.getRowObjects()[0]?.n ?? 0);
+      result.scanMs = performance.now() - started;
+      source = () => q(RAW_TEMP);
+    } else {
+      source = (metric) =>
+        `(${rawSelect(options.files, metricRawColumns(metric), metric.eventTypes)}) AS raw`;
+    }
+
+    for (const metric of catalog) {
+      const started = performance.now();
+      const temp = viewTemp(metric);
+      const rollup = rollupSelect(metric, dialect, { source: source(metric), stage: 'final' });
+      await db.run(
+        `CREATE OR REPLACE TEMP TABLE ${temp} AS\n${rollup}`,
+        shared || !options.files.length ? {} : params,
+      );
+      const counted = await db.runAndReadAll(`SELECT count(*) AS n FROM ${temp}`);
+      const rowCount = Number(counted.getRowObjects()[0]?.n ?? 0);
+      let rows: MetricRow[] = [];
+      if (options.collectRows ?? true) {
+        const columns = outputColumns(metric).map((c) => presentColumn(c.name, c.type));
+        const order = rollupKey(metric).map(q).join(', ');
+        const read = await db.runAndReadAll(`SELECT ${columns.join(', ')} FROM ${temp} ORDER BY ${order}`);
+        rows = (await read.getRowObjectsJson()) as MetricRow[];
+      }
+      if (output && batchVersion !== undefined) {
+        const dir = metricViewDir(metric, batchVersion);
+        const absolute = join(output.viewsDir, dir);
+        if (rowCount > 0) {
+          mkdirSync(dirname(absolute), { recursive: true });
+          await db.run(
+            `COPY (SELECT *, CAST(${q('minute')} AS DATE) AS ${q('date')} FROM ${temp})` +
+              ` TO ${dialect.literal(absolute)} (FORMAT parquet, PARTITION_BY (${q('date')}))`,
+          );
+        }
+        const files = listParquet(absolute).map((f) => relative(output.viewsDir, f));
+        viewMetrics.push({ name: metric.name, version: metric.version, dir, files });
+      }
+      await db.run(`DROP TABLE ${temp}`);
+      result.metrics[metric.name] = { metric, rowCount, rows, ms: performance.now() - started };
+    }
+    if (shared) await db.run(`DROP TABLE ${q(RAW_TEMP)}`);
+  } catch (error) {
+    // The claimed version stays uncommitted (no manifest): drop its files so nothing is left behind.
+    if (output && batchVersion !== undefined) {
+      for (const metric of catalog) {
+        rmSync(join(output.viewsDir, metricViewDir(metric, batchVersion)), { recursive: true, force: true });
+      }
+    }
+    throw error;
+  } finally {
+    session.close();
+  }
+
+  if (output && batchVersion !== undefined) {
+    const manifest: BatchViewManifest = {
+      version: batchVersion,
+      lakeVersion: output.lakeVersion ?? null,
+      from: result.from,
+      to: result.to,
+      createdAt: new Date().toISOString(),
+      metrics: viewMetrics,
+      rowCounts: Object.fromEntries(Object.values(result.metrics).map((m) => [m.metric.name, m.rowCount])),
+    };
+    commitBatchView(output.viewsDir, manifest);
+    result.view = manifest;
+  }
+  return result;
+}
