@@ -1,0 +1,180 @@
+// The "seen" window of duplicate removal: the last N accepted eventIds of each source partition.
+// Keyed by partition because the message key is the userId, so a duplicate lands in its original's
+// partition, and a partition's window is then a function of that partition's log alone: after a
+// restart a consumer rebuilds it from the log (or the sink) before the committed offset.
+//
+// eventIds are contract UUIDs, so the window keeps their 128 bits in typed arrays rather than a
+// Set of strings: ~24 bytes an id instead of ~90, exact (no hashing down), and nothing for the
+// garbage collector to trace, which at a million remembered ids is most of the gate's GC time.
+// UUIDs compare case-insensitively (RFC 9562), as the 128-bit value does.
+
+/** Identifies a source partition (a RawMessage qualifies). */
+export interface PartitionRef {
+  topic: string;
+  partition: number;
+}
+
+const WORDS = 4;
+const EMPTY = -1;
+const INITIAL_SLOTS = 1024;
+const UUID_LENGTH = 36;
+
+const DASH = 45;
+const DASHES = [8, 13, 18, 23];
+/** Positions of the 32 hex digits in the canonical 8-4-4-4-12 form. */
+const DIGIT_AT = Uint8Array.from({ length: UUID_LENGTH }, (_, i) => i).filter((i) => !DASHES.includes(i));
+/** Nibble value of each ASCII code, -1 for non-hex; both cases, as UUIDs compare case-insensitively. */
+const HEX = new Int8Array(128).fill(-1);
+for (let digit = 0; digit < 16; digit++) {
+  HEX[digit.toString(16).charCodeAt(0)] = digit;
+  HEX[digit.toString(16).toUpperCase().charCodeAt(0)] = digit;
+}
+
+/** Writes the 128 bits of a canonical UUID into out[at..at+3]; false when it is not one. */
+function parseUuid(id: string, out: Uint32Array, at: number): boolean {
+  if (id.length !== UUID_LENGTH) return false;
+  for (const i of DASHES) if (id.charCodeAt(i) !== DASH) return false;
+  let invalid = 0;
+  let word = 0;
+  for (let n = 0; n < DIGIT_AT.length; n++) {
+    const code = id.charCodeAt(DIGIT_AT[n] as number);
+    const value = code < HEX.length ? (HEX[code] as number) : -1;
+    invalid |= value;
+    word = (word << 4) | (value & 15);
+    if ((n & 7) === 7) {
+      out[at + (n >> 3)] = word >>> 0;
+      word = 0;
+    }
+  }
+  return invalid >= 0;
+}
+
+/**
+ * FIFO set of the last `capacity` ids: a ring of 128-bit ids in arrival order, indexed by an
+ * open-addressing table (linear probing, backward-shift deletion, so no tombstones). Both grow by
+ * doubling up to what the capacity needs, so idle partitions stay small.
+ */
+export class DedupWindow {
+  private ring = new Uint32Array(0);
+  private slots = new Int32Array(INITIAL_SLOTS).fill(EMPTY);
+  private count = 0;
+  private oldest = 0;
+  private readonly probe = new Uint32Array(WORDS);
+
+  constructor(private readonly capacity: number) {
+    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError('dedup window must hold >= 1 id');
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  has(eventId: string): boolean {
+    return this.toProbe(eventId) && this.slots[this.find(this.probe, 0)] !== EMPTY;
+  }
+
+  /** Remembers the id; false when it was already in the window. */
+  add(eventId: string): boolean {
+    if (!this.toProbe(eventId)) throw new TypeError(`eventId is not a UUID: ${eventId}`);
+    if (this.slots[this.find(this.probe, 0)] !== EMPTY) return false;
+    let entry: number;
+    if (this.count < this.capacity) {
+      entry = this.count++;
+      this.reserve();
+    } else {
+      entry = this.oldest;
+      this.remove(entry);
+      this.oldest = (this.oldest + 1) % this.capacity;
+    }
+    this.ring.set(this.probe, entry * WORDS);
+    // Growth may have rehashed, so look the slot up again.
+    this.slots[this.find(this.probe, 0)] = entry;
+    return true;
+  }
+
+  private toProbe(eventId: string): boolean {
+    return parseUuid(eventId, this.probe, 0);
+  }
+
+  private hash(words: Uint32Array, at: number): number {
+    const mixed =
+      Math.imul((words[at] as number) ^ (words[at + 3] as number), 0x9e3779b1) ^ (words[at + 1] as number);
+    return Math.imul(mixed ^ (mixed >>> 15), 0x85ebca6b) >>> 0;
+  }
+
+  private same(entry: number, words: Uint32Array, at: number): boolean {
+    const base = entry * WORDS;
+    const { ring } = this;
+    return (
+      ring[base] === words[at] &&
+      ring[base + 1] === words[at + 1] &&
+      ring[base + 2] === words[at + 2] &&
+      ring[base + 3] === words[at + 3]
+    );
+  }
+
+  /** Slot holding the id, or the empty slot where it would go. */
+  private find(words: Uint32Array, at: number): number {
+    const mask = this.slots.length - 1;
+    let slot = this.hash(words, at) & mask;
+    for (;;) {
+      const entry = this.slots[slot] as number;
+      if (entry === EMPTY || this.same(entry, words, at)) return slot;
+      slot = (slot + 1) & mask;
+    }
+  }
+
+  private remove(entry: number): void {
+    const { slots } = this;
+    const mask = slots.length - 1;
+    let hole = this.find(this.ring, entry * WORDS);
+    // Backward shift: pull later members of the probe run into the hole when their home allows.
+    for (let slot = (hole + 1) & mask; slots[slot] !== EMPTY; slot = (slot + 1) & mask) {
+      const moved = slots[slot] as number;
+      const home = this.hash(this.ring, moved * WORDS) & mask;
+      if (((slot - home) & mask) >= ((slot - hole) & mask)) {
+        slots[hole] = moved;
+        hole = slot;
+      }
+    }
+    slots[hole] = EMPTY;
+  }
+
+  /** Room for `count` entries: ring words, and a table kept at most half full. */
+  private reserve(): void {
+    if (this.ring.length < this.count * WORDS) {
+      const ring = new Uint32Array(Math.min(this.capacity, Math.max(INITIAL_SLOTS, this.count * 2)) * WORDS);
+      ring.set(this.ring);
+      this.ring = ring;
+    }
+    if (this.count * 2 <= this.slots.length) return;
+    this.slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
+    // Entries [0, count - 1) are live; the newest is placed by add() once its bits are in the ring.
+    for (let entry = 0; entry < this.count - 1; entry++)
+      this.slots[this.find(this.ring, entry * WORDS)] = entry;
+  }
+}
+
+export class PartitionedDedup {
+  private readonly windows = new Map<string, DedupWindow>();
+  // A batch usually comes from one partition: skip the key string and lookup for its repeats.
+  private lastTopic = '';
+  private lastPartition = -1;
+  private last: DedupWindow | undefined;
+
+  constructor(private readonly capacityPerPartition: number) {}
+
+  window({ topic, partition }: PartitionRef): DedupWindow {
+    if (this.last && topic === this.lastTopic && partition === this.lastPartition) return this.last;
+    const key = `${topic}\u0000${partition}`;
+    let window = this.windows.get(key);
+    if (!window) {
+      window = new DedupWindow(this.capacityPerPartition);
+      this.windows.set(key, window);
+    }
+    this.lastTopic = topic;
+    this.lastPartition = partition;
+    this.last = window;
+    return window;
+  }
+}

@@ -1,0 +1,33 @@
+export type { QuarantineFilter } from './filter.ts';
+export {
+  QUARANTINE_LAKE_GROUP,
+  QuarantineLakeWriter,
+  type QuarantineLakeWriterOptions,
+} from './lake-writer.ts';
+export { type LedgerEntry, ReplayLedger } from './ledger.ts';
+export {
+  decodeQuarantine,
+  encodeQuarantine,
+  parseQuarantineValue,
+  QuarantineMessage,
+  quarantineKey,
+  sourceId,
+} from './message.ts';
+export { QuarantinePublisher, type QuarantinePublisherOptions } from './publisher.ts';
+export {
+  type ReplayCounts,
+  type ReplayOptions,
+  type ReplayProgress,
+  replayQuarantine,
+  type ValidationResult,
+  type Validator,
+} from './replay.ts';
+export {
+  type QuarantinedRecord,
+  type QuarantineListItem,
+  QuarantineStore,
+  type QuarantineSummary,
+  renderOriginal,
+  toRawMessage,
+} from './store.ts';
+export { quarantineTableDir } from './table.ts';

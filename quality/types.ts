@@ -1,0 +1,44 @@
+import type { TidewaterEvent } from '../contracts/index.ts';
+
+/** A message as it came off Kafka (or an HTTP body line): the bytes plus where they came from. */
+export interface RawMessage {
+  topic: string;
+  partition: number;
+  /** Kafka offset as a decimal string (kafkajs's representation); HTTP ingest uses its own sequence. */
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Broker timestamp (ms since epoch), the arrival time that lateness is measured against. */
+  timestamp: number;
+}
+
+export type Severity = 'quarantine' | 'warn';
+
+/** One failed expectation. */
+export interface RuleFailure {
+  ruleId: string;
+  severity: Severity;
+  /** Human-readable reason naming the field, e.g. `payload.lines[0].quantity: expected int, received string`. */
+  message: string;
+}
+
+/** A record that passed every `quarantine` rule (it may carry `warn` results). */
+export interface AcceptedRecord {
+  source: RawMessage;
+  event: TidewaterEvent;
+  /** Event time older than the allowed lateness at arrival: kept, and counted by the batch layer. */
+  late: boolean;
+  warnings: RuleFailure[];
+}
+
+/** A record that failed at least one `quarantine` rule; `failures` lists every failed rule. */
+export interface RejectedRecord {
+  source: RawMessage;
+  /** Set when the bytes decoded far enough to read them. */
+  eventId?: string;
+  eventType?: string;
+  eventTime?: string;
+  failures: RuleFailure[];
+  /** When the gate rejected it (ms since epoch). */
+  rejectedAt: number;
+}
