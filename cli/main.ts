@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/index.ts';
 import { registerConfig } from './config.ts';
 import { registerGenerate } from './generate.ts';
+import { registerQuarantine } from './quarantine.ts';
 import { registerServices } from './services.ts';
+import { registerSpeed } from './speed.ts';
 import { registerStart } from './start.ts';
 
 const program = new Command('tidewater')
@@ -12,6 +14,8 @@ const program = new Command('tidewater')
 registerStart(program);
 registerServices(program);
 registerGenerate(program);
+registerSpeed(program);
+registerQuarantine(program);
 registerConfig(program);
 
 try {

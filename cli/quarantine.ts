@@ -86,9 +86,10 @@ export function registerQuarantine(program: Command): void {
     .option('--json', 'print JSON')
     .action((opts: QuarantineFilter & { json?: boolean }) =>
       withStore(async (store) => {
-        const filter = filterOf(opts);
-        const records = await store.list({ ...filter, limit: filter.limit ?? DEFAULT_LIST_LIMIT });
-        const summary = await store.summary(filter);
+        // The counts cover every match, not only the records printed.
+        const { limit = DEFAULT_LIST_LIMIT, ...selection } = filterOf(opts);
+        const records = await store.list({ ...selection, limit });
+        const summary = await store.summary(selection);
         if (opts.json) {
           console.log(JSON.stringify({ records, summary }, null, 2));
           return;

@@ -1,0 +1,409 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../config/index.ts';
+import { buildDimensions, decodeEvent } from '../contracts/index.ts';
+import { generate } from '../generator/index.ts';
+import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
+import {
+  decodeQuarantine,
+  encodeQuarantine,
+  QuarantineLakeWriter,
+  QuarantinePublisher,
+  QuarantineStore,
+  quarantineTableDir,
+  renderOriginal,
+  replayQuarantine,
+  sourceId,
+  type ValidationResult,
+} from '../quality/quarantine/index.ts';
+import type { RawMessage, RejectedRecord, RuleFailure } from '../quality/types.ts';
+import { consumeAll } from './support/kafka.ts';
+
+/** Not valid UTF-8 in any position: a lone continuation byte, a truncated sequence, 0xFF. */
+const INVALID_UTF8 = Buffer.from([0x80, 0xe2, 0x82, 0xff, 0x00]);
+
+describe('quarantine wire format', () => {
+  const record: RejectedRecord = {
+    source: {
+      topic: 'events',
+      partition: 2,
+      offset: '9007199254740993',
+      key: Buffer.from([0xff, 0x00, 0x01]),
+      value: Buffer.concat([Buffer.from('{"eventId":'), INVALID_UTF8]),
+      timestamp: 1_735_689_600_123,
+    },
+    failures: [
+      { ruleId: 'contract', severity: 'quarantine', message: '(root): invalid JSON' },
+      { ruleId: 'contract', severity: 'quarantine', message: 'again' },
+    ],
+    rejectedAt: 1_735_689_601_000,
+  };
+
+  it('round-trips a record, undecodable bytes byte for byte, keyed by source coordinates', () => {
+    const out = encodeQuarantine(record);
+    expect(out.key).toBe('events:2:9007199254740993');
+    const value = Buffer.from(out.value);
+    expect(JSON.parse(value.toString()).ruleIds).toEqual(['contract']);
+    const back = decodeQuarantine(value);
+    expect(back).toEqual(record);
+    expect(back.source.value?.equals(record.source.value as Buffer)).toBe(true);
+  });
+
+  it('keys by eventId when known and keeps a missing value apart from an empty one', () => {
+    const withEvent = { ...record, eventId: 'e-1', eventType: 'cart.add', eventTime: '2025-01-01T00:00:00Z' };
+    expect(encodeQuarantine(withEvent).key).toBe('e-1');
+    expect(decodeQuarantine(Buffer.from(encodeQuarantine(withEvent).value))).toEqual(withEvent);
+    for (const value of [null, Buffer.alloc(0)]) {
+      const r = { ...record, source: { ...record.source, key: null, value } };
+      expect(decodeQuarantine(Buffer.from(encodeQuarantine(r).value)).source).toEqual(r.source);
+    }
+  });
+
+  it('refuses a malformed message', () => {
+    expect(() => decodeQuarantine(Buffer.from('{"sourceTopic":"events"}'))).toThrow();
+    expect(() => decodeQuarantine(null)).toThrow(/no value/);
+  });
+
+  it('renders originals as text only when they are valid UTF-8', () => {
+    expect(renderOriginal(Buffer.from('{"a":"é"}'))).toEqual({ encoding: 'utf8', text: '{"a":"é"}' });
+    expect(renderOriginal(INVALID_UTF8)).toEqual({
+      encoding: 'base64',
+      text: INVALID_UTF8.toString('base64'),
+    });
+    expect(renderOriginal(null)).toBeNull();
+  });
+});
+
+// A stand-in for the quality gate: the contract, plus a catalog rule that can be switched off to
+// play a rule change (say, new products were added to the catalog).
+const knownProducts = new Set(buildDimensions().products.map((p) => p.productId));
+const rules = { checkCatalog: true };
+
+function productIds(payload: Record<string, unknown>): string[] {
+  const lines = (payload.lines ?? []) as { productId: string }[];
+  return [payload.productId, ...lines.map((l) => l.productId)].filter(
+    (id): id is string => typeof id === 'string',
+  );
+}
+
+function currentRules(raw: RawMessage): ValidationResult {
+  const decoded = decodeEvent(raw.value ?? Buffer.alloc(0));
+  if (!decoded.ok) {
+    return {
+      ok: false,
+      failures: decoded.errors.map((message) => ({ ruleId: 'contract', severity: 'quarantine', message })),
+    };
+  }
+  const unknown = productIds(decoded.event.payload as Record<string, unknown>).filter(
+    (id) => !knownProducts.has(id),
+  );
+  if (rules.checkCatalog && unknown.length > 0) {
+    const failures: RuleFailure[] = [
+      { ruleId: 'catalog.product', severity: 'quarantine', message: `unknown product ${unknown.join(', ')}` },
+    ];
+    return { ok: false, failures };
+  }
+  return { ok: true };
+}
+
+/** What the JSON reveals about the event, as the gate reports it. */
+function peek(value: Buffer): Pick<RejectedRecord, 'eventId' | 'eventType' | 'eventTime'> {
+  try {
+    const json = JSON.parse(value.toString()) as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+    return { eventId: text(json.eventId), eventType: text(json.eventType), eventTime: text(json.eventTime) };
+  } catch {
+    return {};
+  }
+}
+
+const START = Date.UTC(2025, 0, 1, 23, 0);
+const MIDNIGHT = Date.UTC(2025, 0, 2);
+
+/** Rejections of generated bad records, 30 s apart from 23:00 so that they span two days. */
+function rejections(sourceTopic: string): RejectedRecord[] {
+  const out: RejectedRecord[] = [];
+  for (const [i, g] of [...generate({ badFraction: 1, count: 220, seed: 11 })].entries()) {
+    // Truncated JSON is still text; make some of it undecodable bytes as well.
+    const value = g.kind === 'invalid_json' && i % 2 === 0 ? Buffer.concat([g.value, INVALID_UTF8]) : g.value;
+    const source = {
+      topic: sourceTopic,
+      partition: i % 4,
+      offset: String(1000 + i),
+      key: Buffer.from(g.key),
+      value,
+      timestamp: START + i * 30_000,
+    };
+    const verdict = currentRules(source);
+    if (verdict.ok) throw new Error(`generated bad record ${i} passes the rules`);
+    out.push({ source, ...peek(value), failures: verdict.failures, rejectedAt: START + i * 30_000 + 5 });
+  }
+  return out;
+}
+
+describe('quarantine through the local broker and the lake', () => {
+  const cfg = loadConfig();
+  const run = randomUUID();
+  const eventsTopic = `events-test-${run}`;
+  const quarantineTopic = `events.quarantine-test-${run}`;
+  let kafka: Kafka;
+  let dataDir: string;
+  let root: string;
+  let store: QuarantineStore;
+  const records = rejections(eventsTopic);
+  const first = records.slice(0, 200);
+  const byId = new Map(
+    records.map((r) => [sourceId(r.source.topic, r.source.partition, r.source.offset), r]),
+  );
+
+  const writer = (groupId = `lake-${run}`) =>
+    new QuarantineLakeWriter({ kafka, topic: quarantineTopic, root, groupId });
+
+  async function publish(batch: RejectedRecord[]): Promise<void> {
+    const publisher = new QuarantinePublisher(kafka, { topic: quarantineTopic, batchSize: 64 });
+    await publisher.connect();
+    try {
+      await publisher.publish(batch);
+    } finally {
+      await publisher.disconnect();
+    }
+  }
+
+  /** Every row of the table as written, without the store's de-duplication. */
+  async function tableRows(): Promise<Record<string, unknown>[]> {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const reader = await connection.runAndReadAll(
+        `SELECT * FROM read_parquet('${root}/day=*/*.parquet', hive_partitioning = true)`,
+      );
+      return reader.getRowObjectsJS();
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  }
+
+  async function partFiles(): Promise<string[]> {
+    const days = (await readdir(root)).filter((d) => d.startsWith('day='));
+    const files = await Promise.all(
+      days.map(async (d) => (await readdir(join(root, d))).map((f) => `${d}/${f}`)),
+    );
+    return files.flat().sort();
+  }
+
+  async function messagesIn(topic: string): Promise<number> {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic);
+      return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  beforeAll(async () => {
+    kafka = createKafka(cfg, 'test');
+    dataDir = await mkdtemp(join(tmpdir(), 'tidewater-quarantine-'));
+    root = quarantineTableDir(dataDir);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [
+      { topic: eventsTopic, numPartitions: 3, replicationFactor: 1 },
+      { topic: quarantineTopic, numPartitions: 3, replicationFactor: 1 },
+    ]);
+    await admin.disconnect();
+    store = await QuarantineStore.open(root);
+  });
+
+  afterAll(async () => {
+    store?.close();
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [eventsTopic, quarantineTopic] }).catch(() => {});
+    await admin.deleteGroups([`lake-${run}`, `lake-${run}-fresh`]).catch(() => {});
+    await admin.disconnect();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('writes every published rejection to day-partitioned Parquet with its rules and exact bytes', async () => {
+    await publish(first);
+    await writer().runUntilCaughtUp();
+
+    const rows = await tableRows();
+    expect(rows).toHaveLength(200);
+    for (const row of rows) {
+      const r = byId.get(
+        `${row.source_topic}:${row.source_partition}:${row.source_offset}`,
+      ) as RejectedRecord;
+      expect(r).toBeDefined();
+      expect(row.rule_ids).toEqual([...new Set(r.failures.map((f) => f.ruleId))]);
+      expect(Buffer.from(row.original as Uint8Array).equals(r.source.value as Buffer)).toBe(true);
+      expect(Buffer.from(row.source_key as Uint8Array).equals(r.source.key as Buffer)).toBe(true);
+      expect((row.rejected_at as Date).getTime()).toBe(r.rejectedAt);
+      expect((row.day as Date).toISOString().slice(0, 10)).toBe(
+        new Date(r.rejectedAt).toISOString().slice(0, 10),
+      );
+      expect(row.event_id).toBe(r.eventId ?? null);
+    }
+    const undecodable = rows.filter(
+      (r) => renderOriginal(Buffer.from(r.original as Uint8Array))?.encoding === 'base64',
+    );
+    expect(undecodable.length).toBeGreaterThan(5);
+    const files = await partFiles();
+    expect(files.every((f) => /^day=2025-01-0[12]\/part-\d+-\d+-\d+\.parquet$/.test(f))).toBe(true);
+    expect(new Set(files.map((f) => f.slice(0, 14)))).toEqual(new Set(['day=2025-01-01', 'day=2025-01-02']));
+  });
+
+  it('neither duplicates nor loses records when restarted, even from the beginning of the topic', async () => {
+    const before = await partFiles();
+    await writer().runUntilCaughtUp();
+    expect(await partFiles()).toEqual(before);
+
+    // A new group has no committed offsets, like a writer that crashed after every rename and
+    // before any commit: it rereads all and must add only what the table does not hold yet.
+    await publish(records.slice(200));
+    await writer(`lake-${run}-fresh`).runUntilCaughtUp();
+    const rows = await tableRows();
+    expect(rows).toHaveLength(records.length);
+    expect(new Set(rows.map((r) => `${r.quarantine_partition}:${r.quarantine_offset}`)).size).toBe(
+      records.length,
+    );
+    await writer().runUntilCaughtUp();
+    expect(await tableRows()).toHaveLength(records.length);
+  });
+
+  it('lists, counts and shows by rule, event type and time', async () => {
+    const all = await store.list();
+    expect(all).toHaveLength(records.length);
+    expect(all.map((r) => r.rejectedAt)).toEqual(records.map((r) => new Date(r.rejectedAt).toISOString()));
+
+    const catalog = records.filter((r) => r.failures.some((f) => f.ruleId === 'catalog.product'));
+    expect(catalog.length).toBeGreaterThan(10);
+    const listed = await store.list({ rule: 'catalog.product' });
+    expect(listed.map((r) => r.id).sort()).toEqual(
+      catalog.map((r) => sourceId(r.source.topic, r.source.partition, r.source.offset)).sort(),
+    );
+
+    const clicks = records.filter((r) => r.eventType === 'product.click');
+    expect((await store.list({ eventType: 'product.click' })).length).toBe(clicks.length);
+    const secondDay = records.filter((r) => r.rejectedAt >= MIDNIGHT);
+    expect((await store.list({ from: new Date(MIDNIGHT).toISOString() })).length).toBe(secondDay.length);
+    expect((await store.list({ to: new Date(MIDNIGHT), limit: 7 })).map((r) => r.id)).toEqual(
+      all.slice(0, 7).map((r) => r.id),
+    );
+    // User input is bound, never spliced into SQL.
+    expect(await store.list({ eventType: "x' OR true OR '" })).toEqual([]);
+
+    const summary = await store.summary();
+    expect(summary.total).toBe(records.length);
+    const ruleCounts = new Map<string, number>();
+    for (const r of records)
+      for (const id of new Set(r.failures.map((f) => f.ruleId)))
+        ruleCounts.set(id, (ruleCounts.get(id) ?? 0) + 1);
+    expect(new Map(summary.byRule.map((r) => [r.ruleId, r.count]))).toEqual(ruleCounts);
+    expect(summary.byEventType.reduce((n, r) => n + r.count, 0)).toBe(records.length);
+    expect(summary.byEventType.find((r) => r.eventType === 'product.click')?.count).toBe(clicks.length);
+
+    const undecodable = records.find((r) => r.source.value?.includes(INVALID_UTF8)) as RejectedRecord;
+    const [shown] = await store.show(
+      sourceId(undecodable.source.topic, undecodable.source.partition, undecodable.source.offset),
+    );
+    expect(shown?.original?.equals(undecodable.source.value as Buffer)).toBe(true);
+    expect(renderOriginal(shown?.original ?? null)?.encoding).toBe('base64');
+    expect(shown?.failures).toEqual(undecodable.failures);
+
+    const withId = catalog[0] as RejectedRecord;
+    const byEventId = await store.show(withId.eventId as string);
+    expect(byEventId.map((r) => r.eventId)).toEqual([withId.eventId]);
+    expect(renderOriginal(byEventId[0]?.original ?? null)).toEqual({
+      encoding: 'utf8',
+      text: withId.source.value?.toString(),
+    });
+    expect(await store.show('no-such-id')).toEqual([]);
+  });
+
+  it('counts a source record once when the gate quarantined it twice (a retried batch)', async () => {
+    await publish([records[0] as RejectedRecord]);
+    await writer().runUntilCaughtUp();
+    expect(await tableRows()).toHaveLength(records.length + 1);
+    expect((await store.summary()).total).toBe(records.length);
+    expect(await store.list()).toHaveLength(records.length);
+  });
+
+  it('replays what the current rules accept to the events topic, once', async () => {
+    rules.checkCatalog = false;
+    const passing = records.filter((r) => currentRules(r.source).ok);
+    expect(passing.length).toBeGreaterThan(10);
+
+    const dry = await replayQuarantine({ store, validate: currentRules, producer: null });
+    expect(dry).toEqual({
+      selected: records.length,
+      republished: passing.length,
+      stillFailing: records.length - passing.length,
+      alreadyReplayed: 0,
+    });
+    expect(await messagesIn(eventsTopic)).toBe(0);
+
+    const producer = new BatchingProducer(kafka, { topic: eventsTopic });
+    await producer.connect();
+    try {
+      const progress: number[] = [];
+      const counts = await replayQuarantine({
+        store,
+        validate: currentRules,
+        producer,
+        pageSize: 50,
+        onProgress: (p) => progress.push(p.processed),
+      });
+      expect(counts).toEqual(dry);
+      expect(progress.at(-1)).toBe(records.length);
+      expect(progress.length).toBeGreaterThan(1);
+
+      const received = await consumeAll(kafka, eventsTopic, passing.length);
+      expect(received).toHaveLength(passing.length);
+      const sent = new Map(passing.map((r) => [r.eventId, r.source]));
+      for (const m of received) {
+        const decoded = decodeEvent(m.value as Buffer);
+        expect(decoded.ok).toBe(true);
+        const source = sent.get(decoded.ok ? decoded.event.eventId : '');
+        expect(m.value?.equals(source?.value as Buffer)).toBe(true);
+        expect(m.key?.equals(source?.key as Buffer)).toBe(true);
+        sent.delete(decoded.ok ? decoded.event.eventId : '');
+      }
+      expect(sent.size).toBe(0);
+
+      const again = await replayQuarantine({ store, validate: currentRules, producer });
+      expect(again).toEqual({
+        selected: records.length,
+        republished: 0,
+        stillFailing: records.length - passing.length,
+        alreadyReplayed: passing.length,
+      });
+      expect(await messagesIn(eventsTopic)).toBe(passing.length);
+
+      const bySubset = await replayQuarantine({
+        store,
+        filter: { rule: 'catalog.product' },
+        validate: currentRules,
+        producer,
+      });
+      expect(bySubset).toEqual({
+        selected: passing.length,
+        republished: 0,
+        stillFailing: 0,
+        alreadyReplayed: passing.length,
+      });
+      expect((await store.list({ rule: 'catalog.product' })).every((r) => r.replayed)).toBe(true);
+    } finally {
+      await producer.disconnect();
+      rules.checkCatalog = true;
+    }
+  });
+});
