@@ -64,6 +64,16 @@ export const settings = {
     positiveInt.max(1024).default(6),
     'Partitions of the events topic when the platform creates it (events are keyed by user, so a user stays in one partition).',
   ),
+  speedGroup: setting(
+    'TIDEWATER_SPEED_GROUP',
+    z.string().min(1).default('tidewater-speed'),
+    'Kafka consumer group of the speed layer (Kafka -> gate -> ClickHouse).',
+  ),
+  lakeGroup: setting(
+    'TIDEWATER_LAKE_GROUP',
+    z.string().min(1).default('tidewater-lake'),
+    'Kafka consumer group of the lake writer (Kafka -> gate -> Parquet + Delta log).',
+  ),
   redisUrl: setting(
     'REDIS_URL',
     redisUrl.default('redis://127.0.0.1:6379'),

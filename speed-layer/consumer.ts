@@ -1,0 +1,227 @@
+// The speed layer's Kafka consumer: a consumer group on the events topic, one PartitionWorker per
+// assigned partition (see partition.ts for the exactly-once protocol), offsets committed only by
+// the workers. Fetches are bounded per partition and processed one at a time per partition, so
+// memory stays bounded: Kafka is not read faster than ClickHouse takes it.
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionOffset } from 'kafkajs';
+import {
+  createGate,
+  DEFAULT_ALLOWED_LATENESS_MINUTES,
+  type GateOptions,
+  type RawMessage,
+} from '../quality/index.ts';
+import { fetchPositions, lagOf } from './lag.ts';
+import type { SpeedMetrics } from './metrics.ts';
+import { parsePending } from './offset-range.ts';
+import { type PartitionStart, PartitionWorker } from './partition.ts';
+import type { Sink } from './sink.ts';
+import { EventTimeWatermark } from './watermark.ts';
+
+export const DEFAULT_SPEED_GROUP = 'tidewater-speed';
+
+export interface SpeedConsumerOptions {
+  kafka: Kafka;
+  topic: string;
+  sink: Sink;
+  groupId?: string;
+  /** The gate of every partition (dimensions, lateness, ...); its metrics go through the sink. */
+  gate?: Omit<GateOptions, 'metrics'>;
+  /** Records per insert at most. */
+  maxRecords?: number;
+  /** Bytes fetched per partition and request: bounds the records held in memory. */
+  maxBytesPerPartition?: number;
+  /**
+   * How long a fetch may wait for a partition's worth of bytes. Every insert costs ClickHouse a new
+   * part in the raw table and in each view's table (~50 ms of CPU in chDB whatever its size), so
+   * at low rates waiting a little for larger inserts keeps latency down rather than up.
+   */
+  lingerMs?: number;
+  /**
+   * Records before the committed offset re-gated on assignment to rebuild the dedup window. Must
+   * exceed the distance of a duplicate from its original (the generator's is 2,000 records).
+   */
+  dedupLookback?: number;
+  partitionsConsumedConcurrently?: number;
+  /**
+   * How long the broker waits for a silent member before giving its partitions to another: a
+   * crashed consumer's partitions stall this long. The broker's floor is
+   * group.min.session.timeout.ms (6 s by default).
+   */
+  sessionTimeoutMs?: number;
+  lagIntervalMs?: number;
+  metrics?: SpeedMetrics;
+}
+
+export const SPEED_CONSUMER_DEFAULTS = {
+  groupId: DEFAULT_SPEED_GROUP,
+  maxRecords: 20_000,
+  maxBytesPerPartition: 8 * 1024 * 1024,
+  lingerMs: 250,
+  dedupLookback: 20_000,
+  partitionsConsumedConcurrently: 3,
+  sessionTimeoutMs: 10_000,
+  lagIntervalMs: 2_000,
+};
+
+function toRawMessage(topic: string, partition: number, message: KafkaMessage): RawMessage {
+  return {
+    topic,
+    partition,
+    offset: message.offset,
+    key: message.key,
+    value: message.value,
+    timestamp: Number(message.timestamp),
+  };
+}
+
+export class SpeedConsumer {
+  readonly groupId: string;
+  private readonly o: SpeedConsumerOptions & typeof SPEED_CONSUMER_DEFAULTS;
+  private readonly consumer: Consumer;
+  private readonly admin: Admin;
+  /** Workers of the current assignment; rebuilt from Kafka after every rebalance. */
+  private workers = new Map<number, Promise<PartitionWorker>>();
+  private readonly watermarks = new Map<number, EventTimeWatermark>();
+  private lagTimer: NodeJS.Timeout | undefined;
+  private lastLag = new Map<number, number>();
+  private deliveredRecords = 0;
+
+  constructor(options: SpeedConsumerOptions) {
+    this.o = { ...SPEED_CONSUMER_DEFAULTS, ...stripUndefined(options) };
+    this.groupId = this.o.groupId;
+    this.consumer = this.o.kafka.consumer({
+      groupId: this.groupId,
+      maxBytesPerPartition: this.o.maxBytesPerPartition,
+      maxBytes: this.o.maxBytesPerPartition * this.o.partitionsConsumedConcurrently,
+      minBytes: this.o.maxBytesPerPartition,
+      maxWaitTimeInMs: this.o.lingerMs,
+      sessionTimeout: this.o.sessionTimeoutMs,
+    });
+    this.admin = this.o.kafka.admin();
+    this.o.metrics?.trackWatermarks(this.watermarks);
+  }
+
+  async start(): Promise<void> {
+    await this.admin.connect();
+    await this.consumer.connect();
+    this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
+      // The previous owner of a partition may have moved it on: every worker starts over from Kafka.
+      this.workers = new Map();
+      const assigned = new Set(payload.memberAssignment[this.o.topic] ?? []);
+      for (const partition of this.watermarks.keys())
+        if (!assigned.has(partition)) this.watermarks.delete(partition);
+    });
+    await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: true });
+    await this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.lagTimer = setInterval(() => void this.refreshLag().catch(() => undefined), this.o.lagIntervalMs);
+  }
+
+  /** Stops fetching, lets the chunk in hand finish and commit, leaves the group. */
+  async stop(): Promise<void> {
+    clearInterval(this.lagTimer);
+    await this.consumer.disconnect();
+    await this.admin.disconnect();
+  }
+
+  /** Records delivered into ClickHouse by this process (replayed ranges included). */
+  get delivered(): number {
+    return this.deliveredRecords;
+  }
+
+  /** Lag per partition from the broker, now. */
+  async refreshLag(): Promise<ReadonlyMap<number, number>> {
+    const positions = await fetchPositions(this.admin, this.groupId, this.o.topic);
+    this.lastLag = new Map(positions.map((p) => [p.partition, lagOf(p)]));
+    for (const [partition, lag] of this.lastLag) this.o.metrics?.observeLag(partition, lag);
+    return this.lastLag;
+  }
+
+  /** Lag per partition as of the last refresh (every lagIntervalMs). */
+  get lag(): ReadonlyMap<number, number> {
+    return this.lastLag;
+  }
+
+  get eventTimeWatermarks(): ReadonlyMap<number, EventTimeWatermark> {
+    return this.watermarks;
+  }
+
+  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch, isRunning, isStale } = payload;
+    const { topic, partition } = batch;
+    const firstOffset = batch.firstOffset();
+    if (firstOffset === null || !isRunning() || isStale()) return;
+    let worker = this.workers.get(partition);
+    if (!worker) {
+      worker = this.createWorker(partition);
+      this.workers.set(partition, worker);
+    }
+    try {
+      const ready = await worker;
+      const rewindTo = ready.rewindTo(Number(firstOffset));
+      if (rewindTo !== undefined) {
+        this.consumer.seek({ topic, partition, offset: String(rewindTo) });
+        return;
+      }
+      await ready.handle(
+        batch.messages.map((m) => toRawMessage(topic, partition, m)),
+        {
+          commit: (offset, metadata) =>
+            payload.commitOffsetsIfNecessary({
+              topics: [
+                { topic, partitions: [{ partition, offset: String(offset), metadata } as PartitionOffset] },
+              ],
+            }),
+          resolveOffset: payload.resolveOffset,
+          heartbeat: payload.heartbeat,
+          proceed: () => isRunning() && !isStale(),
+        },
+      );
+    } catch (err) {
+      // The worker's gate may have seen records that were not committed: rebuild it from Kafka.
+      if (this.workers.get(partition) === worker) this.workers.delete(partition);
+      throw err;
+    }
+  }
+
+  private async createWorker(partition: number): Promise<PartitionWorker> {
+    const positions = await fetchPositions(this.admin, this.groupId, this.o.topic);
+    const position = positions.find((p) => p.partition === partition);
+    if (!position) throw new Error(`partition ${partition} of ${this.o.topic} is unknown to the broker`);
+    const pending = parsePending(position.metadata);
+    const start: PartitionStart = {
+      committed: position.committed,
+      replayFrom: Math.max(position.low, position.committed - this.o.dedupLookback),
+      // A range announced at another offset is stale (the commit after it was lost): ignore it.
+      pending: pending?.first === position.committed ? pending : undefined,
+    };
+    let watermark = this.watermarks.get(partition);
+    if (!watermark) {
+      const latenessMinutes = this.o.gate?.allowedLatenessMinutes ?? DEFAULT_ALLOWED_LATENESS_MINUTES;
+      watermark = new EventTimeWatermark(latenessMinutes * 60_000);
+      this.watermarks.set(partition, watermark);
+    }
+    return new PartitionWorker({
+      topic: this.o.topic,
+      partition,
+      start,
+      // One gate per worker: its dedup window is this partition's alone and starts empty. Sized to
+      // the lookback, so a running gate and one rebuilt after a crash reach back alike.
+      gate: createGate({ dedupWindow: this.o.dedupLookback, ...this.o.gate }),
+      sink: async (token, result) => {
+        const newest = await this.o.sink(token, result);
+        this.deliveredRecords += result.accepted.length + result.rejected.length + result.duplicates;
+        return newest;
+      },
+      watermark,
+      maxRecords: this.o.maxRecords,
+    });
+  }
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,126 @@
+// One assigned partition's way through its log, from the moment it is assigned:
+//  1. history: the records before the committed offset (up to the dedup lookback) go through a
+//     fresh gate and are discarded, which rebuilds the gate's eventId window exactly as it stood;
+//  2. pending: if the commit announced a range that never got committed, that range is gathered
+//     (across fetches if need be) and delivered again with the same token: ClickHouse drops the
+//     insert if it had landed, and the rows are identical because gate and records are;
+//  3. live: the rest in chunks of at most `maxRecords`, each announced in the offset commit before
+//     its insert and committed after it.
+// Any failure poisons the worker (its gate has moved past the records): the consumer drops it and
+// the next fetch starts over from the committed offset.
+import type { Gate, RawMessage } from '../quality/index.ts';
+import { dedupToken, type OffsetRange, pendingMetadata } from './offset-range.ts';
+import type { Sink } from './sink.ts';
+import type { EventTimeWatermark } from './watermark.ts';
+
+/** Where an assigned partition stands in Kafka. */
+export interface PartitionStart {
+  /** The committed offset: the next record to deliver. */
+  committed: number;
+  /** First record to re-gate for the dedup window (committed minus lookback, not below the log start). */
+  replayFrom: number;
+  /** Announced by the last commit and not yet committed. */
+  pending?: OffsetRange;
+}
+
+/** The fetch in hand's handles on the consumer. */
+export interface PartitionControl {
+  /** Commits `offset` as the partition's position, with `metadata` (null clears it). */
+  commit(offset: number, metadata: string | null): Promise<void>;
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  /** False once the consumer stops or the partition is being revoked: stop after the chunk in hand. */
+  proceed(): boolean;
+}
+
+export interface PartitionWorkerOptions {
+  topic: string;
+  partition: number;
+  start: PartitionStart;
+  gate: Gate;
+  sink: Sink;
+  watermark: EventTimeWatermark;
+  maxRecords: number;
+}
+
+export class PartitionWorker {
+  /** Next offset this worker expects; records below it were already handled. */
+  private position: number;
+  private pending: OffsetRange | undefined;
+  private gathered: RawMessage[] = [];
+  private rewound = false;
+
+  constructor(private readonly o: PartitionWorkerOptions) {
+    this.position = o.start.replayFrom;
+    this.pending = o.start.pending;
+  }
+
+  /**
+   * The offset to seek to when a fetch starts past the history this worker must re-gate first, once:
+   * a gap in the log (records removed by retention) must not make it rewind forever.
+   */
+  rewindTo(fetchedFrom: number): number | undefined {
+    if (this.rewound || this.position >= fetchedFrom) return undefined;
+    this.rewound = true;
+    return this.position;
+  }
+
+  async handle(messages: readonly RawMessage[], control: PartitionControl): Promise<void> {
+    let i = 0;
+    while (i < messages.length && Number((messages[i] as RawMessage).offset) < this.position) i++;
+
+    const historyEnd = this.takeWhile(messages, i, (offset) => offset < this.o.start.committed);
+    if (historyEnd > i) {
+      this.o.gate.run(messages.slice(i, historyEnd));
+      this.advance(messages, historyEnd, control);
+      i = historyEnd;
+    }
+
+    const pending = this.pending;
+    if (pending) {
+      const end = this.takeWhile(messages, i, (offset) => offset <= pending.last);
+      for (let k = i; k < end; k++) this.gathered.push(messages[k] as RawMessage);
+      if (end > i) this.advance(messages, end, control);
+      i = end;
+      if (this.position <= pending.last) return;
+      await this.deliver(this.gathered, pending, control);
+      this.gathered = [];
+      this.pending = undefined;
+    }
+
+    while (i < messages.length && control.proceed()) {
+      const chunk = messages.slice(i, i + this.o.maxRecords);
+      const range = { first: Number(chunk[0]?.offset), last: Number(chunk[chunk.length - 1]?.offset) };
+      await control.commit(range.first, pendingMetadata(range));
+      await this.deliver(chunk, range, control);
+      i += chunk.length;
+      this.advance(messages, i, control);
+      await control.heartbeat();
+    }
+  }
+
+  private async deliver(messages: readonly RawMessage[], range: OffsetRange, control: PartitionControl) {
+    const result = this.o.gate.run(messages);
+    const newest = await this.o.sink(dedupToken(this.o.topic, this.o.partition, range), result);
+    if (newest !== undefined) this.o.watermark.observe(newest);
+    await control.commit(range.last + 1, null);
+  }
+
+  /** Index of the first record from `from` whose offset fails `test`. */
+  private takeWhile(
+    messages: readonly RawMessage[],
+    from: number,
+    test: (offset: number) => boolean,
+  ): number {
+    let end = from;
+    while (end < messages.length && test(Number((messages[end] as RawMessage).offset))) end++;
+    return end;
+  }
+
+  /** Records before `end` are handled: fetch on from the one after. */
+  private advance(messages: readonly RawMessage[], end: number, control: PartitionControl): void {
+    const last = (messages[end - 1] as RawMessage).offset;
+    this.position = Number(last) + 1;
+    control.resolveOffset(last);
+  }
+}

@@ -1,0 +1,102 @@
+// The speed layer as one running thing: topics and DDL ensured, then Kafka -> gate -> ClickHouse
+// and quarantine. Used by `tidewater speed`, the tests and the bench alike.
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/index.ts';
+import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { createQualityMetrics } from '../quality/index.ts';
+import { QuarantinePublisher } from '../quality/quarantine/index.ts';
+import { createClickHouse } from './clickhouse.ts';
+import { SpeedConsumer, type SpeedConsumerOptions } from './consumer.ts';
+import { applySpeedLayerDdl, DEFAULT_SPEED_DDL_OPTIONS, type SpeedDdlOptions } from './ddl.ts';
+import { createSpeedMetrics } from './metrics.ts';
+import { createSink } from './sink.ts';
+
+export type SpeedLayerConfig = Pick<
+  Config,
+  | 'kafkaBrokers'
+  | 'kafkaClientId'
+  | 'logLevel'
+  | 'eventsTopic'
+  | 'quarantineTopic'
+  | 'eventsPartitions'
+  | 'clickhouseUrl'
+  | 'dataDir'
+  | 'allowedLatenessMinutes'
+  | 'speedGroup'
+>;
+
+export type SpeedLayerOptions = Pick<
+  SpeedConsumerOptions,
+  | 'groupId'
+  | 'maxRecords'
+  | 'maxBytesPerPartition'
+  | 'lingerMs'
+  | 'dedupLookback'
+  | 'partitionsConsumedConcurrently'
+  | 'sessionTimeoutMs'
+> & {
+  /** Metrics of the speed layer and its gate go here. */
+  registry?: Registry;
+  /** An open client to use (and leave open); by default one is opened from the config and closed on stop. */
+  clickhouse?: ClickHouseClient;
+  ddl?: SpeedDdlOptions;
+};
+
+export interface SpeedLayer {
+  consumer: SpeedConsumer;
+  clickhouse: ClickHouseClient;
+  /** Graceful: the chunk in hand is finished and committed before anything closes. */
+  stop(): Promise<void>;
+}
+
+export async function startSpeedLayer(
+  cfg: SpeedLayerConfig,
+  options: SpeedLayerOptions = {},
+): Promise<SpeedLayer> {
+  const { registry, ddl = DEFAULT_SPEED_DDL_OPTIONS, ...consumerOptions } = options;
+  const kafka = createKafka(cfg, 'speed');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, platformTopics(cfg));
+  } finally {
+    await admin.disconnect();
+  }
+  const ownsClickHouse = options.clickhouse === undefined;
+  const clickhouse = options.clickhouse ?? createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
+  await applySpeedLayerDdl(clickhouse, undefined, ddl);
+  const dimensions = await loadPlatformDimensions(cfg.dataDir);
+  const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
+  await quarantine.connect();
+  const metrics = registry && createSpeedMetrics(registry);
+  const consumer = new SpeedConsumer({
+    ...consumerOptions,
+    groupId: consumerOptions.groupId ?? cfg.speedGroup,
+    kafka,
+    topic: cfg.eventsTopic,
+    gate: { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
+    metrics,
+    sink: createSink({
+      clickhouse,
+      quarantine,
+      dimensions: indexDimensions(dimensions),
+      metrics,
+      qualityMetrics: registry && createQualityMetrics(registry),
+    }),
+  });
+  await consumer.start();
+  return {
+    consumer,
+    clickhouse,
+    async stop() {
+      try {
+        await consumer.stop();
+        await quarantine.disconnect();
+      } finally {
+        if (ownsClickHouse) await clickhouse.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,260 @@
+// The speed-layer consumer against the real local Kafka and embedded ClickHouse: generated traffic
+// with known ground truth must come out of the orders view exactly, bad records out of quarantine,
+// also when the consumer process is killed at random moments and restarted.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Registry } from 'prom-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type Config, loadConfig } from '../config/index.ts';
+import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import type { GenerateOptions } from '../generator/index.ts';
+import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { parseQuarantineValue, QuarantinePublisher, sourceId } from '../quality/quarantine/index.ts';
+import {
+  applySpeedLayerDdl,
+  createClickHouse,
+  createSink,
+  fetchPositions,
+  parsePending,
+  type QuarantineSink,
+  SpeedConsumer,
+  startSpeedLayer,
+  type TimeRange,
+} from '../speed-layer/index.ts';
+import { consumeAll } from './support/kafka.ts';
+import {
+  expectedOrders,
+  produceGenerated,
+  readOrders,
+  topicRecords,
+  waitForCatchUp,
+} from './support/speed.ts';
+
+const dirs: string[] = [];
+const topics: string[] = [];
+afterAll(async () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  const admin = createKafka(loadConfig(), 'test').admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect();
+});
+
+/** A config of its own: unique topics, data directory and group. */
+async function isolated(name: string): Promise<{ cfg: Config; groupId: string; env: NodeJS.ProcessEnv }> {
+  const id = `${name}-${randomUUID().slice(0, 8)}`;
+  const dataDir = mkdtempSync(join(tmpdir(), `tidewater-${name}-`));
+  dirs.push(dataDir);
+  const env = {
+    ...process.env,
+    TIDEWATER_EVENTS_TOPIC: `speed-test-${id}`,
+    TIDEWATER_QUARANTINE_TOPIC: `speed-test-${id}.quarantine`,
+    TIDEWATER_EVENTS_PARTITIONS: '4',
+    TIDEWATER_DATA_DIR: dataDir,
+    LOG_LEVEL: 'error',
+  };
+  const cfg = loadConfig(env);
+  topics.push(cfg.eventsTopic, cfg.quarantineTopic);
+  const admin = createKafka(cfg, 'test').admin();
+  await admin.connect();
+  await ensureTopics(admin, platformTopics(cfg));
+  await admin.disconnect();
+  return { cfg, groupId: `speed-test-${id}`, env };
+}
+
+const traffic = (seed: number, start: string, count: number): GenerateOptions => ({
+  seed,
+  count,
+  start,
+  rate: 200,
+  lateFraction: 0.02,
+  duplicateFraction: 0.01,
+  badFraction: 0.01,
+});
+
+// Late events reach up to maxLatenessMinutes (10) before the start.
+const dayFrom = (start: string): TimeRange => ({
+  from: new Date(Date.parse(start) - 3_600_000),
+  to: new Date(Date.parse(start) + 86_400_000),
+});
+
+describe('speed consumer in-process', () => {
+  it('delivers generated traffic exactly: orders per minute and region, quarantine', async () => {
+    const { cfg, groupId } = await isolated('speed-a');
+    const kafka = createKafka(cfg, 'test');
+    const start = '2025-03-01T00:00:00Z';
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(11, start, 40_000));
+    const registry = new Registry();
+    const speed = await startSpeedLayer(cfg, { groupId, registry });
+    try {
+      await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 60_000);
+      expect(speed.consumer.delivered).toBe(truth.totals.emitted);
+      const expected = expectedOrders(truth);
+      expect(expected.length).toBeGreaterThan(50);
+      expect(await readOrders(speed.clickhouse, dayFrom(start))).toEqual(expected);
+      expect(await topicRecords(kafka, cfg.quarantineTopic)).toBe(truth.totals.bad);
+      const records = await registry.getSingleMetric('tidewater_speed_records_total')?.get();
+      expect(records?.values[0]?.value).toBe(truth.totals.emitted);
+    } finally {
+      await speed.stop();
+    }
+  }, 120_000);
+});
+
+/** SpeedConsumers in this process on one ClickHouse, each with the given quarantine. */
+async function inProcess(name: string, seed: number, start: string) {
+  const { cfg, groupId } = await isolated(name);
+  // Injected failures would each log a kafkajs error.
+  const kafka = createKafka({ ...cfg, logLevel: 'silent' }, 'test');
+  const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(seed, start, 20_000));
+  const clickhouse = createClickHouse({ dataDir: cfg.dataDir });
+  await applySpeedLayerDdl(clickhouse);
+  const publisher = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
+  await publisher.connect();
+  const dimensions = await loadPlatformDimensions(cfg.dataDir);
+  const consumers: SpeedConsumer[] = [];
+  return {
+    truth,
+    publisher,
+    async consumer(quarantine: QuarantineSink = publisher): Promise<SpeedConsumer> {
+      const consumer = new SpeedConsumer({
+        kafka,
+        topic: cfg.eventsTopic,
+        groupId,
+        maxRecords: 250,
+        gate: { dimensions },
+        sink: createSink({ clickhouse, quarantine, dimensions: indexDimensions(dimensions) }),
+      });
+      consumers.push(consumer);
+      await consumer.start();
+      return consumer;
+    },
+    caughtUp: () => waitForCatchUp(kafka, groupId, cfg.eventsTopic, 90_000),
+    orders: () => readOrders(clickhouse, dayFrom(start)),
+    async close() {
+      for (const consumer of consumers) await consumer.stop();
+      await publisher.disconnect();
+      await clickhouse.close();
+    },
+  };
+}
+
+describe('speed consumers in one process', () => {
+  it('replays a range that failed between insert and commit under the same token', async () => {
+    const run = await inProcess('speed-c', 13, '2025-03-15T00:00:00Z');
+    let publishes = 0;
+    try {
+      // Every eighth range dies after its insert and quarantine landed, before its commit.
+      await run.consumer({
+        async publish(records) {
+          await run.publisher.publish(records);
+          if (++publishes % 8 === 0) throw new Error('injected failure before the commit');
+        },
+      });
+      await run.caughtUp();
+      expect(publishes).toBeGreaterThan(16);
+      expect(await run.orders()).toEqual(expectedOrders(run.truth));
+    } finally {
+      await run.close();
+    }
+  }, 120_000);
+
+  it('hands partitions over on rebalances without loss or double counting', async () => {
+    const run = await inProcess('speed-d', 14, '2025-03-22T00:00:00Z');
+    try {
+      // Slow ranges keep records waiting while the group rebalances twice.
+      const slow: QuarantineSink = {
+        async publish(records) {
+          await sleep(200);
+          await run.publisher.publish(records);
+        },
+      };
+      const first = await run.consumer(slow);
+      while (first.delivered === 0) await sleep(20);
+      const second = await run.consumer(slow);
+      while (second.delivered === 0) await sleep(20);
+      await first.stop();
+      await run.caughtUp();
+      expect(await run.orders()).toEqual(expectedOrders(run.truth));
+    } finally {
+      await run.close();
+    }
+  }, 120_000);
+});
+
+describe('speed consumer killed and restarted', () => {
+  const KILLS = 4;
+
+  /** `tidewater speed` as a child process. */
+  function startChild(env: NodeJS.ProcessEnv, groupId: string): ChildProcess {
+    // Small inserts and a short session: many ranges in flight to be killed in, quick failover.
+    const args = ['speed', '--group', groupId, '--max-records', '500', '--session-timeout', '6000'];
+    return spawn(process.execPath, ['bin/tidewater.js', ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+
+  const exited = (child: ChildProcess) =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+      else child.once('exit', (code) => resolve(code));
+    });
+
+  it(`leaves the rollups exact after ${KILLS} SIGKILLs mid-stream`, async () => {
+    const { cfg, groupId, env } = await isolated('speed-b');
+    const kafka = createKafka(cfg, 'test');
+    const start = '2025-03-08T00:00:00Z';
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(12, start, 40_000));
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async () =>
+      (await fetchPositions(admin, groupId, cfg.eventsTopic)).reduce((sum, p) => sum + p.committed, 0);
+    let killedMidRange = 0;
+
+    try {
+      for (let kill = 0; kill < KILLS; kill++) {
+        const before = await committed();
+        const child = startChild(env, groupId);
+        // Kill only once this child consumes, at a random moment after.
+        while ((await committed()) === before) await sleep(50);
+        await sleep(Math.random() * 500);
+        child.kill('SIGKILL');
+        await exited(child);
+        const positions = await fetchPositions(admin, groupId, cfg.eventsTopic);
+        if (positions.some((p) => parsePending(p.metadata)?.first === p.committed)) killedMidRange++;
+        expect(await committed(), `kill ${kill + 1} came after the consumer caught up`).toBeLessThan(
+          truth.totals.emitted,
+        );
+      }
+      const child = startChild(env, groupId);
+      await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 90_000);
+      child.kill('SIGTERM');
+      expect(await exited(child)).toBe(0);
+      // Most kills land between announcing a range and committing it: the replay path ran.
+      expect(killedMidRange).toBeGreaterThan(0);
+    } finally {
+      await admin.disconnect();
+    }
+
+    const client = createClickHouse({ dataDir: cfg.dataDir });
+    try {
+      expect(await readOrders(client, dayFrom(start))).toEqual(expectedOrders(truth));
+    } finally {
+      await client.close();
+    }
+    // Quarantine is at least once: a range replayed after a kill may publish its rejects again.
+    const quarantined = await consumeAll(kafka, cfg.quarantineTopic, truth.totals.bad);
+    const sources = new Set(
+      quarantined.map((m) => {
+        const q = parseQuarantineValue(m.value);
+        return sourceId(q.sourceTopic, q.sourcePartition, q.sourceOffset);
+      }),
+    );
+    expect(sources.size).toBe(truth.totals.bad);
+  }, 180_000);
+});

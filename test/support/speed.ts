@@ -1,0 +1,83 @@
+// Shared by the speed-layer tests: generated traffic into a topic with its ground truth, waiting
+// for a consumer group to catch up, and the orders rollup read back for exact comparison.
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Kafka } from 'kafkajs';
+import { getMetric } from '../../contracts/index.ts';
+import {
+  type GenerateOptions,
+  GroundTruth,
+  type GroundTruthReport,
+  generate,
+} from '../../generator/index.ts';
+import { BatchingProducer } from '../../kafka/index.ts';
+import { fetchPositions, lagOf, queryMetric, type TimeRange } from '../../speed-layer/index.ts';
+
+/** Produces `options`' records to `topic` (which must exist); returns what was sent. */
+export async function produceGenerated(
+  kafka: Kafka,
+  topic: string,
+  options: GenerateOptions,
+): Promise<GroundTruthReport> {
+  const truth = new GroundTruth();
+  const producer = new BatchingProducer(kafka, { topic });
+  await producer.connect();
+  try {
+    for (const record of generate(options)) {
+      truth.add(record);
+      await producer.push({ key: record.key, value: record.value });
+    }
+  } finally {
+    await producer.disconnect();
+  }
+  return truth.toJSON();
+}
+
+/** Resolves once `groupId` has committed every record of `topic`; rejects after `timeoutMs`. */
+export async function waitForCatchUp(
+  kafka: Kafka,
+  groupId: string,
+  topic: string,
+  timeoutMs: number,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      const positions = await fetchPositions(admin, groupId, topic);
+      const lag = positions.reduce((sum, p) => sum + lagOf(p), 0);
+      if (lag === 0) return;
+      if (Date.now() > deadline) throw new Error(`group ${groupId} still ${lag} records behind on ${topic}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Records on `topic` (the sum of its partitions' high watermarks; nothing is deleted in a test). */
+export async function topicRecords(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** The ground truth's orders cells in the shape of the rollup rows, 64-bit figures as strings. */
+export function expectedOrders(truth: GroundTruthReport) {
+  return truth.orders.map((cell) => ({
+    minute: cell.minute.replace('T', ' ').replace('Z', ''),
+    region: cell.region,
+    orders: String(cell.orders),
+    revenue_minor: String(cell.revenueMinor),
+    units: String(cell.units),
+  }));
+}
+
+/** The orders speed view per minute and region (channels merged away). */
+export function readOrders(client: ClickHouseClient, range: TimeRange) {
+  return queryMetric(client, getMetric('orders'), range, { dimensions: ['region'] });
+}
