@@ -17,7 +17,8 @@ import { loadConfig } from '../config/index.ts';
 import { getMetric, metricTable } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
-import { fetchPositions, lagOf, type SpeedLayer, startSpeedLayer } from '../speed-layer/index.ts';
+import { fetchPositions, lagOf } from '../pipeline/index.ts';
+import { type SpeedLayer, startSpeedLayer } from '../speed-layer/index.ts';
 import { percentile, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 5_000_000);

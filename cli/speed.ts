@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { config } from '../config/index.ts';
-import { SPEED_CONSUMER_DEFAULTS, serveMetrics, startSpeedLayer } from '../speed-layer/index.ts';
+import { GATED_CONSUMER_DEFAULTS } from '../pipeline/index.ts';
+import { serveMetrics, startSpeedLayer } from '../speed-layer/index.ts';
 
 const positive = (name: string) => (value: string) => {
   const n = Number(value);
@@ -56,7 +57,7 @@ export function registerSpeed(program: Command): void {
         flags.metricsPort === undefined ? undefined : await serveMetrics(registry, flags.metricsPort);
       console.log(
         `speed layer: topic "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? `(embedded, ${cfg.dataDir})`}, group "${speed.consumer.groupId}", ` +
-          `${flags.maxRecords ?? SPEED_CONSUMER_DEFAULTS.maxRecords} records per insert at most. Ctrl-C stops.`,
+          `${flags.maxRecords ?? GATED_CONSUMER_DEFAULTS.maxRecords} records per insert at most. Ctrl-C stops.`,
       );
 
       let last = { at: performance.now(), delivered: 0 };

@@ -1,14 +1,11 @@
 // Prometheus metrics of the speed layer. As with the quality layer's, the registry is the caller's:
 // a process exposes one registry for all its layers, and tests get a fresh one.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { EventTimeWatermark } from './watermark.ts';
+import type { ConsumerMetrics, EventTimeWatermark } from '../pipeline/index.ts';
 
-export interface SpeedMetrics {
+export interface SpeedMetrics extends ConsumerMetrics {
   /** A range went into ClickHouse: its records and the rows they became. */
   observeDelivery(records: number, rows: number, insertSeconds: number): void;
-  observeLag(partition: number, lag: number): void;
-  /** The consumer's live watermarks by partition, read at scrape time so that their age is current. */
-  trackWatermarks(watermarks: ReadonlyMap<number, EventTimeWatermark>): void;
 }
 
 export function createSpeedMetrics(registry: Registry): SpeedMetrics {

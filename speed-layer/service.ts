@@ -5,10 +5,10 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { GatedConsumer, type GatedConsumerOptions } from '../pipeline/index.ts';
 import { createQualityMetrics } from '../quality/index.ts';
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
 import { createClickHouse } from './clickhouse.ts';
-import { SpeedConsumer, type SpeedConsumerOptions } from './consumer.ts';
 import { applySpeedLayerDdl, DEFAULT_SPEED_DDL_OPTIONS, type SpeedDdlOptions } from './ddl.ts';
 import { createSpeedMetrics } from './metrics.ts';
 import { createSink } from './sink.ts';
@@ -27,25 +27,25 @@ export type SpeedLayerConfig = Pick<
   | 'speedGroup'
 >;
 
-export type SpeedLayerOptions = Pick<
-  SpeedConsumerOptions,
-  | 'groupId'
-  | 'maxRecords'
-  | 'maxBytesPerPartition'
-  | 'lingerMs'
-  | 'dedupLookback'
-  | 'partitionsConsumedConcurrently'
-  | 'sessionTimeoutMs'
-> & {
-  /** Metrics of the speed layer and its gate go here. */
-  registry?: Registry;
-  /** An open client to use (and leave open); by default one is opened from the config and closed on stop. */
-  clickhouse?: ClickHouseClient;
-  ddl?: SpeedDdlOptions;
-};
+export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions, 'groupId'>> &
+  Pick<
+    GatedConsumerOptions,
+    | 'maxRecords'
+    | 'maxBytesPerPartition'
+    | 'lingerMs'
+    | 'dedupLookback'
+    | 'partitionsConsumedConcurrently'
+    | 'sessionTimeoutMs'
+  > & {
+    /** Metrics of the speed layer and its gate go here. */
+    registry?: Registry;
+    /** An open client to use (and leave open); by default one is opened from the config and closed on stop. */
+    clickhouse?: ClickHouseClient;
+    ddl?: SpeedDdlOptions;
+  };
 
 export interface SpeedLayer {
-  consumer: SpeedConsumer;
+  consumer: GatedConsumer;
   clickhouse: ClickHouseClient;
   /** Graceful: the chunk in hand is finished and committed before anything closes. */
   stop(): Promise<void>;
@@ -71,7 +71,7 @@ export async function startSpeedLayer(
   const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
   await quarantine.connect();
   const metrics = registry && createSpeedMetrics(registry);
-  const consumer = new SpeedConsumer({
+  const consumer = new GatedConsumer({
     ...consumerOptions,
     groupId: consumerOptions.groupId ?? cfg.speedGroup,
     kafka,

@@ -4,7 +4,8 @@
 // every minute they get, and the batch layer stays authoritative for late data.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type DimensionIndex, type RawRow, toRawRows } from '../contracts/index.ts';
-import type { GateResult, QualityMetrics, RejectedRecord } from '../quality/index.ts';
+import type { Sink } from '../pipeline/index.ts';
+import type { QualityMetrics, RejectedRecord } from '../quality/index.ts';
 import { insertRaw } from './insert.ts';
 import type { SpeedMetrics } from './metrics.ts';
 
@@ -20,9 +21,6 @@ export interface SinkOptions {
   metrics?: SpeedMetrics;
   qualityMetrics?: QualityMetrics;
 }
-
-/** Resolves, once the range is durable, with the newest event time inserted (ms since epoch). */
-export type Sink = (token: string, result: GateResult) => Promise<number | undefined>;
 
 /**
  * Newest `event_time` of `rows`. The column is UTC at fixed width (`2025-01-01 00:03:07.250`), so

@@ -13,15 +13,13 @@ import { type Config, loadConfig } from '../config/index.ts';
 import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import type { GenerateOptions } from '../generator/index.ts';
 import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { fetchPositions, GatedConsumer, parsePending } from '../pipeline/index.ts';
 import { parseQuarantineValue, QuarantinePublisher, sourceId } from '../quality/quarantine/index.ts';
 import {
   applySpeedLayerDdl,
   createClickHouse,
   createSink,
-  fetchPositions,
-  parsePending,
   type QuarantineSink,
-  SpeedConsumer,
   startSpeedLayer,
   type TimeRange,
 } from '../speed-layer/index.ts';
@@ -105,7 +103,7 @@ describe('speed consumer in-process', () => {
   }, 120_000);
 });
 
-/** SpeedConsumers in this process on one ClickHouse, each with the given quarantine. */
+/** GatedConsumers in this process on one ClickHouse, each with the given quarantine. */
 async function inProcess(name: string, seed: number, start: string) {
   const { cfg, groupId } = await isolated(name);
   // Injected failures would each log a kafkajs error.
@@ -116,12 +114,12 @@ async function inProcess(name: string, seed: number, start: string) {
   const publisher = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
   await publisher.connect();
   const dimensions = await loadPlatformDimensions(cfg.dataDir);
-  const consumers: SpeedConsumer[] = [];
+  const consumers: GatedConsumer[] = [];
   return {
     truth,
     publisher,
-    async consumer(quarantine: QuarantineSink = publisher): Promise<SpeedConsumer> {
-      const consumer = new SpeedConsumer({
+    async consumer(quarantine: QuarantineSink = publisher): Promise<GatedConsumer> {
+      const consumer = new GatedConsumer({
         kafka,
         topic: cfg.eventsTopic,
         groupId,

@@ -10,7 +10,8 @@ import {
   generate,
 } from '../../generator/index.ts';
 import { BatchingProducer } from '../../kafka/index.ts';
-import { fetchPositions, lagOf, queryMetric, type TimeRange } from '../../speed-layer/index.ts';
+import { fetchPositions, lagOf } from '../../pipeline/index.ts';
+import { queryMetric, type TimeRange } from '../../speed-layer/index.ts';
 
 /** Produces `options`' records to `topic` (which must exist); returns what was sent. */
 export async function produceGenerated(

@@ -1,7 +1,8 @@
-// The speed layer's Kafka consumer: a consumer group on the events topic, one PartitionWorker per
-// assigned partition (see partition.ts for the exactly-once protocol), offsets committed only by
-// the workers. Fetches are bounded per partition and processed one at a time per partition, so
-// memory stays bounded: Kafka is not read faster than ClickHouse takes it.
+// A gated consumer of the events topic, shared by the speed layer (sink: ClickHouse) and the lake
+// writer (sink: Parquet + Delta log): a consumer group, one PartitionWorker per assigned partition
+// (see partition.ts for the exactly-once protocol), offsets committed only by the workers. Fetches
+// are bounded per partition and processed one at a time per partition, so memory stays bounded:
+// Kafka is not read faster than the sink takes it.
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionOffset } from 'kafkajs';
 import {
   createGate,
@@ -10,19 +11,16 @@ import {
   type RawMessage,
 } from '../quality/index.ts';
 import { fetchPositions, lagOf } from './lag.ts';
-import type { SpeedMetrics } from './metrics.ts';
 import { parsePending } from './offset-range.ts';
 import { type PartitionStart, PartitionWorker } from './partition.ts';
-import type { Sink } from './sink.ts';
+import type { ConsumerMetrics, Sink } from './sink.ts';
 import { EventTimeWatermark } from './watermark.ts';
 
-export const DEFAULT_SPEED_GROUP = 'tidewater-speed';
-
-export interface SpeedConsumerOptions {
+export interface GatedConsumerOptions {
   kafka: Kafka;
   topic: string;
   sink: Sink;
-  groupId?: string;
+  groupId: string;
   /** The gate of every partition (dimensions, lateness, ...); its metrics go through the sink. */
   gate?: Omit<GateOptions, 'metrics'>;
   /** Records per insert at most. */
@@ -48,11 +46,10 @@ export interface SpeedConsumerOptions {
    */
   sessionTimeoutMs?: number;
   lagIntervalMs?: number;
-  metrics?: SpeedMetrics;
+  metrics?: ConsumerMetrics;
 }
 
-export const SPEED_CONSUMER_DEFAULTS = {
-  groupId: DEFAULT_SPEED_GROUP,
+export const GATED_CONSUMER_DEFAULTS = {
   maxRecords: 20_000,
   maxBytesPerPartition: 8 * 1024 * 1024,
   lingerMs: 250,
@@ -73,9 +70,9 @@ function toRawMessage(topic: string, partition: number, message: KafkaMessage): 
   };
 }
 
-export class SpeedConsumer {
+export class GatedConsumer {
   readonly groupId: string;
-  private readonly o: SpeedConsumerOptions & typeof SPEED_CONSUMER_DEFAULTS;
+  private readonly o: GatedConsumerOptions & typeof GATED_CONSUMER_DEFAULTS;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
   /** Workers of the current assignment; rebuilt from Kafka after every rebalance. */
@@ -85,8 +82,8 @@ export class SpeedConsumer {
   private lastLag = new Map<number, number>();
   private deliveredRecords = 0;
 
-  constructor(options: SpeedConsumerOptions) {
-    this.o = { ...SPEED_CONSUMER_DEFAULTS, ...stripUndefined(options) };
+  constructor(options: GatedConsumerOptions) {
+    this.o = { ...GATED_CONSUMER_DEFAULTS, ...stripUndefined(options) };
     this.groupId = this.o.groupId;
     this.consumer = this.o.kafka.consumer({
       groupId: this.groupId,

@@ -32,3 +32,14 @@ export function parsePending(metadata: string | null | undefined): OffsetRange |
   const range = { first: Number(match[1]), last: Number(match[2]) };
   return range.first <= range.last ? range : undefined;
 }
+
+/** The partition and range a token names (the inverse of dedupToken). */
+export function parseToken(token: string): { topic: string; partition: number; range: OffsetRange } {
+  const match = /^(.*):(\d+):(\d+)-(\d+)$/.exec(token);
+  if (!match) throw new Error(`not an offset-range token: ${token}`);
+  return {
+    topic: match[1] as string,
+    partition: Number(match[2]),
+    range: { first: Number(match[3]), last: Number(match[4]) },
+  };
+}
