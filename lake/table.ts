@@ -68,6 +68,18 @@ const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
 const HOUR_MS = 3_600_000;
 
 export class LakeTable {
+  /**
+   * Writes, compactions and checkpoints share one DuckDB connection and its staging table, so they
+   * run one at a time: concurrent appends (one per Kafka partition) would mix their staged rows.
+   */
+  private exclusive: Promise<unknown> = Promise.resolve();
+
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.exclusive.then(work, work);
+    this.exclusive = run.catch(() => undefined);
+    return run;
+  }
+
   private constructor(
     readonly dir: string,
     readonly schema: TableSchema,
@@ -125,7 +137,11 @@ export class LakeTable {
    * Writes `rows` as Parquet and commits them with `txn` in one version. A batch of no rows still
    * commits its txn, so offsets advance past batches the gate rejected entirely.
    */
-  async appendBatch(rows: readonly Row[], opts: AppendOptions = {}): Promise<CommitResult> {
+  appendBatch(rows: readonly Row[], opts: AppendOptions = {}): Promise<CommitResult> {
+    return this.serialized(() => this.append(rows, opts));
+  }
+
+  private async append(rows: readonly Row[], opts: AppendOptions): Promise<CommitResult> {
     const base = await this.refresh();
     const txns = opts.txn ?? [];
     for (const t of txns) {
@@ -189,7 +205,11 @@ export class LakeTable {
    * Packs the small files of each (matching) partition into files of up to targetFileSize, in one
    * commit whose removes and adds say dataChange: false, since no row changes.
    */
-  async optimize(opts: OptimizeOptions = {}): Promise<CommitResult> {
+  optimize(opts: OptimizeOptions = {}): Promise<CommitResult> {
+    return this.serialized(() => this.optimizeNow(opts));
+  }
+
+  private async optimizeNow(opts: OptimizeOptions): Promise<CommitResult> {
     const base = await this.refresh();
     const target = opts.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE;
     const bins = packSmallFiles(
@@ -223,7 +243,11 @@ export class LakeTable {
    * Deletes data files that no version within the retention window references: neither live nor
    * removed after the cutoff, and (for never-committed files) older than the cutoff.
    */
-  async vacuum(opts: VacuumOptions): Promise<{ deleted: string[] }> {
+  vacuum(opts: VacuumOptions): Promise<{ deleted: string[] }> {
+    return this.serialized(() => this.vacuumNow(opts));
+  }
+
+  private async vacuumNow(opts: VacuumOptions): Promise<{ deleted: string[] }> {
     const snapshot = await this.refresh();
     const cutoff = (opts.now ?? Date.now()) - opts.retentionHours * HOUR_MS;
     const kept = new Set(
@@ -243,7 +267,11 @@ export class LakeTable {
   }
 
   /** Writes a checkpoint of the latest version. */
-  async checkpoint(): Promise<LastCheckpoint> {
+  checkpoint(): Promise<LastCheckpoint> {
+    return this.serialized(() => this.checkpointNow());
+  }
+
+  private async checkpointNow(): Promise<LastCheckpoint> {
     return this.log.checkpoint(await this.refresh());
   }
 
