@@ -1,7 +1,9 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/index.ts';
+import { registerBackfill } from './backfill.ts';
 import { registerConfig } from './config.ts';
 import { registerGenerate } from './generate.ts';
+import { registerLake } from './lake.ts';
 import { registerQuarantine } from './quarantine.ts';
 import { registerServices } from './services.ts';
 import { registerSpeed } from './speed.ts';
@@ -16,6 +18,8 @@ registerServices(program);
 registerGenerate(program);
 registerSpeed(program);
 registerQuarantine(program);
+registerLake(program);
+registerBackfill(program);
 registerConfig(program);
 
 try {

@@ -13,3 +13,11 @@ export {
   TxnConflictError,
   type VacuumOptions,
 } from './table.ts';
+export {
+  createLakeSink,
+  type LakeWriter,
+  type LakeWriterConfig,
+  type LakeWriterOptions,
+  startLakeWriter,
+  txnAppId,
+} from './writer.ts';

@@ -1,0 +1,101 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { config } from '../config/index.ts';
+import { EVENTS_SCHEMA, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
+
+const PROGRESS_EVERY_MS = 5_000;
+
+const nonNegative = (what: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${what} must be a non-negative number`);
+  return n;
+};
+
+async function withTable<T>(use: (table: Awaited<ReturnType<typeof openTable>>) => Promise<T>): Promise<T> {
+  const table = await openTable(lakeTableDir(config().dataDir), EVENTS_SCHEMA);
+  try {
+    return await use(table);
+  } finally {
+    table.close();
+  }
+}
+
+export function registerLake(program: Command): void {
+  const lake = program
+    .command('lake')
+    .description('the lake: Parquet partitions with a Delta-format commit log');
+
+  lake
+    .command('write')
+    .description('run the lake writer: the events topic through the quality gate into the lake')
+    .option('--group <id>', 'Kafka consumer group (default: TIDEWATER_LAKE_GROUP)')
+    .option('--max-records <n>', 'records per lake commit at most', nonNegative('--max-records'))
+    .option(
+      '--session-timeout <ms>',
+      'how long a silent writer keeps its partitions',
+      nonNegative('--session-timeout'),
+    )
+    .action(async (flags: { group?: string; maxRecords?: number; sessionTimeout?: number }) => {
+      const cfg = config();
+      const writer = await startLakeWriter(cfg, {
+        groupId: flags.group,
+        maxRecords: flags.maxRecords,
+        sessionTimeoutMs: flags.sessionTimeout,
+      });
+      console.log(
+        `lake writer: topic "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}, group "${writer.consumer.groupId}". Ctrl-C stops.`,
+      );
+      let last = 0;
+      const timer = setInterval(() => {
+        const delivered = writer.consumer.delivered;
+        const lag = [...writer.consumer.lag.values()].reduce((a, b) => a + b, 0);
+        console.log(
+          `lake: ${Math.round(((delivered - last) * 1000) / PROGRESS_EVERY_MS)} events/s, lag ${lag}, version ${writer.table.current.version}`,
+        );
+        last = delivered;
+      }, PROGRESS_EVERY_MS);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      clearInterval(timer);
+      await writer.stop();
+    });
+
+  lake
+    .command('history')
+    .description('list the commits of the events table')
+    .option('--json', 'print JSON')
+    .action(async (flags: { json?: boolean }) => {
+      const history = await withTable((t) => t.history());
+      if (flags.json) console.log(JSON.stringify(history, null, 2));
+      else
+        for (const h of history)
+          console.log(
+            `${String(h.version).padStart(6)}  ${new Date(h.timestamp).toISOString()}  ${h.operation.padEnd(8)} +${h.filesAdded} -${h.filesRemoved} files  ${JSON.stringify(h.operationParameters)}`,
+          );
+    });
+
+  lake
+    .command('optimize')
+    .description('compact small files of each partition (no data change)')
+    .action(async () => {
+      const result = await withTable((t) => t.optimize());
+      console.log(
+        `optimize: version ${result.version}, ${result.filesRemoved} files -> ${result.filesAdded}`,
+      );
+    });
+
+  lake
+    .command('vacuum')
+    .description('delete files no snapshot within the retention references')
+    .option(
+      '--retention-hours <h>',
+      'keep files referenced within this many hours',
+      nonNegative('--retention-hours'),
+      168,
+    )
+    .action(async (flags: { retentionHours: number }) => {
+      const { deleted } = await withTable((t) => t.vacuum({ retentionHours: flags.retentionHours }));
+      console.log(`vacuum: deleted ${deleted.length} file(s)`);
+    });
+}

@@ -1,0 +1,134 @@
+// The lake writer: the events topic through the quality gate into the lake's events table. It
+// rides the shared gated consumer; its sink commits each offset range as one Delta version whose
+// txn action records where the partition resumes, so the lake itself says what it already holds.
+// A range replayed after a crash (announced in the offset commit, see pipeline/partition.ts) is
+// found covered by the txn and not written twice; Parquet written without a commit is never read.
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/index.ts';
+import { type DimensionIndex, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { GatedConsumer, type GatedConsumerOptions, parseToken, type Sink } from '../pipeline/index.ts';
+import {
+  createQualityMetrics,
+  type QualityMetrics,
+  QuarantinePublisher,
+  type RejectedRecord,
+} from '../quality/index.ts';
+import { EVENTS_SCHEMA, lakeTableDir, toLakeRows } from './events.ts';
+import { type LakeTable, openTable } from './table.ts';
+
+/** The txn appId of one source partition: a writer resumes from the version recorded under it. */
+export const txnAppId = (groupId: string, topic: string, partition: number): string =>
+  `${groupId}:${topic}:${partition}`;
+
+interface LakeSinkOptions {
+  table: LakeTable;
+  groupId: string;
+  dimensions: DimensionIndex;
+  quarantine: { publish(records: readonly RejectedRecord[]): Promise<void> };
+  qualityMetrics?: QualityMetrics;
+}
+
+export function createLakeSink({
+  table,
+  groupId,
+  dimensions,
+  quarantine,
+  qualityMetrics,
+}: LakeSinkOptions): Sink {
+  return async (token, result) => {
+    const { topic, partition, range } = parseToken(token);
+    const appId = txnAppId(groupId, topic, partition);
+    const resumeAt = range.last + 1;
+    const covered = (await table.txnVersion(appId)) ?? 0;
+    if (covered > range.first && covered < resumeAt) {
+      // Ranges are replayed whole, never split: a half-covered one means two writers disagree.
+      throw new Error(`lake holds ${appId} up to ${covered}, inside range ${range.first}-${range.last}`);
+    }
+    if (covered < resumeAt) {
+      await table.appendBatch(toLakeRows(result.accepted, dimensions), {
+        txn: [{ appId, version: resumeAt }],
+      });
+    }
+    if (result.rejected.length > 0) await quarantine.publish(result.rejected);
+    qualityMetrics?.observeBatch(result.report);
+    let newest = 0;
+    for (const r of result.accepted) newest = Math.max(newest, Date.parse(r.event.eventTime));
+    return newest || undefined;
+  };
+}
+
+export type LakeWriterConfig = Pick<
+  Config,
+  | 'kafkaBrokers'
+  | 'kafkaClientId'
+  | 'logLevel'
+  | 'eventsTopic'
+  | 'quarantineTopic'
+  | 'eventsPartitions'
+  | 'dataDir'
+  | 'allowedLatenessMinutes'
+  | 'lakeGroup'
+>;
+
+export type LakeWriterOptions = Partial<
+  Pick<GatedConsumerOptions, 'groupId' | 'maxRecords' | 'dedupLookback' | 'sessionTimeoutMs' | 'lingerMs'>
+> & { registry?: Registry };
+
+export interface LakeWriter {
+  consumer: GatedConsumer;
+  table: LakeTable;
+  /** Graceful: the range in hand is committed to the lake and Kafka before anything closes. */
+  stop(): Promise<void>;
+}
+
+/** Larger ranges than the speed layer's: each one is a Parquet file per partition and a commit. */
+const LAKE_MAX_RECORDS = 50_000;
+
+export async function startLakeWriter(
+  cfg: LakeWriterConfig,
+  options: LakeWriterOptions = {},
+): Promise<LakeWriter> {
+  const { registry, ...consumerOptions } = options;
+  const groupId = consumerOptions.groupId ?? cfg.lakeGroup;
+  const kafka = createKafka(cfg, 'lake');
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, platformTopics(cfg));
+  } finally {
+    await admin.disconnect();
+  }
+  const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+  const dimensions = await loadPlatformDimensions(cfg.dataDir);
+  const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
+  await quarantine.connect();
+  const consumer = new GatedConsumer({
+    maxRecords: LAKE_MAX_RECORDS,
+    ...consumerOptions,
+    groupId,
+    kafka,
+    topic: cfg.eventsTopic,
+    gate: { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
+    sink: createLakeSink({
+      table,
+      groupId,
+      dimensions: indexDimensions(dimensions),
+      quarantine,
+      qualityMetrics: registry && createQualityMetrics(registry),
+    }),
+  });
+  await consumer.start();
+  return {
+    consumer,
+    table,
+    async stop() {
+      try {
+        await consumer.stop();
+        await quarantine.disconnect();
+      } finally {
+        table.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,218 @@
+// The lake writer end to end: generated traffic through the real broker, the gate and the lake;
+// the table then holds every accepted event exactly once, also after SIGKILLs mid-stream, and the
+// batch layer's recompute and backfill over it equal the generator's ground truth.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backfill, openDuckDB, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
+import { type Config, loadConfig } from '../config/index.ts';
+import { getMetric } from '../contracts/index.ts';
+import type { GenerateOptions, GroundTruthReport } from '../generator/index.ts';
+import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
+import { fetchPositions } from '../pipeline/index.ts';
+import { createClickHouse, type MetricRow } from '../speed-layer/index.ts';
+import { expectedOrders, produceGenerated, waitForCatchUp } from './support/speed.ts';
+
+const topics: string[] = [];
+const dirs: string[] = [];
+
+afterAll(async () => {
+  const admin = createKafka(loadConfig(), 'test').admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics }).catch(() => undefined);
+  await admin.disconnect();
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function isolated(name: string): Promise<{ cfg: Config; groupId: string; env: NodeJS.ProcessEnv }> {
+  const id = `${name}-${randomUUID().slice(0, 8)}`;
+  const dataDir = mkdtempSync(join(tmpdir(), `tidewater-${name}-`));
+  dirs.push(dataDir);
+  const env = {
+    ...process.env,
+    TIDEWATER_EVENTS_TOPIC: `lake-test-${id}`,
+    TIDEWATER_QUARANTINE_TOPIC: `lake-test-${id}.quarantine`,
+    TIDEWATER_EVENTS_PARTITIONS: '4',
+    TIDEWATER_DATA_DIR: dataDir,
+    LOG_LEVEL: 'error',
+  };
+  const cfg = loadConfig(env);
+  topics.push(cfg.eventsTopic, cfg.quarantineTopic);
+  const admin = createKafka(cfg, 'test').admin();
+  await admin.connect();
+  await ensureTopics(admin, platformTopics(cfg));
+  await admin.disconnect();
+  return { cfg, groupId: `lake-test-${id}`, env };
+}
+
+const traffic = (seed: number, start: string, count: number): GenerateOptions => ({
+  seed,
+  count,
+  start,
+  rate: 200,
+  lateFraction: 0.02,
+  duplicateFraction: 0.01,
+  badFraction: 0.01,
+});
+
+/** Events, rows and distinct eventIds of the table's latest snapshot. */
+async function tableCounts(table: LakeTable) {
+  const duck = await openDuckDB();
+  try {
+    const reader = await duck.connection.runAndReadAll(
+      `SELECT count(*) FILTER (WHERE line_index = 0) AS events, count(*) AS rows,
+              count(DISTINCT event_id) AS ids FROM ${table.readSql(await table.refresh())}`,
+    );
+    const [counts] = reader.getRowObjects() as { events: bigint; rows: bigint; ids: bigint }[];
+    return { events: Number(counts?.events), rows: Number(counts?.rows), ids: Number(counts?.ids) };
+  } finally {
+    duck.close();
+  }
+}
+
+/** The orders metric summed over channels, per minute and region, as the ground truth has it. */
+function ordersByRegion(rows: readonly MetricRow[]) {
+  const cells = new Map<
+    string,
+    { minute: string; region: string; orders: bigint; revenue_minor: bigint; units: bigint }
+  >();
+  for (const r of rows) {
+    const key = `${r.minute}|${r.region}`;
+    const cell = cells.get(key) ?? {
+      minute: String(r.minute),
+      region: String(r.region),
+      orders: 0n,
+      revenue_minor: 0n,
+      units: 0n,
+    };
+    cell.orders += BigInt(r.orders as string);
+    cell.revenue_minor += BigInt(r.revenue_minor as string);
+    cell.units += BigInt(r.units as string);
+    cells.set(key, cell);
+  }
+  return [...cells.values()]
+    .sort((a, b) => a.minute.localeCompare(b.minute) || a.region.localeCompare(b.region))
+    .map((c) => ({
+      ...c,
+      orders: String(c.orders),
+      revenue_minor: String(c.revenue_minor),
+      units: String(c.units),
+    }));
+}
+
+const sortCells = (cells: ReturnType<typeof expectedOrders>) =>
+  [...cells].sort((a, b) => a.minute.localeCompare(b.minute) || a.region.localeCompare(b.region));
+
+async function expectExact(table: LakeTable, truth: GroundTruthReport, day: string) {
+  expect(await tableCounts(table)).toMatchObject({ events: truth.totals.good, ids: truth.totals.good });
+  const recomputed = await recomputeMetrics({
+    files: await table.filesAt(),
+    from: `${day}T00:00:00Z`,
+    to: new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000),
+    catalog: [getMetric('orders')],
+  });
+  const orders = recomputed.metrics.orders?.rows ?? [];
+  expect(ordersByRegion(orders)).toEqual(sortCells(expectedOrders(truth)));
+}
+
+describe('lake writer in-process', () => {
+  it('writes every accepted event once, and recompute and backfill equal the ground truth', async () => {
+    const { cfg, groupId } = await isolated('lake-a');
+    const kafka = createKafka(cfg, 'test');
+    // Starts after midnight so that late events (up to 10 minutes early) stay on the same day.
+    const start = '2025-04-01T00:15:00Z';
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(21, start, 30_000));
+    const writer = await startLakeWriter(cfg, { groupId, maxRecords: 4_000 });
+    try {
+      await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 90_000);
+    } finally {
+      await writer.stop();
+    }
+    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    try {
+      await expectExact(table, truth, '2025-04-01');
+      expect((await table.history()).length).toBeGreaterThan(2);
+
+      const client = createClickHouse({ dataDir: cfg.dataDir });
+      try {
+        const result = await backfill({
+          client,
+          lakeDir: lakeTableDir(cfg.dataDir),
+          viewsDir: join(cfg.dataDir, 'batch-views'),
+          from: '2025-04-01T00:00:00Z',
+          to: '2025-04-02T00:00:00Z',
+          allowedLatenessMs: 15 * 60_000,
+        });
+        expect(result.days).toHaveLength(1);
+        const served = await queryBatchView(client, getMetric('orders'), {
+          from: new Date('2025-04-01T00:00:00Z'),
+          to: new Date('2025-04-02T00:00:00Z'),
+        });
+        expect(ordersByRegion(served)).toEqual(sortCells(expectedOrders(truth)));
+      } finally {
+        await client.close();
+      }
+    } finally {
+      table.close();
+    }
+  }, 180_000);
+});
+
+describe('lake writer killed and restarted', () => {
+  const KILLS = 3;
+
+  function startChild(env: NodeJS.ProcessEnv, groupId: string): ChildProcess {
+    const args = ['lake', 'write', '--group', groupId, '--max-records', '1000', '--session-timeout', '6000'];
+    return spawn(process.execPath, ['bin/tidewater.js', ...args], {
+      env,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+  }
+
+  const exited = (child: ChildProcess) =>
+    new Promise<number | null>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+      else child.once('exit', (code) => resolve(code));
+    });
+
+  it(`holds every accepted event exactly once after ${KILLS} SIGKILLs`, async () => {
+    const { cfg, groupId, env } = await isolated('lake-b');
+    const kafka = createKafka(cfg, 'test');
+    const start = '2025-04-08T00:15:00Z';
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(22, start, 30_000));
+    const admin = kafka.admin();
+    await admin.connect();
+    const committed = async () =>
+      (await fetchPositions(admin, groupId, cfg.eventsTopic)).reduce((sum, p) => sum + p.committed, 0);
+    try {
+      for (let kill = 0; kill < KILLS; kill++) {
+        const before = await committed();
+        const child = startChild(env, groupId);
+        while ((await committed()) === before) await sleep(50);
+        await sleep(Math.random() * 800);
+        child.kill('SIGKILL');
+        await exited(child);
+        expect(await committed(), `kill ${kill + 1} came after the writer caught up`).toBeLessThan(
+          truth.totals.emitted,
+        );
+      }
+      const child = startChild(env, groupId);
+      await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 120_000);
+      child.kill('SIGTERM');
+      expect(await exited(child)).toBe(0);
+    } finally {
+      await admin.disconnect();
+    }
+    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    try {
+      await expectExact(table, truth, '2025-04-08');
+    } finally {
+      table.close();
+    }
+  }, 240_000);
+});
