@@ -42,11 +42,21 @@ export function registerStart(program: Command): void {
       });
       const running: Promise<unknown>[] = [];
       if (cfg.demo) {
-        const traffic = generate({ seed: cfg.seed, start: Date.now(), rate: cfg.demoRate, dimensions, ...DEMO_FAULTS });
+        const traffic = generate({
+          seed: cfg.seed,
+          start: Date.now(),
+          rate: cfg.demoRate,
+          dimensions,
+          ...DEMO_FAULTS,
+        });
         running.push(produceToKafka(paced(traffic, cfg.demoRate, abort.signal), cfg, cfg.demoRate));
-        console.log(`demo traffic: ${cfg.demoRate} events/s into "${cfg.eventsTopic}" (TIDEWATER_DEMO=0 turns it off)`);
+        console.log(
+          `demo traffic: ${cfg.demoRate} events/s into "${cfg.eventsTopic}" (TIDEWATER_DEMO=0 turns it off)`,
+        );
       }
-      console.log(`Kafka ${cfg.kafkaBrokers.join(',')}, Redis ${cfg.redisUrl}, data in ${cfg.dataDir}. Ctrl-C stops.`);
+      console.log(
+        `Kafka ${cfg.kafkaBrokers.join(',')}, Redis ${cfg.redisUrl}, data in ${cfg.dataDir}. Ctrl-C stops.`,
+      );
 
       const progress = setInterval(() => {
         const lag = (m: ReadonlyMap<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
