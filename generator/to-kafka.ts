@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.ts';
-import { BatchingProducer, createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { BatchingProducer, createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import type { GeneratedRecord } from './generate.ts';
 
 type KafkaSinkConfig = Pick<
@@ -18,13 +18,7 @@ export async function produceToKafka(
   ratePerSecond?: number,
 ): Promise<number> {
   const kafka = createKafka(cfg, 'generator');
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, platformTopics(cfg));
-  } finally {
-    await admin.disconnect();
-  }
+  await ensurePlatformTopics(kafka, cfg);
   const batchSize =
     ratePerSecond !== undefined && ratePerSecond < 20_000
       ? Math.max(1, Math.round(ratePerSecond / 20))

@@ -2,4 +2,4 @@ export { createKafka, type KafkaConfig } from './client.ts';
 export { kafkajs } from './kafkajs.ts';
 export { isListening, parseHostPort } from './probe.ts';
 export { BatchingProducer, type BatchingProducerOptions, type OutgoingRecord } from './producer.ts';
-export { ensureTopics, platformTopics, type TopicConfig } from './topics.ts';
+export { ensurePlatformTopics, ensureTopics, platformTopics, type TopicConfig } from './topics.ts';

@@ -1,4 +1,4 @@
-import type { Admin, ITopicConfig } from 'kafkajs';
+import type { Admin, ITopicConfig, Kafka } from 'kafkajs';
 import type { Config } from '../config/index.ts';
 
 export type TopicConfig = Pick<Config, 'eventsTopic' | 'quarantineTopic' | 'eventsPartitions'>;
@@ -23,4 +23,15 @@ export async function ensureTopics(admin: Admin, topics: ITopicConfig[]): Promis
   if (missing.length === 0) return [];
   await admin.createTopics({ topics: missing, waitForLeaders: true });
   return missing.map((t) => t.topic);
+}
+
+/** The platform's topics, created where absent, through a short-lived admin client. */
+export async function ensurePlatformTopics(kafka: Kafka, cfg: TopicConfig): Promise<string[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await ensureTopics(admin, platformTopics(cfg));
+  } finally {
+    await admin.disconnect();
+  }
 }

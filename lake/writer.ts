@@ -6,7 +6,7 @@
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { type DimensionIndex, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
-import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { GatedConsumer, type GatedConsumerOptions, parseToken, type Sink } from '../pipeline/index.ts';
 import {
   createQualityMetrics,
@@ -92,13 +92,7 @@ export async function startLakeWriter(
   const { registry, ...consumerOptions } = options;
   const groupId = consumerOptions.groupId ?? cfg.lakeGroup;
   const kafka = createKafka(cfg, 'lake');
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, platformTopics(cfg));
-  } finally {
-    await admin.disconnect();
-  }
+  await ensurePlatformTopics(kafka, cfg);
   const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
   const dimensions = await loadPlatformDimensions(cfg.dataDir);
   const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });

@@ -4,7 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
-import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { GatedConsumer, type GatedConsumerOptions } from '../pipeline/index.ts';
 import { createQualityMetrics } from '../quality/index.ts';
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
@@ -57,13 +57,7 @@ export async function startSpeedLayer(
 ): Promise<SpeedLayer> {
   const { registry, ddl = DEFAULT_SPEED_DDL_OPTIONS, ...consumerOptions } = options;
   const kafka = createKafka(cfg, 'speed');
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, platformTopics(cfg));
-  } finally {
-    await admin.disconnect();
-  }
+  await ensurePlatformTopics(kafka, cfg);
   const ownsClickHouse = options.clickhouse === undefined;
   const clickhouse = options.clickhouse ?? createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
   await applySpeedLayerDdl(clickhouse, undefined, ddl);

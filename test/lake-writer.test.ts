@@ -2,63 +2,22 @@
 // the table then holds every accepted event exactly once, also after SIGKILLs mid-stream, and the
 // batch layer's recompute and backfill over it equal the generator's ground truth.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { backfill, openDuckDB, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
-import { type Config, loadConfig } from '../config/index.ts';
 import { getMetric } from '../contracts/index.ts';
-import type { GenerateOptions, GroundTruthReport } from '../generator/index.ts';
-import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import type { GroundTruthReport } from '../generator/index.ts';
+import { createKafka } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
 import { fetchPositions } from '../pipeline/index.ts';
 import { createClickHouse, type MetricRow } from '../speed-layer/index.ts';
+import { imperfectTraffic, isolation } from './support/isolation.ts';
 import { expectedOrders, produceGenerated, waitForCatchUp } from './support/speed.ts';
 
-const topics: string[] = [];
-const dirs: string[] = [];
+const isolated = isolation('lake-test');
 
-afterAll(async () => {
-  const admin = createKafka(loadConfig(), 'test').admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-async function isolated(name: string): Promise<{ cfg: Config; groupId: string; env: NodeJS.ProcessEnv }> {
-  const id = `${name}-${randomUUID().slice(0, 8)}`;
-  const dataDir = mkdtempSync(join(tmpdir(), `tidewater-${name}-`));
-  dirs.push(dataDir);
-  const env = {
-    ...process.env,
-    TIDEWATER_EVENTS_TOPIC: `lake-test-${id}`,
-    TIDEWATER_QUARANTINE_TOPIC: `lake-test-${id}.quarantine`,
-    TIDEWATER_EVENTS_PARTITIONS: '4',
-    TIDEWATER_DATA_DIR: dataDir,
-    LOG_LEVEL: 'error',
-  };
-  const cfg = loadConfig(env);
-  topics.push(cfg.eventsTopic, cfg.quarantineTopic);
-  const admin = createKafka(cfg, 'test').admin();
-  await admin.connect();
-  await ensureTopics(admin, platformTopics(cfg));
-  await admin.disconnect();
-  return { cfg, groupId: `lake-test-${id}`, env };
-}
-
-const traffic = (seed: number, start: string, count: number): GenerateOptions => ({
-  seed,
-  count,
-  start,
-  rate: 200,
-  lateFraction: 0.02,
-  duplicateFraction: 0.01,
-  badFraction: 0.01,
-});
+const traffic = imperfectTraffic;
 
 /** Events, rows and distinct eventIds of the table's latest snapshot. */
 async function tableCounts(table: LakeTable) {

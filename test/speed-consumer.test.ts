@@ -2,17 +2,11 @@
 // with known ground truth must come out of the orders view exactly, bad records out of quarantine,
 // also when the consumer process is killed at random moments and restarted.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
-import { afterAll, describe, expect, it } from 'vitest';
-import { type Config, loadConfig } from '../config/index.ts';
+import { describe, expect, it } from 'vitest';
 import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
-import type { GenerateOptions } from '../generator/index.ts';
-import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
+import { createKafka } from '../kafka/index.ts';
 import { fetchPositions, GatedConsumer, parsePending } from '../pipeline/index.ts';
 import { parseQuarantineValue, QuarantinePublisher, sourceId } from '../quality/quarantine/index.ts';
 import {
@@ -23,6 +17,7 @@ import {
   startSpeedLayer,
   type TimeRange,
 } from '../speed-layer/index.ts';
+import { imperfectTraffic, isolation } from './support/isolation.ts';
 import { consumeAll } from './support/kafka.ts';
 import {
   expectedOrders,
@@ -32,47 +27,9 @@ import {
   waitForCatchUp,
 } from './support/speed.ts';
 
-const dirs: string[] = [];
-const topics: string[] = [];
-afterAll(async () => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-  const admin = createKafka(loadConfig(), 'test').admin();
-  await admin.connect();
-  await admin.deleteTopics({ topics }).catch(() => undefined);
-  await admin.disconnect();
-});
+const isolated = isolation('speed-test');
 
-/** A config of its own: unique topics, data directory and group. */
-async function isolated(name: string): Promise<{ cfg: Config; groupId: string; env: NodeJS.ProcessEnv }> {
-  const id = `${name}-${randomUUID().slice(0, 8)}`;
-  const dataDir = mkdtempSync(join(tmpdir(), `tidewater-${name}-`));
-  dirs.push(dataDir);
-  const env = {
-    ...process.env,
-    TIDEWATER_EVENTS_TOPIC: `speed-test-${id}`,
-    TIDEWATER_QUARANTINE_TOPIC: `speed-test-${id}.quarantine`,
-    TIDEWATER_EVENTS_PARTITIONS: '4',
-    TIDEWATER_DATA_DIR: dataDir,
-    LOG_LEVEL: 'error',
-  };
-  const cfg = loadConfig(env);
-  topics.push(cfg.eventsTopic, cfg.quarantineTopic);
-  const admin = createKafka(cfg, 'test').admin();
-  await admin.connect();
-  await ensureTopics(admin, platformTopics(cfg));
-  await admin.disconnect();
-  return { cfg, groupId: `speed-test-${id}`, env };
-}
-
-const traffic = (seed: number, start: string, count: number): GenerateOptions => ({
-  seed,
-  count,
-  start,
-  rate: 200,
-  lateFraction: 0.02,
-  duplicateFraction: 0.01,
-  badFraction: 0.01,
-});
+const traffic = imperfectTraffic;
 
 // Late events reach up to maxLatenessMinutes (10) before the start.
 const dayFrom = (start: string): TimeRange => ({
