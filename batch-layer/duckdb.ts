@@ -1,5 +1,4 @@
 // Embedded DuckDB for the batch layer: an in-memory database per job, in UTC.
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
   aggregateCall,
   type LogicalType,
@@ -11,24 +10,8 @@ import {
 } from '../contracts/catalog.ts';
 import { duckdbDialect } from './duckdb-dialect.ts';
 
-export interface DuckDBSession {
-  connection: DuckDBConnection;
-  close(): void;
-}
-
-/** Opens an in-memory DuckDB whose session time zone is UTC (TIMESTAMPTZ casts depend on it). */
-export async function openDuckDB(): Promise<DuckDBSession> {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  await connection.run("SET TimeZone = 'UTC'");
-  return {
-    connection,
-    close() {
-      connection.closeSync();
-      instance.closeSync();
-    },
-  };
-}
+/** An in-memory DuckDB in UTC: the lake's, so both layers read timestamps alike. */
+export { type Duck as DuckDBSession, openDuck as openDuckDB } from '../lake/index.ts';
 
 /** `read_parquet` over exactly these files; files written at different schema versions union by name. */
 export function readParquet(files: readonly string[]): string {

@@ -1,4 +1,5 @@
 export * from './delta-log/index.ts';
+export { type Duck, openDuck } from './duck.ts';
 export { EVENTS_SCHEMA, type LakeRow, lakeTableDir, toLakeRows } from './events.ts';
 export type { LakeValue, Row } from './parquet/stage.ts';
 export type { ColumnDef, DeltaType, PartitionColumnDef, TableSchema } from './schema.ts';
