@@ -1,0 +1,123 @@
+// The lake and batch layer end to end: (1) lake write events/s — generated events flattened to
+// lake rows and committed with appendBatch in 100k-event commits (stage, partitioned zstd Parquet,
+// stats, Delta commit); (2) backfill recompute events/s — the catalog's `orders` and
+// `sales_by_category` recomputed by the batch layer's generated SQL over the snapshot's files,
+// next to (3) the same two aggregations written by hand in DuckDB over the same files. Each
+// recompute is timed 3 times; medians. Last line:
+// {"bench":"lake","write_events_per_s":N,"backfill_events_per_s":N,"backfill_vs_duckdb":R}
+// Usage: npm run bench:lake [-- <events, default 20000000>]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDuckDB, readParquet, recomputeMetrics } from '../batch-layer/index.ts';
+import { buildDimensions, getMetric, indexDimensions, toRawRows } from '../contracts/index.ts';
+import { generate } from '../generator/index.ts';
+import { EVENTS_SCHEMA, type LakeRow, openTable } from '../lake/index.ts';
+import { median, report, say } from './support.ts';
+
+const EVENTS = Number(process.argv[2] ?? 20_000_000);
+const COMMIT_EVENTS = 100_000;
+const RUNS = 3;
+const START = Date.UTC(2025, 0, 1);
+const RATE = 1_000;
+const APP_ID = 'bench-lake:events:0';
+
+const dims = indexDimensions(buildDimensions());
+const dir = await mkdtemp(join(tmpdir(), 'bench-lake-'));
+const table = await openTable(dir, EVENTS_SCHEMA);
+try {
+  // (1) write, generating one commit's rows at a time so memory stays flat.
+  let writeMs = 0;
+  let offset = 0;
+  let rows: LakeRow[] = [];
+  const commit = async () => {
+    const started = performance.now();
+    await table.appendBatch(rows, { txn: [{ appId: APP_ID, version: offset }] });
+    writeMs += performance.now() - started;
+    rows = [];
+    if ((offset / COMMIT_EVENTS) % 10 === 0 || offset === EVENTS) {
+      say(
+        `wrote ${offset.toLocaleString('en')} events (${Math.round((offset / writeMs) * 1000).toLocaleString('en')}/s)`,
+      );
+    }
+  };
+  for (const record of generate({ count: EVENTS, rate: RATE, start: START })) {
+    if (!record.event) continue;
+    const json = record.value.toString();
+    const raw = toRawRows(record.event, dims);
+    for (let i = 0; i < raw.length; i++) {
+      rows.push({
+        ...(raw[i] as LakeRow),
+        source_partition: 0,
+        source_offset: offset,
+        event: i === 0 ? json : null,
+      });
+    }
+    offset++;
+    if (offset % COMMIT_EVENTS === 0) await commit();
+  }
+  if (rows.length > 0) await commit();
+  const writeRate = Math.round((offset / writeMs) * 1000);
+
+  // (2) and (3) over the same snapshot.
+  const files = await table.filesAt();
+  const from = new Date(START - 3_600_000);
+  // Whole hours around the traffic (late events reach back before START).
+  const to = new Date(START + (Math.ceil(EVENTS / RATE / 3_600) + 1) * 3_600_000);
+  const catalog = [getMetric('orders'), getMetric('sales_by_category')];
+  const source = readParquet(files);
+  const range = `event_time >= TIMESTAMP '${from.toISOString().slice(0, 19)}' AND event_time < TIMESTAMP '${to.toISOString().slice(0, 19)}'`;
+  const byHand = [
+    `CREATE OR REPLACE TEMP TABLE hand_orders AS
+       SELECT date_trunc('minute', event_time) AS minute, region, channel,
+              count(*) AS orders, sum(total_minor) AS revenue_minor, sum(order_units) AS units
+       FROM ${source} WHERE event_type = 'order.created' AND line_index = 0 AND ${range}
+       GROUP BY ALL`,
+    `CREATE OR REPLACE TEMP TABLE hand_sales AS
+       SELECT date_trunc('minute', event_time) AS minute, region, category, channel,
+              sum(quantity) AS units, sum(line_revenue_minor) AS revenue_minor,
+              count(*) AS lines, count(DISTINCT order_id) AS orders
+       FROM ${source} WHERE event_type = 'order.created' AND ${range}
+       GROUP BY ALL`,
+  ];
+  const recomputeMs: number[] = [];
+  const handMs: number[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    let started = performance.now();
+    const result = await recomputeMetrics({ files, from, to, catalog, collectRows: false });
+    recomputeMs.push(performance.now() - started);
+    // Like the recompute, a fresh in-memory DuckDB: no metadata cached from the run before.
+    started = performance.now();
+    const duck = await openDuckDB();
+    try {
+      for (const sql of byHand) await duck.connection.run(sql);
+      handMs.push(performance.now() - started);
+      const counted = await duck.connection.runAndReadAll('SELECT count(*) AS n FROM hand_orders');
+      say(
+        `run ${run}: recompute ${recomputeMs.at(-1)?.toFixed(0)} ms (${result.metrics.orders?.rowCount} orders rows), ` +
+          `by hand ${handMs.at(-1)?.toFixed(0)} ms (${counted.getRowObjects()[0]?.n} orders rows)`,
+      );
+    } finally {
+      duck.close();
+    }
+  }
+  const backfillRate = Math.round((offset / median(recomputeMs)) * 1000);
+  const handRate = Math.round((offset / median(handMs)) * 1000);
+  say(
+    `write ${writeRate.toLocaleString('en')} events/s; backfill ${backfillRate.toLocaleString('en')} events/s; by hand ${handRate.toLocaleString('en')} events/s`,
+  );
+  report({
+    bench: 'lake',
+    write_events_per_s: writeRate,
+    backfill_events_per_s: backfillRate,
+    backfill_vs_duckdb: Math.round((backfillRate / handRate) * 100) / 100,
+    duckdb_by_hand_events_per_s: handRate,
+    events: offset,
+    files: files.length,
+    target_write_events_per_s: 150_000,
+    target_backfill_vs_duckdb: 0.8,
+  });
+} finally {
+  table.close();
+  await rm(dir, { recursive: true, force: true });
+}
