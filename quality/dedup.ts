@@ -33,7 +33,14 @@ for (let digit = 0; digit < 16; digit++) {
 /** Writes the 128 bits of a canonical UUID into out[at..at+3]; false when it is not one. */
 function parseUuid(id: string, out: Uint32Array, at: number): boolean {
   if (id.length !== UUID_LENGTH) return false;
-  for (const i of DASHES) if (id.charCodeAt(i) !== DASH) return false;
+  if (
+    id.charCodeAt(8) !== DASH ||
+    id.charCodeAt(13) !== DASH ||
+    id.charCodeAt(18) !== DASH ||
+    id.charCodeAt(23) !== DASH
+  ) {
+    return false;
+  }
   let invalid = 0;
   let word = 0;
   for (let n = 0; n < DIGIT_AT.length; n++) {
@@ -86,7 +93,12 @@ export class DedupWindow {
       this.remove(entry);
       this.oldest = (this.oldest + 1) % this.capacity;
     }
-    this.ring.set(this.probe, entry * WORDS);
+    const { ring, probe } = this;
+    const base = entry * WORDS;
+    ring[base] = probe[0] as number;
+    ring[base + 1] = probe[1] as number;
+    ring[base + 2] = probe[2] as number;
+    ring[base + 3] = probe[3] as number;
     // Growth may have rehashed, so look the slot up again.
     this.slots[this.find(this.probe, 0)] = entry;
     return true;

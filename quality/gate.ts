@@ -72,6 +72,15 @@ export interface Gate {
   remember(eventIds: Iterable<string>, partition: PartitionRef): void;
 }
 
+/** Shared by every accepted record without warnings: one allocation fewer per record. */
+const NO_WARNINGS: readonly RuleFailure[] = Object.freeze([]);
+
+function quarantines(failures: readonly RuleFailure[]): boolean {
+  for (let i = 0; i < failures.length; i++)
+    if ((failures[i] as RuleFailure).severity === 'quarantine') return true;
+  return false;
+}
+
 class Undecodable {
   constructor(readonly message: string) {}
 }
@@ -82,7 +91,8 @@ function decode(value: Buffer | null): unknown {
     return new Undecodable(`(root): ${value.byteLength} bytes exceeds MAX_EVENT_BYTES (${MAX_EVENT_BYTES})`);
   }
   try {
-    return JSON.parse(value.toString('utf8'));
+    // toString() with no encoding is Buffer's UTF-8 fast path (no encoding lookup).
+    return JSON.parse(value.toString());
   } catch (error) {
     return new Undecodable(`(root): invalid JSON: ${(error as Error).message}`);
   }
@@ -118,7 +128,10 @@ export function createGate(options: GateOptions = {}): Gate {
   /** Every failed rule of the suite; undefined when none failed (most records: no allocation). */
   function expectations(event: TidewaterEvent): RuleFailure[] | undefined {
     let failures: RuleFailure[] | undefined;
-    for (const compiled of suites.get(event.eventType) ?? []) {
+    const suite = suites.get(event.eventType);
+    if (suite === undefined) return undefined;
+    for (let i = 0; i < suite.length; i++) {
+      const compiled = suite[i] as CompiledRule;
       const message = evaluate(compiled, event, context);
       if (message === undefined) continue;
       failures ??= [];
@@ -163,7 +176,7 @@ export function createGate(options: GateOptions = {}): Gate {
       context.arrivalMs = arrival;
       context.eventTimeMs = eventTime.parse(event.eventTime);
       const failures = expectations(event);
-      if (failures?.some((failure) => failure.severity === 'quarantine')) {
+      if (failures !== undefined && quarantines(failures)) {
         reject(source, event, failures);
         continue;
       }
@@ -175,7 +188,7 @@ export function createGate(options: GateOptions = {}): Gate {
         continue;
       }
       const late = arrival - context.eventTimeMs > latenessMs;
-      const warnings = failures ?? [];
+      const warnings = failures ?? NO_WARNINGS;
       accepted.push({ source, event, late, warnings });
       tally.accepted(event.eventType, late, warnings);
     }

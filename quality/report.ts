@@ -46,7 +46,19 @@ export class Tally {
   private readonly byRule: Record<string, number> = {};
   private readonly byEventType: Record<string, EventTypeCounts> = {};
 
+  // The same few event types repeat record after record: skip the label lookup for a repeat.
+  private lastType: string | undefined;
+  private lastCounts: EventTypeCounts | undefined;
+
   private typeCounts(eventType: string | undefined): EventTypeCounts {
+    if (eventType !== undefined && eventType === this.lastType && this.lastCounts) return this.lastCounts;
+    const counts = this.labelCounts(eventType);
+    this.lastType = eventType;
+    this.lastCounts = counts;
+    return counts;
+  }
+
+  private labelCounts(eventType: string | undefined): EventTypeCounts {
     const label = eventTypeLabel(eventType);
     let counts = this.byEventType[label];
     if (!counts) {

@@ -28,7 +28,8 @@ export interface AcceptedRecord {
   event: TidewaterEvent;
   /** Event time older than the allowed lateness at arrival: kept, and counted by the batch layer. */
   late: boolean;
-  warnings: RuleFailure[];
+  /** Empty for most records: then a shared frozen array, so do not mutate it. */
+  warnings: readonly RuleFailure[];
 }
 
 /** A record that failed at least one `quarantine` rule; `failures` lists every failed rule. */
