@@ -1,7 +1,7 @@
 // The lake writer end to end: generated traffic through the real broker, the gate and the lake;
 // the table then holds every accepted event exactly once, also after SIGKILLs mid-stream, and the
 // batch layer's recompute and backfill over it equal the generator's ground truth.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { createKafka } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
 import { fetchPositions } from '../pipeline/index.ts';
 import { createClickHouse, type MetricRow } from '../speed-layer/index.ts';
+import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
 import { expectedOrders, produceGenerated, waitForCatchUp } from './support/speed.ts';
 
@@ -127,17 +128,8 @@ describe('lake writer killed and restarted', () => {
 
   function startChild(env: NodeJS.ProcessEnv, groupId: string): ChildProcess {
     const args = ['lake', 'write', '--group', groupId, '--max-records', '1000', '--session-timeout', '6000'];
-    return spawn(process.execPath, ['bin/tidewater.js', ...args], {
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    return startTidewater(args, env);
   }
-
-  const exited = (child: ChildProcess) =>
-    new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-      else child.once('exit', (code) => resolve(code));
-    });
 
   it(`holds every accepted event exactly once after ${KILLS} SIGKILLs`, async () => {
     const { cfg, groupId, env } = await isolated('lake-b');

@@ -1,7 +1,7 @@
 // The speed-layer consumer against the real local Kafka and embedded ClickHouse: generated traffic
 // with known ground truth must come out of the orders view exactly, bad records out of quarantine,
 // also when the consumer process is killed at random moments and restarted.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
@@ -17,6 +17,7 @@ import {
   startSpeedLayer,
   type TimeRange,
 } from '../speed-layer/index.ts';
+import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
 import { consumeAll } from './support/kafka.ts';
 import {
@@ -148,17 +149,8 @@ describe('speed consumer killed and restarted', () => {
   function startChild(env: NodeJS.ProcessEnv, groupId: string): ChildProcess {
     // Small inserts and a short session: many ranges in flight to be killed in, quick failover.
     const args = ['speed', '--group', groupId, '--max-records', '500', '--session-timeout', '6000'];
-    return spawn(process.execPath, ['bin/tidewater.js', ...args], {
-      env,
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+    return startTidewater(args, env);
   }
-
-  const exited = (child: ChildProcess) =>
-    new Promise<number | null>((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-      else child.once('exit', (code) => resolve(code));
-    });
 
   it(`leaves the rollups exact after ${KILLS} SIGKILLs mid-stream`, async () => {
     const { cfg, groupId, env } = await isolated('speed-b');
