@@ -1,5 +1,5 @@
 export { createKafka, type KafkaConfig } from './client.ts';
 export { kafkajs } from './kafkajs.ts';
-export { isListening, parseHostPort } from './probe.ts';
+export { type Greeting, isListening, parseHostPort } from './probe.ts';
 export { BatchingProducer, type BatchingProducerOptions, type OutgoingRecord } from './producer.ts';
 export { ensurePlatformTopics, ensureTopics, platformTopics, type TopicConfig } from './topics.ts';

@@ -1,7 +1,21 @@
 import net from 'node:net';
 
-/** Whether something accepts TCP connections at host:port within `timeoutMs`. */
-export function isListening(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
+/** A question to ask once connected, and whether the first reply answers it. */
+export interface Greeting {
+  send: string;
+  answered: (reply: Buffer) => boolean;
+}
+
+/**
+ * Whether something accepts TCP connections at host:port within `timeoutMs` — and, given a
+ * greeting, replies to it as expected.
+ */
+export function isListening(
+  host: string,
+  port: number,
+  timeoutMs = 1_000,
+  greeting?: Greeting,
+): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host, port });
     const done = (ok: boolean) => {
@@ -9,7 +23,8 @@ export function isListening(host: string, port: number, timeoutMs = 1_000): Prom
       resolve(ok);
     };
     socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => done(true));
+    socket.once('connect', () => (greeting ? socket.write(greeting.send) : done(true)));
+    if (greeting) socket.once('data', (reply) => done(greeting.answered(reply)));
     socket.once('error', () => done(false));
   });
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import type { Config } from '../../config/index.ts';
+import { isListening } from '../../kafka/index.ts';
 import { hasCommand, isRoot, run } from './commands.ts';
 import { type ManagedProcess, runningPid, startDetached, stopManaged, tail, waitFor } from './processes.ts';
 import type { ServiceState } from './types.ts';
@@ -29,16 +29,9 @@ function endpoint(cfg: RedisServiceConfig): { host: string; port: number } {
 /** Whether a Redis answers a PING (any RESP reply, an auth error included, means it is there). */
 export function redisAnswers(cfg: RedisServiceConfig, timeoutMs = 1_000): Promise<boolean> {
   const { host, port } = endpoint(cfg);
-  return new Promise((resolve) => {
-    const socket = net.connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (d) => done(/^[+-]/.test(d.toString())));
-    socket.once('error', () => done(false));
+  return isListening(host, port, timeoutMs, {
+    send: 'PING\r\n',
+    answered: (reply) => /^[+-]/.test(reply.toString()),
   });
 }
 
