@@ -1,11 +1,16 @@
-// DuckDB spelling of the metric compiler's operations, for the batch recompute. DuckDB computes
-// finished values over the whole interval at once, so there are no aggregate states: the `state`
-// stage, state types and merges are refused.
+// DuckDB spelling of the metric compiler's operations, for the batch recompute.
+//
+// States. A batch view has to merge with the speed view at any grain (an hour of active users is not
+// the sum of its minutes), so the recompute stores per minute and dimensions a portable, mergeable
+// state rather than a finished value: counts, sums, mins and maxes are their own states; a distinct
+// count keeps its distinct values (a list); a latest value keeps the value and its time (a struct).
+// Loading into ClickHouse turns those into the same AggregateFunction states the speed view has, so
+// one query merges both layers exactly (batch-layer/load.ts).
 //
 // Every finished value is cast to the column type of the measure's declared result, so the batch
-// view's Parquet columns and the ClickHouse speed view agree on types: count -> UBIGINT (UInt64),
-// sum -> BIGINT (Int64; DuckDB sums BIGINT into HUGEINT, and the cast fails loudly rather than wrap
-// if a sum ever leaves the Int64 range), latest/min/max keep the column's type.
+// view and the ClickHouse speed view agree on types: count -> UBIGINT (UInt64), sum -> BIGINT (Int64;
+// DuckDB sums BIGINT into HUGEINT, and the cast fails loudly rather than wrap if a sum ever leaves the
+// Int64 range), latest/min/max keep the column's type.
 //
 // Approximate distincts are counted exactly. DuckDB's only built-in estimator, approx_count_distinct,
 // is a HyperLogLog with 64 registers (standard error ~ 1.04 / sqrt(64) = 13%); measured on 200 groups
@@ -56,8 +61,35 @@ const FUNCTIONS: Record<MeasureKind, (args: readonly string[]) => string> = {
 /** count and distincts give 0 over no rows; the others give NULL. */
 const ZERO_OVER_NO_ROWS: ReadonlySet<MeasureKind> = new Set(['count', 'distinct_exact', 'distinct_approx']);
 
-const finalOnly = (what: string): never => {
-  throw new Error(`the DuckDB dialect computes final values only; it has no ${what}`);
+const DISTINCT: ReadonlySet<MeasureKind> = new Set(['distinct_exact', 'distinct_approx']);
+
+function filtered(sql: string, call: AggregateCall): string {
+  return call.condition ? `${sql} FILTER (WHERE ${call.condition})` : sql;
+}
+
+function final(call: AggregateCall): string {
+  let sql = filtered(FUNCTIONS[call.kind](call.args), call);
+  if (call.condition && !ZERO_OVER_NO_ROWS.has(call.kind)) sql = `coalesce(${sql}, ${ZERO[call.resultType]})`;
+  return `CAST(${sql} AS ${TYPES[call.resultType]})`;
+}
+
+/** The portable state of a distinct or latest measure; other kinds are their own state. */
+function state(call: AggregateCall): string {
+  const [value, time] = call.args;
+  if (DISTINCT.has(call.kind)) return `coalesce(${filtered(`list(DISTINCT ${value})`, call)}, [])`;
+  if (call.kind === 'latest')
+    return `struct_pack(v := ${final(call)}, t := ${filtered(`max(${time})`, call)})`;
+  return final(call);
+}
+
+const MERGES: Record<MeasureKind, (column: string) => string> = {
+  count: (c) => `sum(${c})`,
+  sum: (c) => `sum(${c})`,
+  min: (c) => `min(${c})`,
+  max: (c) => `max(${c})`,
+  distinct_exact: (c) => `len(list_distinct(flatten(list(${c}))))`,
+  distinct_approx: (c) => `len(list_distinct(flatten(list(${c}))))`,
+  latest: (c) => `arg_max(${c}.v, ${c}.t)`,
 };
 
 export const duckdbDialect: SqlDialect = {
@@ -73,16 +105,12 @@ export const duckdbDialect: SqlDialect = {
   },
   param: (name, type) => `CAST($${name} AS ${TYPES[type]})`,
   columnType: (type) => TYPES[type],
-  minuteBucket: (timestamp) => `date_trunc('minute', ${timestamp})`,
-  aggregate(call: AggregateCall, stage) {
-    if (stage === 'state') return finalOnly('aggregate states');
-    let sql = FUNCTIONS[call.kind](call.args);
-    if (call.condition) {
-      sql = `${sql} FILTER (WHERE ${call.condition})`;
-      if (!ZERO_OVER_NO_ROWS.has(call.kind)) sql = `coalesce(${sql}, ${ZERO[call.resultType]})`;
-    }
-    return `CAST(${sql} AS ${TYPES[call.resultType]})`;
+  timeBucket: (timestamp, grain) => `date_trunc('${grain}', ${timestamp})`,
+  aggregate: (call, stage) => (stage === 'state' ? state(call) : final(call)),
+  stateType(call) {
+    if (DISTINCT.has(call.kind)) return `${TYPES[call.argTypes[0] ?? 'string']}[]`;
+    if (call.kind === 'latest') return `STRUCT(v ${TYPES[call.resultType]}, t ${TYPES.timestamp})`;
+    return TYPES[call.resultType];
   },
-  stateType: () => finalOnly('state columns'),
-  merge: () => finalOnly('state merges'),
+  merge: (call, column) => `CAST(${MERGES[call.kind](column)} AS ${TYPES[call.resultType]})`,
 };

@@ -34,7 +34,12 @@ const PRESENT: Partial<Record<LogicalType, (column: string) => string>> = {
  */
 export function presentColumn(name: string, type: LogicalType): string {
   const q = duckdbDialect.quote(name);
-  return `${PRESENT[type]?.(q) ?? q} AS ${q}`;
+  return `${presentValue(q, type)} AS ${q}`;
+}
+
+/** An expression rendered as presentColumn renders a column. */
+export function presentValue(expression: string, type: LogicalType): string {
+  return PRESENT[type]?.(expression) ?? expression;
 }
 
 /** A metric's output columns (minute, dimensions, measures) with their logical types. */

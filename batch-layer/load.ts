@@ -1,6 +1,10 @@
-// Serving a batch view from ClickHouse: per metric a plain MergeTree `<metric>_v<version>_batch` of
-// finished values (the catalog's result types, through the generic compiler and the ClickHouse
-// dialect), partitioned by UTC day.
+// Serving a batch view from ClickHouse: per metric a plain MergeTree `<metric>_v<version>_batch` whose
+// columns are the speed view's: minute, dimensions and the same aggregate states, so that one query
+// merges batch and speed rows at any grain and over any dimensions (an hour of distinct users is not
+// the sum of its minutes). The batch view's Parquet holds portable states (duckdb-dialect.ts); the
+// load turns lists of distinct values and (value, time) pairs into ClickHouse states with
+// arrayReduce('<fn>State', ...), which gives exactly the state the speed view's -State aggregate
+// builds from the same values.
 //
 // The replaced unit is the whole UTC day. A load puts the batch version's rows into a staging table
 // of the same structure, then per day of the recomputed range either
@@ -19,18 +23,26 @@
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
+  aggregateCall,
   CATALOG,
   type Catalog,
   type Metric,
   metricTable,
-  RANGE_PARAMS,
+  type QueryShape,
   rollupColumns,
   rollupKey,
 } from '../contracts/catalog.ts';
-import { clickhouseDialect as ch, type MetricRow, type TimeRange } from '../speed-layer/index.ts';
-import { openDuckDB, outputColumns, presentColumn, readParquet } from './duckdb.ts';
+import {
+  arrayState,
+  clickhouseDialect as ch,
+  type MetricRow,
+  metricQuery,
+  type TimeRange,
+} from '../speed-layer/index.ts';
+import { openDuckDB, outputColumns, presentColumn, presentValue, readParquet } from './duckdb.ts';
+import { duckdbDialect } from './duckdb-dialect.ts';
 import { type BatchViewManifest, readBatchManifest } from './manifest.ts';
-import { daysOf, sqlTimeOf, toMs } from './time.ts';
+import { daysOf, toMs } from './time.ts';
 
 const q = ch.quote;
 
@@ -38,9 +50,9 @@ export function batchTable(metric: Pick<Metric, 'name' | 'version'>): string {
   return `${metricTable(metric)}_batch`;
 }
 
-/** CREATE TABLE of a metric's batch view in ClickHouse: minute, dimensions, finished measures. */
+/** CREATE TABLE of a metric's batch view in ClickHouse: minute, dimensions, measure states. */
 export function batchViewDdl(metric: Metric, table = batchTable(metric)): string {
-  const columns = rollupColumns(metric, ch, 'final').map((c) => `  ${q(c.name)} ${c.type}`);
+  const columns = rollupColumns(metric, ch, 'state').map((c) => `  ${q(c.name)} ${c.type}`);
   return [
     `CREATE TABLE IF NOT EXISTS ${q(table)} (`,
     columns.join(',\n'),
@@ -48,6 +60,57 @@ export function batchViewDdl(metric: Metric, table = batchTable(metric)): string
     `PARTITION BY toDate(${q('minute')})`,
     `ORDER BY (${rollupKey(metric).map(q).join(', ')})`,
   ].join('\n');
+}
+
+/** How one portable state column travels: its JSON rendering, staged type and ClickHouse state. */
+interface StateColumn {
+  name: string;
+  /** DuckDB expression rendering the Parquet column for JSONEachRow. */
+  present: string;
+  /** ClickHouse type of the column as it arrives. */
+  stagedType: string;
+  /** ClickHouse expression turning the arrived column into the view's state. */
+  toState: string;
+}
+
+function stateColumns(metric: Metric): StateColumn[] {
+  const key = outputColumns(metric).slice(0, rollupKey(metric).length);
+  const keyColumns = key.map((c) => ({
+    name: c.name,
+    present: presentColumn(c.name, c.type),
+    stagedType: ch.columnType(c.type),
+    toState: q(c.name),
+  }));
+  const measures = metric.measures.map((m): StateColumn => {
+    const call = aggregateCall(m, ch);
+    const dq = duckdbDialect.quote(m.name);
+    const resultType = ch.columnType(call.resultType);
+    if (m.kind === 'distinct_exact' || m.kind === 'distinct_approx') {
+      const itemType = ch.columnType(call.argTypes[0] ?? 'string');
+      return {
+        name: m.name,
+        present: `CAST(${dq} AS VARCHAR[]) AS ${dq}`,
+        stagedType: `Array(${itemType})`,
+        toState: arrayState(call, [q(m.name)]),
+      };
+    }
+    if (m.kind === 'latest') {
+      const v = presentValue(`${dq}.v`, call.resultType);
+      return {
+        name: m.name,
+        present: `struct_pack(v := ${v}, t := ${presentValue(`${dq}.t`, 'timestamp')}) AS ${dq}`,
+        stagedType: `Tuple(v ${resultType}, t ${ch.columnType('timestamp')})`,
+        toState: arrayState(call, [`[${q(m.name)}.v]`, `[${q(m.name)}.t]`]),
+      };
+    }
+    return {
+      name: m.name,
+      present: presentColumn(m.name, call.resultType),
+      stagedType: resultType,
+      toState: q(m.name),
+    };
+  });
+  return [...keyColumns, ...measures];
 }
 
 /** The batch-view DDL of every catalog metric. */
@@ -98,25 +161,32 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
         );
       const table = batchTable(metric);
       const staging = `${table}_staging_${manifest.version}`;
+      const arriving = `${staging}_in`;
+      const columns = stateColumns(metric);
       await client.command({ query: batchViewDdl(metric) });
-      await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
+      for (const t of [staging, arriving]) await client.command({ query: `DROP TABLE IF EXISTS ${q(t)}` });
       await client.command({ query: `CREATE TABLE ${q(staging)} AS ${q(table)}` });
+      await client.command({
+        query: `CREATE TABLE ${q(arriving)} (${columns.map((c) => `${q(c.name)} ${c.stagedType}`).join(', ')}) ENGINE = Memory`,
+      });
       try {
         let rows = 0;
         if (entry.files.length > 0) {
           const files = entry.files.map((f) => join(options.viewsDir, f));
-          const columns = outputColumns(metric).map((c) => presentColumn(c.name, c.type));
           const read = await duck.connection.runAndReadAll(
-            `SELECT ${columns.join(', ')} FROM ${readParquet(files)}`,
+            `SELECT ${columns.map((c) => c.present).join(', ')} FROM ${readParquet(files)}`,
           );
           const values = (await read.getRowObjectsJson()) as MetricRow[];
           for (let i = 0; i < values.length; i += chunk) {
             await client.insert({
-              table: staging,
+              table: arriving,
               values: values.slice(i, i + chunk),
               format: 'JSONEachRow',
             });
           }
+          await client.command({
+            query: `INSERT INTO ${q(staging)} SELECT ${columns.map((c) => `${c.toState} AS ${q(c.name)}`).join(', ')} FROM ${q(arriving)}`,
+          });
           rows = values.length;
         }
         const staged = await jsonRows<{ day: string }>(
@@ -145,7 +215,7 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
         }
         result.metrics[metric.name] = { rows, replacedDays, droppedDays };
       } finally {
-        await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
+        for (const t of [staging, arriving]) await client.command({ query: `DROP TABLE IF EXISTS ${q(t)}` });
       }
     }
   } finally {
@@ -154,33 +224,21 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
   return result;
 }
 
-/** A metric's batch view in ClickHouse over [from, to), ordered, in queryMetric's representation. */
+/** A metric's batch view in ClickHouse over [from, to): finished values in queryMetric's representation. */
 export function batchViewQuery(
   metric: Metric,
   range: TimeRange,
+  shape: QueryShape = {},
 ): { query: string; query_params: Record<string, string> } {
-  const key = rollupKey(metric).map(q);
-  const minute = q('minute');
-  return {
-    query: [
-      `SELECT ${[...key, ...metric.measures.map((m) => q(m.name))].join(', ')}`,
-      `FROM ${q(batchTable(metric))}`,
-      `WHERE ${minute} >= ${ch.param(RANGE_PARAMS.from, 'timestamp')} AND ${minute} < ${ch.param(RANGE_PARAMS.to, 'timestamp')}`,
-      `ORDER BY ${key.join(', ')}`,
-      'SETTINGS output_format_json_quote_64bit_integers = 1',
-    ].join('\n'),
-    query_params: {
-      [RANGE_PARAMS.from]: sqlTimeOf(toMs(range.from)),
-      [RANGE_PARAMS.to]: sqlTimeOf(toMs(range.to)),
-    },
-  };
+  return metricQuery(metric, range, { ...shape, source: q(batchTable(metric)) });
 }
 
 export async function queryBatchView(
   client: ClickHouseClient,
   metric: Metric,
   range: TimeRange,
+  shape: QueryShape = {},
 ): Promise<MetricRow[]> {
-  const result = await client.query({ ...batchViewQuery(metric, range), format: 'JSONEachRow' });
+  const result = await client.query({ ...batchViewQuery(metric, range, shape), format: 'JSONEachRow' });
   return result.json<MetricRow>();
 }

@@ -17,6 +17,7 @@ import {
   CATALOG,
   type Catalog,
   type Metric,
+  mergeSelect,
   metricTable,
   RANGE_PARAMS,
   RAW_COLUMN_NAMES,
@@ -150,7 +151,7 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
     for (const metric of catalog) {
       const started = performance.now();
       const temp = viewTemp(metric);
-      const rollup = rollupSelect(metric, dialect, { source: source(metric), stage: 'final' });
+      const rollup = rollupSelect(metric, dialect, { source: source(metric), stage: 'state' });
       await db.run(
         `CREATE OR REPLACE TEMP TABLE ${temp} AS\n${rollup}`,
         shared || !options.files.length ? {} : params,
@@ -160,8 +161,12 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
       let rows: MetricRow[] = [];
       if (options.collectRows ?? true) {
         const columns = outputColumns(metric).map((c) => presentColumn(c.name, c.type));
+        const finals = mergeSelect(metric, dialect, { source: temp });
         const order = rollupKey(metric).map(q).join(', ');
-        const read = await db.runAndReadAll(`SELECT ${columns.join(', ')} FROM ${temp} ORDER BY ${order}`);
+        const read = await db.runAndReadAll(
+          `SELECT ${columns.join(', ')} FROM (${finals}) ORDER BY ${order}`,
+          params,
+        );
         rows = (await read.getRowObjectsJson()) as MetricRow[];
       }
       if (output && batchVersion !== undefined) {

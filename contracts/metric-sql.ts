@@ -85,54 +85,181 @@ export function rollupKey(metric: Metric): string[] {
   return [MINUTE, ...metric.dimensions.map((d) => d.name)];
 }
 
-/** Aggregates raw rows of `source` to one row per (minute, dimensions). */
+/**
+ * Aggregates raw rows of `source` to one row per (bucket, dimensions): by default per minute and
+ * every dimension, the form of a rollup table. ORDER BY and LIMIT only when the shape asks for them.
+ */
 export function rollupSelect(
   metric: Metric,
   dialect: SqlDialect,
-  { source, stage }: { source: string; stage: AggregateStage },
+  { source, stage, ...options }: QueryShape & { source: string; stage: AggregateStage },
 ): string {
   const q = (id: string) => dialect.quote(id);
+  const shape = resolveShape(metric, { bucketAlias: MINUTE, ...options });
+  const columnOf = (name: string) => metric.dimensions.find((d) => d.name === name)?.column ?? name;
   const select = [
-    `${dialect.minuteBucket(q('event_time'))} AS ${q(MINUTE)}`,
-    ...metric.dimensions.map((d) => `${q(d.column)} AS ${q(d.name)}`),
-    ...metric.measures.map((m) => `${dialect.aggregate(aggregateCall(m, dialect), stage)} AS ${q(m.name)}`),
+    ...(shape.bucket ? [`${timeBucket(dialect, q('event_time'), shape.grain)} AS ${q(shape.bucket)}`] : []),
+    ...shape.dimensions.map((name) => `${q(columnOf(name))} AS ${q(name)}`),
+    ...shape.measures.map((m) => `${dialect.aggregate(aggregateCall(m, dialect), stage)} AS ${q(m.name)}`),
+  ];
+  const groupBy = [...(shape.bucket ? [shape.bucket] : []), ...shape.dimensions].map(q);
+  const where = [
+    rowCondition(metric, dialect),
+    ...shape.filters.map((f) => dimensionCondition(f, q(columnOf(f.dimension)), dialect)),
   ];
   return [
     `SELECT ${select.join(', ')}`,
     `FROM ${source}`,
-    `WHERE ${rowCondition(metric, dialect)}`,
-    `GROUP BY ${rollupKey(metric).map(q).join(', ')}`,
+    `WHERE ${where.join(' AND ')}`,
+    ...(groupBy.length > 0 ? [`GROUP BY ${groupBy.join(', ')}`] : []),
+    ...(options.orderBy || options.limit !== undefined ? orderAndLimit(shape, dialect) : []),
   ].join('\n');
 }
 
-export interface MergeOptions {
+export const GRAINS = ['minute', 'hour', 'day', 'all'] as const;
+/** Time bucket of a query's rows; `all` is one bucket for the whole range (top-N over a range). */
+export type Grain = (typeof GRAINS)[number];
+
+export const DIMENSION_FILTER_OPS = ['eq', 'ne', 'in'] as const;
+export interface DimensionFilter {
+  dimension: string;
+  op: (typeof DIMENSION_FILTER_OPS)[number];
+  values: readonly string[];
+}
+
+export interface OrderTerm {
+  /** The bucket column, a kept dimension or a measure. */
+  column: string;
+  direction: 'asc' | 'desc';
+}
+
+/** The shape of a metric query: how rows are bucketed, grouped, filtered, ordered and cut. */
+export interface QueryShape {
+  /** Default `minute`. */
+  grain?: Grain;
+  /** Name of the bucket column (default: the grain's name); none for grain `all`. */
+  bucketAlias?: string;
   /** Dimensions to keep (default: all); the others are merged away. */
   dimensions?: readonly string[];
+  /** Only rows whose dimensions pass every filter. */
+  filters?: readonly DimensionFilter[];
+  /** Measures to compute (default: all). */
+  measures?: readonly string[];
+  /** Default: bucket, then kept dimensions, ascending. */
+  orderBy?: readonly OrderTerm[];
+  limit?: number;
+}
+
+export interface ResolvedShape {
+  grain: Grain;
+  bucket: string | undefined;
+  dimensions: string[];
+  measures: Measure[];
+  filters: readonly DimensionFilter[];
+  orderBy: OrderTerm[];
+  limit: number | undefined;
+}
+
+/** Checks a query shape against a metric, naming what is wrong, and fills in the defaults. */
+export function resolveShape(metric: Metric, shape: QueryShape = {}): ResolvedShape {
+  const known = metric.dimensions.map((d) => d.name);
+  const missing = (names: readonly string[], have: readonly string[]) =>
+    names.filter((n) => !have.includes(n));
+  const unknown = missing(shape.dimensions ?? [], known);
+  if (unknown.length > 0) throw new Error(`metric "${metric.name}" has no dimension ${unknown.join(', ')}`);
+  const unknownFilters = missing(
+    (shape.filters ?? []).map((f) => f.dimension),
+    known,
+  );
+  if (unknownFilters.length > 0)
+    throw new Error(`metric "${metric.name}" has no dimension ${unknownFilters.join(', ')} to filter on`);
+  for (const f of shape.filters ?? []) {
+    if (f.values.length === 0 || (f.op !== 'in' && f.values.length !== 1))
+      throw new Error(
+        `filter on ${f.dimension}: op "${f.op}" takes ${f.op === 'in' ? 'one or more values' : 'one value'}`,
+      );
+  }
+  const measureNames = metric.measures.map((m) => m.name);
+  const unknownMeasures = missing(shape.measures ?? [], measureNames);
+  if (unknownMeasures.length > 0)
+    throw new Error(`metric "${metric.name}" has no measure ${unknownMeasures.join(', ')}`);
+  const grain = shape.grain ?? MINUTE;
+  const bucket = grain === 'all' ? undefined : (shape.bucketAlias ?? grain);
+  const dimensions = known.filter((d) => shape.dimensions?.includes(d) ?? true);
+  const measures = metric.measures.filter((m) => shape.measures?.includes(m.name) ?? true);
+  const columns = [...(bucket ? [bucket] : []), ...dimensions, ...measures.map((m) => m.name)];
+  const unorderable = missing(
+    (shape.orderBy ?? []).map((o) => o.column),
+    columns,
+  );
+  if (unorderable.length > 0)
+    throw new Error(`cannot order by ${unorderable.join(', ')}: the result has ${columns.join(', ')}`);
+  if (shape.limit !== undefined && (!Number.isInteger(shape.limit) || shape.limit < 1))
+    throw new Error(`limit must be a positive integer, got ${shape.limit}`);
+  const orderBy = shape.orderBy?.length
+    ? [...shape.orderBy]
+    : [...(bucket ? [bucket] : []), ...dimensions].map((column) => ({ column, direction: 'asc' as const }));
+  return { grain, bucket, dimensions, measures, filters: shape.filters ?? [], orderBy, limit: shape.limit };
+}
+
+function dimensionCondition(filter: DimensionFilter, column: string, dialect: SqlDialect): string {
+  const values = filter.values.map((v) => dialect.literal(v));
+  if (filter.op === 'in') return `${column} IN (${values.join(', ')})`;
+  return `${column} ${OPERATORS[filter.op]} ${values[0]}`;
+}
+
+function timeBucket(dialect: SqlDialect, timestamp: string, grain: Grain): string {
+  if (grain === 'all') throw new Error('grain "all" has no time bucket');
+  return dialect.timeBucket(timestamp, grain);
+}
+
+/** ORDER BY and LIMIT of a resolved shape; ties are broken by the full key so pages are stable. */
+function orderAndLimit(shape: ResolvedShape, dialect: SqlDialect): string[] {
+  const q = dialect.quote;
+  const terms = shape.orderBy.map((o) => `${q(o.column)} ${o.direction.toUpperCase()}`);
+  const ordered = new Set(shape.orderBy.map((o) => o.column));
+  const key = [...(shape.bucket ? [shape.bucket] : []), ...shape.dimensions].filter((c) => !ordered.has(c));
+  return [
+    `ORDER BY ${[...terms, ...key.map(q)].join(', ') || '1'}`,
+    ...(shape.limit !== undefined ? [`LIMIT ${shape.limit}`] : []),
+  ];
 }
 
 /**
  * Final values from a rollup table of states over [from, to) (bound as RANGE_PARAMS), one row per
- * minute and kept dimension, ordered by them.
+ * bucket of the grain and kept dimension; filtered, ordered and limited as the shape says.
  */
 export function mergeSelect(
   metric: Metric,
   dialect: SqlDialect,
-  { source, dimensions }: MergeOptions & { source: string },
+  { source, ...options }: QueryShape & { source: string },
 ): string {
   const q = (id: string) => dialect.quote(id);
-  const known = metric.dimensions.map((d) => d.name);
-  const unknown = (dimensions ?? []).filter((d) => !known.includes(d));
-  if (unknown.length > 0) throw new Error(`metric "${metric.name}" has no dimension ${unknown.join(', ')}`);
-  const key = [MINUTE, ...known.filter((d) => dimensions?.includes(d) ?? true)].map(q);
-  const measures = metric.measures.map(
+  const shape = resolveShape(metric, options);
+  // Rows are per minute already; a coarser bucket named `minute` would shadow the column in WHERE.
+  if (shape.bucket === MINUTE && shape.grain !== MINUTE)
+    throw new Error(`a ${shape.grain} bucket cannot be named "${MINUTE}"`);
+  const bucketExpr = shape.grain === MINUTE ? q(MINUTE) : timeBucket(dialect, q(MINUTE), shape.grain);
+  const key = [
+    ...(shape.bucket
+      ? [bucketExpr === q(shape.bucket) ? bucketExpr : `${bucketExpr} AS ${q(shape.bucket)}`]
+      : []),
+    ...shape.dimensions.map(q),
+  ];
+  const groupBy = [...(shape.bucket ? [q(shape.bucket)] : []), ...shape.dimensions.map(q)];
+  const measures = shape.measures.map(
     (m) => `${dialect.merge(aggregateCall(m, dialect), q(m.name))} AS ${q(m.name)}`,
   );
+  const where = [
+    `${q(MINUTE)} >= ${dialect.param(RANGE_PARAMS.from, 'timestamp')}`,
+    `${q(MINUTE)} < ${dialect.param(RANGE_PARAMS.to, 'timestamp')}`,
+    ...shape.filters.map((f) => dimensionCondition(f, q(f.dimension), dialect)),
+  ];
   return [
     `SELECT ${[...key, ...measures].join(', ')}`,
     `FROM ${source}`,
-    `WHERE ${q(MINUTE)} >= ${dialect.param(RANGE_PARAMS.from, 'timestamp')}` +
-      ` AND ${q(MINUTE)} < ${dialect.param(RANGE_PARAMS.to, 'timestamp')}`,
-    `GROUP BY ${key.join(', ')}`,
-    `ORDER BY ${key.join(', ')}`,
+    `WHERE ${where.join(' AND ')}`,
+    ...(groupBy.length > 0 ? [`GROUP BY ${groupBy.join(', ')}`] : []),
+    ...orderAndLimit(shape, dialect),
   ].join('\n');
 }

@@ -30,8 +30,8 @@ export interface SqlDialect {
   /** Placeholder for a bound query parameter. */
   param(name: string, type: LogicalType): string;
   columnType(type: LogicalType): string;
-  /** Start of the UTC minute of a timestamp expression, typed as `minute`. */
-  minuteBucket(timestamp: string): string;
+  /** Start of the UTC minute, hour or day of a timestamp expression, typed as `minute`. */
+  timeBucket(timestamp: string, grain: 'minute' | 'hour' | 'day'): string;
   aggregate(call: AggregateCall, stage: AggregateStage): string;
   /** Column type holding `aggregate(call, 'state')`. */
   stateType(call: AggregateCall): string;

@@ -39,6 +39,8 @@ const SPELLINGS: Record<MeasureKind, Spelling> = {
   latest: { fn: 'argMax' },
 };
 
+const BUCKETS = { minute: 'toStartOfMinute', hour: 'toStartOfHour', day: 'toStartOfDay' } as const;
+
 const quote = (identifier: string) => `\`${identifier.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 
 export const clickhouseDialect: SqlDialect = {
@@ -54,7 +56,7 @@ export const clickhouseDialect: SqlDialect = {
   },
   param: (name, type) => `{${name}:${TYPES[type]}}`,
   columnType: (type) => TYPES[type],
-  minuteBucket: (timestamp) => `toStartOfMinute(${timestamp})`,
+  timeBucket: (timestamp, grain) => `${BUCKETS[grain]}(${timestamp})`,
   aggregate(call, stage) {
     const { fn, params, simple } = SPELLINGS[call.kind];
     const combinators = `${call.condition ? 'If' : ''}${stage === 'state' && !simple ? 'State' : ''}`;
@@ -71,3 +73,12 @@ export const clickhouseDialect: SqlDialect = {
     return simple ? `${simple.merge}(${stateColumn})` : `${fn}Merge${params?.(call) ?? ''}(${stateColumn})`;
   },
 };
+
+/**
+ * The state a measure's -State aggregate would build from the values in `arrays` (one array per
+ * aggregate argument): how portable batch states become the speed view's AggregateFunction states.
+ */
+export function arrayState(call: AggregateCall, arrays: readonly string[]): string {
+  const { fn, params } = SPELLINGS[call.kind];
+  return `arrayReduce('${fn}State${params?.(call) ?? ''}', ${arrays.join(', ')})`;
+}

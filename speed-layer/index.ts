@@ -1,5 +1,5 @@
 export { type ClickHouseOptions, createClickHouse, embeddedPath } from './clickhouse.ts';
-export { clickhouseDialect, hllPrecision } from './clickhouse-dialect.ts';
+export { arrayState, clickhouseDialect, hllPrecision } from './clickhouse-dialect.ts';
 export {
   applySpeedLayerDdl,
   DEFAULT_SPEED_DDL_OPTIONS,

@@ -1,10 +1,10 @@
 // Reading a metric's speed view: merged states per minute and dimensions over a time range.
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
-  type MergeOptions,
   type Metric,
   mergeSelect,
   metricTable,
+  type QueryShape,
   RANGE_PARAMS,
   toSqlTimestamp,
 } from '../contracts/catalog.ts';
@@ -24,14 +24,15 @@ export type MetricRow = Record<string, string | number | boolean>;
 
 const sqlTime = (time: string | Date) => toSqlTimestamp(new Date(time).toISOString());
 
+/** Finished values of a table of the metric's states (default: its speed view) over a range. */
 export function metricQuery(
   metric: Metric,
   range: TimeRange,
-  options: MergeOptions = {},
+  options: QueryShape & { source?: string } = {},
 ): { query: string; query_params: Record<string, string> } {
   const select = mergeSelect(metric, clickhouseDialect, {
-    source: clickhouseDialect.quote(metricTable(metric)),
     ...options,
+    source: options.source ?? clickhouseDialect.quote(metricTable(metric)),
   });
   return {
     // Pinned because the transports differ by default: HTTP servers quote 64-bit ints, chDB does not.
@@ -44,7 +45,7 @@ export async function queryMetric(
   client: ClickHouseClient,
   metric: Metric,
   range: TimeRange,
-  options: MergeOptions = {},
+  options: QueryShape = {},
 ): Promise<MetricRow[]> {
   const result = await client.query({ ...metricQuery(metric, range, options), format: 'JSONEachRow' });
   return result.json<MetricRow>();

@@ -10,8 +10,8 @@ import {
   type Catalog,
   getMetric,
   indexDimensions,
-  type MergeOptions,
   type Metric,
+  type QueryShape,
   type RawRow,
   toRawRows,
 } from '../contracts/catalog.ts';
@@ -50,7 +50,7 @@ const rowsOf = (events: readonly TidewaterEvent[]): RawRow[] =>
 const dayRange = (day: string): TimeRange => ({ from: `${day}T00:00:00Z`, to: `${day}T23:59:59Z` });
 
 /** Query rows with every 64-bit measure as a bigint, so comparisons are exact. */
-async function read(metric: Metric, range: TimeRange, options: MergeOptions = {}) {
+async function read(metric: Metric, range: TimeRange, options: QueryShape = {}) {
   const wide = metric.measures.filter((m) =>
     ['int64', 'uint64'].includes(aggregateCall(m, clickhouseDialect).resultType),
   );
