@@ -1,6 +1,8 @@
 // Backfill: recompute [from, to) from the lake as of its latest or a named version, one UTC day at
 // a time so that progress is visible and a failure keeps the days already replaced. Re-running the
 // same range and version is harmless: each day's partition is replaced whole, never appended to.
+// An aborted `signal` stops it between days, or within a day before its batch version commits: each
+// day is either replaced and loaded whole or left as it was (with its previous batch view).
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Catalog } from '../contracts/catalog.ts';
 import { EVENTS_SCHEMA, openTable } from '../lake/index.ts';
@@ -19,6 +21,7 @@ export interface BackfillOptions {
   allowedLatenessMs: number;
   catalog?: Catalog;
   onProgress?: (progress: BackfillProgress) => void;
+  signal?: AbortSignal;
 }
 
 export interface BackfillProgress {
@@ -47,6 +50,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
     const started = performance.now();
     const days: BackfillResult['days'] = [];
     for (let from = range.from; from < range.to; from += DAY_MS) {
+      options.signal?.throwIfAborted();
       const result = await runBatch({
         client: options.client,
         files,
@@ -58,6 +62,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
         // Lateness is measured against what the lake held at that version, not the wall clock.
         now: snapshot.timestamp,
         allowedLatenessMs: options.allowedLatenessMs,
+        signal: options.signal,
       });
       days.push({ day: dayOf(from), result });
       options.onProgress?.({

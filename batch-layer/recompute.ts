@@ -52,6 +52,8 @@ export interface RecomputeOptions {
   scan?: 'shared' | 'per-metric';
   /** Use this connection instead of a fresh in-memory DuckDB. */
   connection?: DuckDBConnection;
+  /** Aborts between metrics and before the batch version commits (which then leaves nothing behind). */
+  signal?: AbortSignal;
 }
 
 export interface MetricRecompute {
@@ -149,6 +151,7 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
     }
 
     for (const metric of catalog) {
+      options.signal?.throwIfAborted();
       const started = performance.now();
       const temp = viewTemp(metric);
       const rollup = rollupSelect(metric, dialect, { source: source(metric), stage: 'state' });
@@ -186,6 +189,7 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
       result.metrics[metric.name] = { metric, rowCount, rows, ms: performance.now() - started };
     }
     if (shared) await db.run(`DROP TABLE ${q(RAW_TEMP)}`);
+    options.signal?.throwIfAborted();
   } catch (error) {
     // The claimed version stays uncommitted (no manifest): drop its files so nothing is left behind.
     if (output && batchVersion !== undefined) {

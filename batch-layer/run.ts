@@ -21,6 +21,8 @@ export interface BatchRunOptions {
   now?: TimeInput;
   allowedLatenessMs: number;
   watermarkIntervalMs?: number;
+  /** Checked until the recompute commits; from then on the run finishes. */
+  signal?: AbortSignal;
 }
 
 export interface BatchRunResult {
@@ -37,6 +39,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchRunResult
     catalog: options.catalog,
     output: { viewsDir: options.viewsDir, lakeVersion: options.lakeVersion ?? null },
     collectRows: false,
+    signal: options.signal,
   });
   const version = recompute.view?.version;
   const load = await loadBatchView(options.client, {

@@ -4,6 +4,7 @@ import { backfill } from '../batch-layer/index.ts';
 import { config } from '../config/index.ts';
 import { lakeTableDir } from '../lake/index.ts';
 import { createClickHouse } from '../speed-layer/index.ts';
+import { finish, waitForJob, withOrchestrator } from './jobs.ts';
 
 const version = (value: string): number => {
   const n = Number(value);
@@ -20,11 +21,21 @@ export function registerBackfill(program: Command): void {
     .requiredOption('--from <date>', 'first day, e.g. 2025-01-01')
     .requiredOption('--to <date>', 'day after the last, e.g. 2025-01-08')
     .option('--as-of <version>', 'lake version to read (default: the latest)', version)
+    .option('--wait', 'when queued, wait for the job and show its progress')
+    .option('--rerun', 'when queued, run again even if this range and version already completed')
     .addHelpText(
       'after',
-      '\nWith embedded ClickHouse (no CLICKHOUSE_URL) the data directory belongs to one process: run this\nwhile the platform is stopped, or point CLICKHOUSE_URL at a server.',
+      '\nWhen a worker serves the backfill queue (`npm start`, `tidewater worker`) the backfill becomes a job\nthere; otherwise it runs in this process. With embedded ClickHouse (no CLICKHOUSE_URL) the data\ndirectory belongs to one process: then run it in-process only while the platform is stopped.',
     )
-    .action(async (flags: { from: string; to: string; asOf?: number }) => {
+    .action(async (flags: { from: string; to: string; asOf?: number; wait?: boolean; rerun?: boolean }) => {
+      const queued = await withOrchestrator(async (o) => {
+        if ((await o.workerCount('backfill')) === 0) return false;
+        const { job, created } = await o.requestBackfill({ ...flags, rerun: flags.rerun });
+        console.error(`${created ? 'queued' : 'already requested'}: job ${job.id} (${job.status})`);
+        if (flags.wait) finish(await waitForJob(o, job.id));
+        return true;
+      });
+      if (queued) return;
       const cfg = config();
       const client = createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
       try {

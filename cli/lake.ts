@@ -1,6 +1,8 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { config } from '../config/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
+import type { JobPayloads, QueueName } from '../orchestration/index.ts';
+import { finish, waitForJob, withOrchestrator } from './jobs.ts';
 
 const PROGRESS_EVERY_MS = 5_000;
 
@@ -9,6 +11,20 @@ const nonNegative = (what: string) => (value: string) => {
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${what} must be a non-negative number`);
   return n;
 };
+
+/**
+ * Runs a maintenance job through its queue when a worker serves it (waiting for it), so that it
+ * takes turns with the other lake jobs; false when no worker does and the caller runs it here.
+ */
+function viaQueue<Q extends QueueName>(queue: Q, data: JobPayloads[Q]): Promise<boolean> {
+  return withOrchestrator(async (o) => {
+    if ((await o.workerCount(queue)) === 0) return false;
+    const { job } = await o.enqueue(queue, data);
+    console.error(`queued: job ${job.id}`);
+    finish(await waitForJob(o, job.id));
+    return true;
+  });
+}
 
 async function withTable<T>(use: (table: Awaited<ReturnType<typeof openTable>>) => Promise<T>): Promise<T> {
   const table = await openTable(lakeTableDir(config().dataDir), EVENTS_SCHEMA);
@@ -79,6 +95,7 @@ export function registerLake(program: Command): void {
     .command('optimize')
     .description('compact small files of each partition (no data change)')
     .action(async () => {
+      if (await viaQueue('optimize', {})) return;
       const result = await withTable((t) => t.optimize());
       console.log(
         `optimize: version ${result.version}, ${result.filesRemoved} files -> ${result.filesAdded}`,
@@ -95,6 +112,7 @@ export function registerLake(program: Command): void {
       168,
     )
     .action(async (flags: { retentionHours: number }) => {
+      if (await viaQueue('vacuum', { retentionHours: flags.retentionHours })) return;
       const { deleted } = await withTable((t) => t.vacuum({ retentionHours: flags.retentionHours }));
       console.log(`vacuum: deleted ${deleted.length} file(s)`);
     });

@@ -3,6 +3,7 @@ import { ConfigError } from '../config/index.ts';
 import { registerBackfill } from './backfill.ts';
 import { registerConfig } from './config.ts';
 import { registerGenerate } from './generate.ts';
+import { registerJobs } from './jobs.ts';
 import { registerLake } from './lake.ts';
 import { registerQuarantine } from './quarantine.ts';
 import { registerServices } from './services.ts';
@@ -20,6 +21,7 @@ registerSpeed(program);
 registerQuarantine(program);
 registerLake(program);
 registerBackfill(program);
+registerJobs(program);
 registerConfig(program);
 
 try {

@@ -1,15 +1,15 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { config } from '../config/index.ts';
 import { BatchingProducer, createKafka } from '../kafka/index.ts';
-import { createGate, type Gate } from '../quality/index.ts';
+import { createGate } from '../quality/index.ts';
 import {
+  gateValidator,
   type QuarantineFilter,
   type QuarantineListItem,
   QuarantineStore,
   quarantineTableDir,
   renderOriginal,
   replayQuarantine,
-  type Validator,
 } from '../quality/quarantine/index.ts';
 
 /** Records `list` prints when no --limit is given. */
@@ -45,24 +45,6 @@ async function withStore<T>(use: (store: QuarantineStore) => Promise<T>): Promis
   } finally {
     store.close();
   }
-}
-
-/**
- * The current rules as replay applies them. A record the gate counts as a duplicate of one
- * accepted earlier in the same replay is not sent again.
- */
-function gateValidator(gate: Gate): Validator {
-  return (raw) => {
-    const result = gate.run([raw]);
-    if (result.accepted.length > 0) return { ok: true };
-    const [rejected] = result.rejected;
-    return {
-      ok: false,
-      failures: rejected?.failures ?? [
-        { ruleId: 'duplicate', severity: 'quarantine', message: 'eventId already accepted in this replay' },
-      ],
-    };
-  };
 }
 
 const formatItem = (r: QuarantineListItem): string =>

@@ -1,3 +1,4 @@
+import cron from 'node-cron';
 import { z } from 'zod';
 
 /**
@@ -37,6 +38,12 @@ const redisUrl = z
   .url()
   .refine((u) => /^rediss?:\/\//.test(u), 'expected a redis:// or rediss:// URL');
 const optionalUrl = z.preprocess((v) => (v === '' ? undefined : v), z.string().url().optional());
+/** A cron expression (5 fields, or 6 with seconds), or `off`. */
+const cronOrOff = (byDefault: string) =>
+  z
+    .string()
+    .default(byDefault)
+    .refine((v) => v === 'off' || cron.validate(v), 'expected a cron expression or off');
 
 export const settings = {
   kafkaBrokers: setting(
@@ -118,6 +125,49 @@ export const settings = {
     'TIDEWATER_ALLOWED_LATENESS_MINUTES',
     z.coerce.number().int().nonnegative().default(15),
     'Events older than this (event time vs. arrival) are flagged late; the batch layer still counts them.',
+  ),
+  queuePrefix: setting(
+    'TIDEWATER_QUEUE_PREFIX',
+    z
+      .string()
+      .regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore')
+      .default('tidewater'),
+    'Redis key prefix of the job queues (bullmq), so that several platforms can share one Redis.',
+  ),
+  workerConcurrency: setting(
+    'TIDEWATER_WORKER_CONCURRENCY',
+    positiveInt.max(64).default(1),
+    'Jobs one worker process runs at a time per queue (recompute and backfill always run one at a time per process).',
+  ),
+  jobAttempts: setting(
+    'TIDEWATER_JOB_ATTEMPTS',
+    positiveInt.max(100).default(3),
+    'Attempts of a job before it fails, with exponential backoff from 10 s between them.',
+  ),
+  recomputeCron: setting(
+    'TIDEWATER_RECOMPUTE_CRON',
+    cronOrOff('20 * * * *'),
+    'When the scheduler enqueues the recompute of the hours closed by then (UTC cron, or off); keep it past the allowed lateness.',
+  ),
+  optimizeCron: setting(
+    'TIDEWATER_OPTIMIZE_CRON',
+    cronOrOff('0 2 * * *'),
+    'When the scheduler enqueues lake compaction (UTC cron, or off).',
+  ),
+  vacuumCron: setting(
+    'TIDEWATER_VACUUM_CRON',
+    cronOrOff('30 2 * * *'),
+    'When the scheduler enqueues lake vacuum (UTC cron, or off).',
+  ),
+  vacuumRetentionHours: setting(
+    'TIDEWATER_VACUUM_RETENTION_HOURS',
+    z.coerce.number().nonnegative().default(168),
+    'Scheduled vacuum keeps files any version of this many past hours references (time travel reach).',
+  ),
+  reportCron: setting(
+    'TIDEWATER_REPORT_CRON',
+    cronOrOff('10 0 * * *'),
+    "When the scheduler enqueues the previous UTC day's validation report (UTC cron, or off).",
   ),
   logLevel: setting(
     'LOG_LEVEL',

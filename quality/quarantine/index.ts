@@ -15,6 +15,7 @@ export {
 } from './message.ts';
 export { QuarantinePublisher, type QuarantinePublisherOptions } from './publisher.ts';
 export {
+  gateValidator,
   type ReplayCounts,
   type ReplayOptions,
   type ReplayProgress,

@@ -1,6 +1,7 @@
 // Re-validates quarantined records with the current rules and republishes those that now pass to
 // the events topic, byte for byte under their original key, so downstream sees the same eventId.
 import type { BatchingProducer } from '../../kafka/index.ts';
+import type { Gate } from '../gate.ts';
 import type { RawMessage, RuleFailure } from '../types.ts';
 import type { QuarantineFilter } from './filter.ts';
 import { type QuarantinedRecord, type QuarantineStore, type SourceCursor, toRawMessage } from './store.ts';
@@ -33,6 +34,24 @@ export interface ReplayOptions {
   /** Records read, validated and sent per step; each step is one produce request. */
   pageSize?: number;
   onProgress?: (progress: ReplayProgress) => void;
+}
+
+/**
+ * The current rules as replay applies them. A record the gate counts as a duplicate of one
+ * accepted earlier in the same replay is not sent again.
+ */
+export function gateValidator(gate: Gate): Validator {
+  return (raw) => {
+    const result = gate.run([raw]);
+    if (result.accepted.length > 0) return { ok: true };
+    const [rejected] = result.rejected;
+    return {
+      ok: false,
+      failures: rejected?.failures ?? [
+        { ruleId: 'duplicate', severity: 'quarantine', message: 'eventId already accepted in this replay' },
+      ],
+    };
+  };
 }
 
 async function passing(records: QuarantinedRecord[], validate: Validator): Promise<QuarantinedRecord[]> {

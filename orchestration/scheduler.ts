@@ -1,0 +1,99 @@
+// Schedules (node-cron, UTC): each tick enqueues one job. Several scheduler instances may run (one
+// per platform process); for each tick exactly one enqueues: the first to SET NX the tick's key in
+// Redis (kept a day, far longer than instances' clocks differ). The job id is derived from the tick
+// as well, so even a lost key could not make a second job of it.
+
+import type { Redis } from 'ioredis';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Config } from '../config/index.ts';
+import { createOrchestrator } from './orchestrator.ts';
+import { type JobPayloads, type QueueName, redisConnection, tickKey } from './queues.ts';
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+
+export type ScheduleName = 'recompute' | 'optimize' | 'vacuum' | 'validation-report';
+
+interface Schedule {
+  cron: string;
+  queue: QueueName;
+  /** The job of the tick at `at`. */
+  data(at: number): JobPayloads[QueueName];
+}
+
+function schedules(cfg: Config): Record<ScheduleName, Schedule> {
+  const lateness = cfg.allowedLatenessMinutes * 60_000;
+  return {
+    // The hours closed by the tick: events within the allowed lateness may still come in after it.
+    recompute: {
+      cron: cfg.recomputeCron,
+      queue: 'recompute',
+      data: (at) => ({ until: new Date(Math.floor((at - lateness) / HOUR_MS) * HOUR_MS).toISOString() }),
+    },
+    optimize: { cron: cfg.optimizeCron, queue: 'optimize', data: () => ({}) },
+    vacuum: {
+      cron: cfg.vacuumCron,
+      queue: 'vacuum',
+      data: () => ({ retentionHours: cfg.vacuumRetentionHours }),
+    },
+    // The day before the tick's.
+    'validation-report': {
+      cron: cfg.reportCron,
+      queue: 'validation-report',
+      data: (at) => ({ day: new Date(Math.floor(at / DAY_MS) * DAY_MS - DAY_MS).toISOString().slice(0, 10) }),
+    },
+  };
+}
+
+export interface Scheduler {
+  /** Enqueues the schedule's job for the tick at `at` unless another instance did; true if this one did. */
+  tick(name: ScheduleName, at: Date): Promise<boolean>;
+  /** Ticks this instance enqueued, by schedule. */
+  readonly enqueued: Readonly<Record<ScheduleName, number>>;
+  stop(): Promise<void>;
+}
+
+export function startScheduler(cfg: Config, onError: (error: Error) => void = console.error): Scheduler {
+  const redis: Redis = redisConnection(cfg.redisUrl);
+  const orchestrator = createOrchestrator(cfg);
+  const table = schedules(cfg);
+  const enqueued: Record<ScheduleName, number> = {
+    recompute: 0,
+    optimize: 0,
+    vacuum: 0,
+    'validation-report': 0,
+  };
+
+  async function tick(name: ScheduleName, at: Date): Promise<boolean> {
+    const schedule = table[name];
+    // Cron fires on whole seconds; instances firing a few ms apart must name the same tick.
+    const ms = Math.floor(at.getTime() / 1000) * 1000;
+    const stamp = new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
+    const won = await redis.set(tickKey(cfg.queuePrefix, name, stamp), '1', 'EX', 24 * 3600, 'NX');
+    if (won !== 'OK') return false;
+    await orchestrator.enqueue(schedule.queue, schedule.data(ms), `${name}.${stamp}`);
+    enqueued[name]++;
+    return true;
+  }
+
+  const tasks: ScheduledTask[] = [];
+  for (const [name, schedule] of Object.entries(table) as [ScheduleName, Schedule][]) {
+    if (schedule.cron === 'off') continue;
+    tasks.push(
+      cron.schedule(schedule.cron, (context) => tick(name, context.date).then(() => undefined, onError), {
+        name: `tidewater-${name}`,
+        timezone: 'Etc/UTC',
+      }),
+    );
+  }
+
+  return {
+    tick,
+    enqueued,
+    async stop() {
+      for (const task of tasks) await task.destroy();
+      await orchestrator.close();
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,170 @@
+// What each queue's job does, through the other layers' public surfaces. Each task gets the job's
+// AbortSignal and a progress callback; a task with no safe point to stop at ignores the signal.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { type BackfillProgress, type BackfillResult, backfill, readWatermark } from '../batch-layer/index.ts';
+import type { Config } from '../config/index.ts';
+import { BatchingProducer, createKafka } from '../kafka/index.ts';
+import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable } from '../lake/index.ts';
+import {
+  createGate,
+  FileReportStore,
+  gateValidator,
+  QuarantineStore,
+  quarantineTableDir,
+  replayQuarantine,
+  reportsDir,
+} from '../quality/index.ts';
+import type { JobPayloads, QueueName } from './queues.ts';
+
+export interface TaskContext {
+  cfg: Config;
+  clickhouse(): ClickHouseClient;
+  signal: AbortSignal;
+  progress(fraction: number, message: string): void;
+}
+
+export type Task<Q extends QueueName> = (data: JobPayloads[Q], ctx: TaskContext) => Promise<unknown>;
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+export const viewsDirOf = (dataDir: string) => join(dataDir, 'batch-views');
+
+/** Thrown when the signal stopped a backfill: says how far it got. */
+export class Cancelled extends Error {}
+
+async function runBackfill(ctx: TaskContext, from: string, to: string, asOfVersion?: number) {
+  let last: BackfillProgress | undefined;
+  let result: BackfillResult;
+  try {
+    result = await backfill({
+      client: ctx.clickhouse(),
+      lakeDir: lakeTableDir(ctx.cfg.dataDir),
+      viewsDir: viewsDirOf(ctx.cfg.dataDir),
+      from: `${from}T00:00:00Z`,
+      to: `${to}T00:00:00Z`,
+      asOfVersion,
+      allowedLatenessMs: ctx.cfg.allowedLatenessMinutes * 60_000,
+      signal: ctx.signal,
+      onProgress: (p) => {
+        last = p;
+        ctx.progress(p.done / p.total, `${p.day} replaced (${p.done} of ${p.total} days)`);
+      },
+    });
+  } catch (error) {
+    if (!ctx.signal.aborted) throw error;
+    const done = last
+      ? `${last.done} of ${last.total} days replaced, through ${last.day}`
+      : 'no day replaced';
+    throw new Cancelled(`${done}; the other days keep their previous batch view`);
+  }
+  const watermark = readWatermark(viewsDirOf(ctx.cfg.dataDir));
+  return {
+    lakeVersion: result.lakeVersion,
+    days: result.days.map(({ day, result: r }) => ({
+      day,
+      batchVersion: r.load.version,
+      rows: Object.values(r.recompute.metrics).reduce((n, m) => n + m.rowCount, 0),
+    })),
+    watermark: watermark?.watermark ?? null,
+  };
+}
+
+/**
+ * The closed hours up to `until`: the UTC days from the watermark's (no gap is left behind it, or it
+ * could not advance) through the one holding the last closed hour, at the lake's latest version.
+ */
+const recompute: Task<'recompute'> = (data, ctx) => {
+  const until = Date.parse(data.until);
+  if (!Number.isFinite(until) || until % HOUR_MS !== 0)
+    throw new Error(`until must be a whole hour: ${data.until}`);
+  const lastDay = Math.floor((until - 1) / DAY_MS) * DAY_MS;
+  const watermark = readWatermark(viewsDirOf(ctx.cfg.dataDir));
+  const firstDay = watermark
+    ? Math.min(Math.floor(Date.parse(watermark.watermark) / DAY_MS) * DAY_MS, lastDay)
+    : lastDay;
+  return runBackfill(ctx, dayOf(firstDay), dayOf(lastDay + DAY_MS));
+};
+
+async function withTable<T>(cfg: Config, use: (table: LakeTable) => Promise<T>): Promise<T> {
+  const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+  try {
+    return await use(table);
+  } finally {
+    table.close();
+  }
+}
+
+async function replay(data: JobPayloads['quarantine-replay'], ctx: TaskContext) {
+  const { cfg } = ctx;
+  const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
+  const producer = data.dryRun
+    ? null
+    : new BatchingProducer(createKafka(cfg, 'replay'), { topic: cfg.eventsTopic });
+  await producer?.connect();
+  try {
+    const counts = await replayQuarantine({
+      store,
+      filter: data.filter,
+      validate: gateValidator(createGate({ allowedLatenessMinutes: cfg.allowedLatenessMinutes })),
+      producer,
+      onProgress: (p) => {
+        const todo = p.selected - p.alreadyReplayed;
+        ctx.progress(todo > 0 ? p.processed / todo : 1, `${p.processed} of ${todo} records validated`);
+      },
+    });
+    return { dryRun: producer === null, ...counts };
+  } finally {
+    await producer?.disconnect();
+    store.close();
+  }
+}
+
+/** One UTC day's quality: the gate's per-minute reports summed, and what quarantine holds by rule. */
+async function validationReport(data: JobPayloads['validation-report'], ctx: TaskContext) {
+  const { cfg } = ctx;
+  const from = Date.parse(`${data.day}T00:00:00Z`);
+  if (!Number.isFinite(from)) throw new Error(`day must be YYYY-MM-DD: ${data.day}`);
+  const windows = await new FileReportStore(reportsDir(cfg.dataDir)).list({
+    from,
+    to: from + DAY_MS,
+    kind: 'window',
+  });
+  const gate = { minutes: windows.length, in: 0, accepted: 0, rejected: 0, duplicates: 0, late: 0 };
+  for (const w of windows)
+    for (const k of ['in', 'accepted', 'rejected', 'duplicates', 'late'] as const) gate[k] += w[k];
+  const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
+  let quarantine: Awaited<ReturnType<QuarantineStore['summary']>>;
+  try {
+    quarantine = await store.summary({
+      from: new Date(from).toISOString(),
+      to: new Date(from + DAY_MS).toISOString(),
+    });
+  } finally {
+    store.close();
+  }
+  const report = { day: data.day, gate, quarantine, createdAt: new Date().toISOString() };
+  const dir = join(reportsDir(cfg.dataDir), 'daily');
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, `${data.day}.json`);
+  await writeFile(path, `${JSON.stringify(report, null, 2)}\n`);
+  return { ...report, path };
+}
+
+export const TASKS: { [Q in QueueName]: Task<Q> } = {
+  recompute,
+  backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data.asOfVersion),
+  optimize: (_, ctx) => withTable(ctx.cfg, (t) => t.optimize()),
+  vacuum: async (data, ctx) => ({
+    deleted: (await withTable(ctx.cfg, (t) => t.vacuum({ retentionHours: data.retentionHours }))).deleted
+      .length,
+  }),
+  checkpoint: (_, ctx) => withTable(ctx.cfg, (t) => t.checkpoint()),
+  'quarantine-replay': replay,
+  'validation-report': validationReport,
+};
+
+/** Queues whose jobs write batch views and the watermark: one at a time per process. */
+export const BATCH_QUEUES: ReadonlySet<QueueName> = new Set(['recompute', 'backfill']);

@@ -1,0 +1,182 @@
+// Orchestration against the real Redis: a backfill job moves the watermark with ground-truth totals,
+// a duplicate request is one job, a cancelled backfill leaves the days it did not finish with their
+// previous batch view, and two schedulers enqueue each tick once.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, describe, expect, it } from 'vitest';
+import { readWatermark } from '../batch-layer/index.ts';
+import { loadConfig } from '../config/index.ts';
+import { GroundTruth, generate } from '../generator/index.ts';
+import {
+  createOrchestrator,
+  type JobView,
+  type Orchestrator,
+  startScheduler,
+  startWorkers,
+} from '../orchestration/index.ts';
+import { createClickHouse } from '../speed-layer/index.ts';
+import { batchOrders, queuePrefix, truthOrders, writeLake } from './support/orchestration.ts';
+
+const root = mkdtempSync(join(tmpdir(), 'tidewater-orch-'));
+// One chDB data directory per test file: libchdb binds one per process; the workers share it.
+const client = createClickHouse({ dataDir: join(root, 'clickhouse') });
+afterAll(async () => {
+  await client.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function setup(name: string, env: Record<string, string> = {}) {
+  const base = loadConfig();
+  return loadConfig({
+    ...process.env,
+    TIDEWATER_DATA_DIR: join(root, name),
+    TIDEWATER_QUEUE_PREFIX: queuePrefix(name, base.redisUrl),
+    ...env,
+  });
+}
+
+/** Four UTC days of traffic from `day` 00:15 (late events stay on the first day). */
+const fourDays = (seed: number, day: string, count: number) => ({
+  seed,
+  count,
+  start: `${day}T00:15:00Z`,
+  rate: count / (3.9 * 86_400),
+  lateFraction: 0.02,
+  duplicateFraction: 0.01,
+  badFraction: 0.01,
+});
+
+async function until(o: Orchestrator, id: string, done: (j: JobView) => boolean, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await o.getJob(id);
+    if (job && done(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.status}`);
+    await sleep(50);
+  }
+}
+const finished = (j: JobView) => ['completed', 'failed', 'cancelled'].includes(j.status);
+
+describe('backfill jobs', () => {
+  it('run, move the watermark and equal the ground truth; a duplicate request is one job', async () => {
+    const cfg = setup('backfill');
+    const truth = new GroundTruth();
+    const version = await writeLake(cfg.dataDir, fourDays(41, '2025-06-01', 12_000), truth, 3);
+    const o = createOrchestrator(cfg);
+    const workers = await startWorkers(cfg, { clickhouse: client });
+    try {
+      const request = { from: '2025-06-01', to: '2025-06-05' };
+      const [a, b] = await Promise.all([o.requestBackfill(request), o.requestBackfill(request)]);
+      expect(a.job.id).toBe(`backfill.2025-06-01.2025-06-05.v${version}`);
+      expect(b.job.id).toBe(a.job.id);
+      expect([a.created, b.created].sort()).toEqual([false, true]);
+
+      const job = await until(o, a.job.id, finished);
+      expect(job).toMatchObject({ status: 'completed', progress: { fraction: 1 }, failure: null });
+      expect(job.result).toMatchObject({ lakeVersion: version, watermark: '2025-06-05T00:00:00.000Z' });
+      expect((job.result as { days: unknown[] }).days).toHaveLength(4);
+      expect(readWatermark(join(cfg.dataDir, 'batch-views'))?.watermark).toBe('2025-06-05T00:00:00.000Z');
+      const served = await batchOrders(client, '2025-06-01', '2025-06-05');
+      expect(served.length).toBeGreaterThan(100);
+      expect(served).toEqual(truthOrders(truth, '2025-06-01', '2025-06-05'));
+
+      // Finished: the same request returns it; a deliberate re-run runs it again under the same id.
+      expect(await o.requestBackfill(request)).toMatchObject({
+        created: false,
+        job: { status: 'completed' },
+      });
+      const rerun = await o.requestBackfill({ ...request, rerun: true });
+      expect(rerun.created).toBe(true);
+      expect((await until(o, rerun.job.id, finished)).status).toBe('completed');
+      expect(await o.listJobs({ queue: 'backfill' })).toHaveLength(1);
+      expect(await batchOrders(client, '2025-06-01', '2025-06-05')).toEqual(served);
+    } finally {
+      await workers.close();
+      await o.close();
+    }
+  }, 180_000);
+
+  it('cancelled mid-way: finished days hold the new view, the others keep the previous one', async () => {
+    const cfg = setup('cancel');
+    const before = new GroundTruth();
+    const after = new GroundTruth();
+    const first = fourDays(51, '2025-07-01', 12_000);
+    const v1 = await writeLake(cfg.dataDir, first, before, 2);
+    for (const record of generate(first)) after.add(record);
+    await writeLake(cfg.dataDir, fourDays(52, '2025-07-01', 6_000), after);
+    const days = ['2025-07-01', '2025-07-02', '2025-07-03', '2025-07-04', '2025-07-05'];
+    const o = createOrchestrator(cfg);
+    const workers = await startWorkers(cfg, { clickhouse: client });
+    try {
+      const previous = await o.requestBackfill({ from: days[0] as string, to: days[4] as string, asOf: v1 });
+      expect((await until(o, previous.job.id, finished)).status).toBe('completed');
+      const watermark = readWatermark(join(cfg.dataDir, 'batch-views'));
+
+      const { job } = await o.requestBackfill({ from: days[0] as string, to: days[4] as string });
+      await until(o, job.id, (j) => (j.progress?.fraction ?? 0) > 0);
+      expect((await o.cancelJob(job.id))?.cancelRequested).toBe(true);
+      const cancelled = await until(o, job.id, finished);
+      expect(cancelled).toMatchObject({ status: 'cancelled', attempts: { made: 1 } });
+      expect(cancelled.failure).toMatch(/^cancelled: [1-3] of 4 days replaced/);
+
+      const replaced = Number(/: (\d) of/.exec(cancelled.failure ?? '')?.[1]);
+      for (const [i, day] of days.slice(0, 4).entries()) {
+        const next = days[i + 1] as string;
+        const expected = i < replaced ? truthOrders(after, day, next) : truthOrders(before, day, next);
+        expect(await batchOrders(client, day, next), day).toEqual(expected);
+      }
+      expect(truthOrders(after, days[3] as string, days[4] as string)).not.toEqual(
+        truthOrders(before, days[3] as string, days[4] as string),
+      );
+      expect(readWatermark(join(cfg.dataDir, 'batch-views'))?.watermark).toBe(watermark?.watermark);
+
+      // Requested again, the cancelled job runs again and completes.
+      const again = await o.requestBackfill({ from: days[0] as string, to: days[4] as string });
+      expect(again).toMatchObject({ created: true, job: { id: job.id } });
+      expect((await until(o, job.id, finished)).status).toBe('completed');
+      expect(await batchOrders(client, days[0] as string, days[4] as string)).toEqual(
+        truthOrders(after, days[0] as string, days[4] as string),
+      );
+    } finally {
+      await workers.close();
+      await o.close();
+    }
+  }, 240_000);
+});
+
+describe('schedules', () => {
+  it('two schedulers enqueue each tick once', async () => {
+    const cfg = setup('schedule', {
+      TIDEWATER_RECOMPUTE_CRON: '* * * * * *',
+      TIDEWATER_OPTIMIZE_CRON: 'off',
+      TIDEWATER_VACUUM_CRON: 'off',
+      TIDEWATER_REPORT_CRON: 'off',
+    });
+    const a = startScheduler(cfg);
+    const b = startScheduler(cfg);
+    const o = createOrchestrator(cfg);
+    try {
+      await sleep(3_500);
+      await Promise.all([a.stop(), b.stop()]);
+      const ticks = a.enqueued.recompute + b.enqueued.recompute;
+      expect(ticks).toBeGreaterThanOrEqual(3);
+      const jobs = await o.listJobs({ queue: 'recompute' });
+      expect(jobs).toHaveLength(ticks);
+
+      // The same tick from both at once: one enqueues.
+      const c = startScheduler(cfg);
+      const d = startScheduler(cfg);
+      const at = new Date('2025-08-02T00:10:00Z');
+      const won = await Promise.all([c.tick('validation-report', at), d.tick('validation-report', at)]);
+      await Promise.all([c.stop(), d.stop()]);
+      expect(won.sort()).toEqual([false, true]);
+      const reports = await o.listJobs({ queue: 'validation-report' });
+      expect(reports).toHaveLength(1);
+      expect(reports[0]?.data).toMatchObject({ day: '2025-08-01' });
+    } finally {
+      await o.close();
+    }
+  }, 30_000);
+});
