@@ -15,6 +15,7 @@ export {
 export {
   type BatchViewManifest,
   type BatchViewMetric,
+  batchViewsDir,
   listBatchManifests,
   readBatchManifest,
   resolveBatchView,
@@ -26,6 +27,7 @@ export {
   recomputeMetrics,
 } from './recompute.ts';
 export { type BatchRunOptions, type BatchRunResult, runBatch } from './run.ts';
+export { querySnapshot, type SnapshotAnswer, type SnapshotQuery } from './snapshot-query.ts';
 export {
   type AdvanceOptions,
   type AdvanceResult,

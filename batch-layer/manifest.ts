@@ -32,6 +32,9 @@ export interface BatchViewManifest {
 }
 
 const VERSIONS = '_versions';
+
+/** Where the platform keeps its batch views, manifests and watermark. */
+export const batchViewsDir = (dataDir: string): string => join(dataDir, 'batch-views');
 const MANIFEST = 'manifest.json';
 
 /** Writes `data` as JSON to `path` atomically: a reader sees the old file or the new one, whole. */

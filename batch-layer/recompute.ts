@@ -80,7 +80,11 @@ const RAW_TEMP = 'batch_raw';
 const viewTemp = (metric: Metric) => q(`batch_${metricTable(metric)}`);
 
 /** The range's raw rows with the given columns, cast to the raw-row types whatever the files hold. */
-function rawSelect(files: readonly string[], columns: readonly string[], eventTypes: readonly string[]) {
+export function rawSelect(
+  files: readonly string[],
+  columns: readonly string[],
+  eventTypes: readonly string[],
+) {
   const list = columns.map(
     (c) =>
       `CAST(${q(c)} AS ${dialect.columnType(RAW_COLUMNS[c as keyof typeof RAW_COLUMNS].type)}) AS ${q(c)}`,

@@ -1,6 +1,5 @@
-import path from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { backfill } from '../batch-layer/index.ts';
+import { backfill, batchViewsDir } from '../batch-layer/index.ts';
 import { config } from '../config/index.ts';
 import { lakeTableDir } from '../lake/index.ts';
 import { createClickHouse } from '../speed-layer/index.ts';
@@ -42,7 +41,7 @@ export function registerBackfill(program: Command): void {
         const result = await backfill({
           client,
           lakeDir: lakeTableDir(cfg.dataDir),
-          viewsDir: path.join(cfg.dataDir, 'batch-views'),
+          viewsDir: batchViewsDir(cfg.dataDir),
           from: `${flags.from}T00:00:00Z`,
           to: `${flags.to}T00:00:00Z`,
           asOfVersion: flags.asOf,

@@ -228,18 +228,20 @@ function orderAndLimit(shape: ResolvedShape, dialect: SqlDialect): string[] {
 /**
  * Final values from a rollup table of states over [from, to) (bound as RANGE_PARAMS), one row per
  * bucket of the grain and kept dimension; filtered, ordered and limited as the shape says.
+ * `bounded: false` leaves out the range and the order, for a view over all time.
  */
 export function mergeSelect(
   metric: Metric,
   dialect: SqlDialect,
-  { source, ...options }: QueryShape & { source: string },
+  { source, bounded = true, ...options }: QueryShape & { source: string; bounded?: boolean },
 ): string {
   const q = (id: string) => dialect.quote(id);
   const shape = resolveShape(metric, options);
   // Rows are per minute already; a coarser bucket named `minute` would shadow the column in WHERE.
   if (shape.bucket === MINUTE && shape.grain !== MINUTE)
     throw new Error(`a ${shape.grain} bucket cannot be named "${MINUTE}"`);
-  const bucketExpr = shape.grain === MINUTE ? q(MINUTE) : timeBucket(dialect, q(MINUTE), shape.grain);
+  const bucketExpr =
+    shape.grain === MINUTE || !shape.bucket ? q(MINUTE) : timeBucket(dialect, q(MINUTE), shape.grain);
   const key = [
     ...(shape.bucket
       ? [bucketExpr === q(shape.bucket) ? bucketExpr : `${bucketExpr} AS ${q(shape.bucket)}`]
@@ -251,15 +253,20 @@ export function mergeSelect(
     (m) => `${dialect.merge(aggregateCall(m, dialect), q(m.name))} AS ${q(m.name)}`,
   );
   const where = [
-    `${q(MINUTE)} >= ${dialect.param(RANGE_PARAMS.from, 'timestamp')}`,
-    `${q(MINUTE)} < ${dialect.param(RANGE_PARAMS.to, 'timestamp')}`,
+    ...(bounded
+      ? [
+          `${q(MINUTE)} >= ${dialect.param(RANGE_PARAMS.from, 'timestamp')}`,
+          `${q(MINUTE)} < ${dialect.param(RANGE_PARAMS.to, 'timestamp')}`,
+        ]
+      : []),
     ...shape.filters.map((f) => dimensionCondition(f, q(f.dimension), dialect)),
   ];
   return [
     `SELECT ${[...key, ...measures].join(', ')}`,
     `FROM ${source}`,
-    `WHERE ${where.join(' AND ')}`,
+    ...(where.length > 0 ? [`WHERE ${where.join(' AND ')}`] : []),
     ...(groupBy.length > 0 ? [`GROUP BY ${groupBy.join(', ')}`] : []),
-    ...orderAndLimit(shape, dialect),
+    // A view has no order; anything else is ordered (and cut) as the shape says.
+    ...(bounded ? orderAndLimit(shape, dialect) : []),
   ].join('\n');
 }

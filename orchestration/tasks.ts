@@ -3,7 +3,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type BackfillProgress, type BackfillResult, backfill, readWatermark } from '../batch-layer/index.ts';
+import {
+  type BackfillProgress,
+  type BackfillResult,
+  backfill,
+  batchViewsDir,
+  readWatermark,
+} from '../batch-layer/index.ts';
 import type { Config } from '../config/index.ts';
 import { BatchingProducer, createKafka } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable } from '../lake/index.ts';
@@ -30,7 +36,6 @@ export type Task<Q extends QueueName> = (data: JobPayloads[Q], ctx: TaskContext)
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-export const viewsDirOf = (dataDir: string) => join(dataDir, 'batch-views');
 
 /** Thrown when the signal stopped a backfill: says how far it got. */
 export class Cancelled extends Error {}
@@ -42,7 +47,7 @@ async function runBackfill(ctx: TaskContext, from: string, to: string, asOfVersi
     result = await backfill({
       client: ctx.clickhouse(),
       lakeDir: lakeTableDir(ctx.cfg.dataDir),
-      viewsDir: viewsDirOf(ctx.cfg.dataDir),
+      viewsDir: batchViewsDir(ctx.cfg.dataDir),
       from: `${from}T00:00:00Z`,
       to: `${to}T00:00:00Z`,
       asOfVersion,
@@ -60,7 +65,7 @@ async function runBackfill(ctx: TaskContext, from: string, to: string, asOfVersi
       : 'no day replaced';
     throw new Cancelled(`${done}; the other days keep their previous batch view`);
   }
-  const watermark = readWatermark(viewsDirOf(ctx.cfg.dataDir));
+  const watermark = readWatermark(batchViewsDir(ctx.cfg.dataDir));
   return {
     lakeVersion: result.lakeVersion,
     days: result.days.map(({ day, result: r }) => ({
@@ -81,7 +86,7 @@ const recompute: Task<'recompute'> = (data, ctx) => {
   if (!Number.isFinite(until) || until % HOUR_MS !== 0)
     throw new Error(`until must be a whole hour: ${data.until}`);
   const lastDay = Math.floor((until - 1) / DAY_MS) * DAY_MS;
-  const watermark = readWatermark(viewsDirOf(ctx.cfg.dataDir));
+  const watermark = readWatermark(batchViewsDir(ctx.cfg.dataDir));
   const firstDay = watermark
     ? Math.min(Math.floor(Date.parse(watermark.watermark) / DAY_MS) * DAY_MS, lastDay)
     : lastDay;

@@ -1,0 +1,145 @@
+// What every route reads: the engines, the catalog and the facts that go into an answer's `meta`
+// (the boundary, speed freshness, quarantine counts), each looked up once per short interval.
+import { access, constants } from 'node:fs/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Registry } from 'prom-client';
+import { batchViewsDir, readWatermark } from '../batch-layer/index.ts';
+import { CATALOG, type Catalog, type Metric, toSqlTimestamp } from '../contracts/catalog.ts';
+import { lakeTableDir } from '../lake/index.ts';
+import type { Orchestrator } from '../orchestration/index.ts';
+import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
+import { clickhouseDialect as ch, RAW_TABLE } from '../speed-layer/index.ts';
+import { ttlCache } from './cache.ts';
+import { notFound } from './errors.ts';
+import type { Boundary } from './merge-plan.ts';
+
+export interface SqlLimits {
+  /** Longest a statement may run. */
+  timeoutSeconds: number;
+  /** Most rows one answer returns. */
+  maxRows: number;
+}
+
+export interface ServingOptions {
+  clickhouse: ClickHouseClient;
+  dataDir: string;
+  catalog?: Catalog;
+  /** Prometheus registry served at /metrics (the platform's, so every layer's metrics appear). */
+  registry?: Registry;
+  /** Readiness probes by dependency name: each resolves when it answers. */
+  probes?: Record<string, () => Promise<unknown>>;
+  /** Backfills and jobs; without it those routes answer 503. */
+  orchestrator?: Orchestrator;
+  sql?: Partial<SqlLimits>;
+  /** Most rows a metrics answer returns (default 100,000). */
+  maxRows?: number;
+  /** fastify's logger option (default: warnings and errors). */
+  logger?: boolean | { level: string };
+}
+
+export interface BoundaryState extends Boundary {
+  batchVersion: number | null;
+  lakeVersion: number | null;
+}
+
+export interface Provenance {
+  /** Newest event time the speed layer holds, and how old it is. */
+  speed: { newestEventTime: string | null; ageSeconds: number | null };
+  quarantined: { total: number; byRule: Record<string, number>; basis: 'rejected_at' } | null;
+}
+
+export class ServingContext {
+  readonly clickhouse: ClickHouseClient;
+  readonly catalog: Catalog;
+  readonly dataDir: string;
+  readonly lakeDir: string;
+  readonly viewsDir: string;
+  readonly maxRows: number;
+  readonly sql: SqlLimits;
+  private quarantineStore: Promise<QuarantineStore> | undefined;
+
+  constructor(readonly options: ServingOptions) {
+    this.clickhouse = options.clickhouse;
+    this.catalog = options.catalog ?? CATALOG;
+    this.dataDir = options.dataDir;
+    this.lakeDir = lakeTableDir(options.dataDir);
+    this.viewsDir = batchViewsDir(options.dataDir);
+    this.maxRows = options.maxRows ?? 100_000;
+    this.sql = { timeoutSeconds: 10, maxRows: 100_000, ...options.sql };
+  }
+
+  metric(name: string): Metric {
+    const metric = this.catalog.find((m) => m.name === name);
+    if (!metric)
+      throw notFound(`unknown metric "${name}"; known: ${this.catalog.map((m) => m.name).join(', ')}`);
+    return metric;
+  }
+
+  /** The batch watermark as stored by the last batch run; undefined before the first. */
+  boundary(): BoundaryState | undefined {
+    const state = readWatermark(this.viewsDir);
+    if (!state) return undefined;
+    return {
+      watermark: Date.parse(state.watermark),
+      since: Date.parse(state.since),
+      batchVersion: state.batchVersion,
+      lakeVersion: state.lakeVersion,
+    };
+  }
+
+  private readonly newestEvent = ttlCache(1_000, async () => {
+    const result = await this.clickhouse.query({
+      query: `SELECT toString(max(${ch.quote('event_time')})) AS newest, count() > 0 AS any FROM ${ch.quote(RAW_TABLE)}`,
+      format: 'JSONEachRow',
+    });
+    const [row] = await result.json<{ newest: string; any: boolean | number }>();
+    return row?.any ? Date.parse(`${row.newest.replace(' ', 'T')}Z`) : null;
+  });
+
+  private readonly quarantineCounts = ttlCache(5_000, async (key) => {
+    const [from, to] = key.split('/');
+    this.quarantineStore ??= QuarantineStore.open(quarantineTableDir(this.dataDir));
+    const summary = await (await this.quarantineStore).summary({ from, to });
+    return {
+      total: summary.total,
+      byRule: Object.fromEntries(summary.byRule.map((r) => [r.ruleId, r.count])),
+      basis: 'rejected_at' as const,
+    };
+  });
+
+  async provenance(range: { from: number; to: number }): Promise<Provenance> {
+    const [newest, quarantined] = await Promise.all([
+      this.newestEvent('').catch(() => null),
+      this.quarantineCounts(
+        `${new Date(range.from).toISOString()}/${new Date(range.to).toISOString()}`,
+      ).catch(() => null),
+    ]);
+    return {
+      speed: {
+        newestEventTime: newest === null ? null : new Date(newest).toISOString(),
+        ageSeconds: newest === null ? null : Math.max(0, Math.round((Date.now() - newest) / 100) / 10),
+      },
+      quarantined,
+    };
+  }
+
+  /** Readiness probes: ClickHouse and the lake always, plus those the caller passed (Kafka, Redis). */
+  probes(): Record<string, () => Promise<unknown>> {
+    return {
+      clickhouse: () =>
+        this.clickhouse.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((r) => r.json()),
+      lake: () => access(this.dataDir, constants.R_OK | constants.W_OK),
+      ...this.options.probes,
+    };
+  }
+
+  orchestrator(): Orchestrator | undefined {
+    return this.options.orchestrator;
+  }
+
+  async close(): Promise<void> {
+    if (this.quarantineStore) (await this.quarantineStore).close();
+  }
+}
+
+export const sqlTime = (ms: number) => toSqlTimestamp(new Date(ms).toISOString());

@@ -1,0 +1,4 @@
+export { API_VERSION, buildServer } from './app.ts';
+export type { ServingOptions, SqlLimits } from './context.ts';
+export { ApiError } from './errors.ts';
+export { type Boundary, type Layer, planSegments, type Segment } from './merge-plan.ts';
