@@ -1,75 +1,56 @@
 import type { Command } from 'commander';
 import { config } from '../config/index.ts';
-import { loadPlatformDimensions } from '../contracts/index.ts';
-import { generate, paced, produceToKafka } from '../generator/index.ts';
-import { createKafka } from '../kafka/index.ts';
-import { lakeTableDir, startLakeWriter } from '../lake/index.ts';
-import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
 import { formatStates, servicesUp } from '../scripts/services/index.ts';
-import { startSpeedLayer } from '../speed-layer/index.ts';
-
-/** Shares of imperfect demo traffic: enough to keep the quality gate and late handling busy. */
-const DEMO_FAULTS = { lateFraction: 0.01, duplicateFraction: 0.005, badFraction: 0.005 };
+import { isRole, ROLES, type Role, startPlatform } from './platform.ts';
 
 const PROGRESS_EVERY_MS = 10_000;
+const USES_CLICKHOUSE: readonly Role[] = ['speed', 'serve', 'worker'];
 
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run the platform on this machine: local services, then every component in one process')
-    .action(async () => {
+    .description('run the platform: every role in one process, or the roles named with --role')
+    .option(
+      '--role <role>',
+      `run only this role (repeatable): ${ROLES.join(', ')}`,
+      (value: string, previous: Role[] = []) => {
+        if (!isRole(value)) throw new Error(`unknown role "${value}"; one of ${ROLES.join(', ')}`);
+        return [...previous, value];
+      },
+    )
+    .addHelpText(
+      'after',
+      '\nWithout --role: local Kafka and Redis are started when none answers, every role runs here on\n' +
+        'embedded ClickHouse, and demo traffic flows unless TIDEWATER_DEMO=0. With --role the process\n' +
+        'joins the services given by KAFKA_BROKERS, REDIS_URL and CLICKHOUSE_URL; several serve and\n' +
+        'worker processes can run at once.',
+    )
+    .action(async (flags: { role?: Role[] }) => {
       const cfg = config();
-      console.log(formatStates(await servicesUp(cfg, (line) => console.log(line))));
-      const dimensions = await loadPlatformDimensions(cfg.dataDir);
-
-      // Embedded ClickHouse belongs to one process, so the speed layer runs here with the rest.
-      const speed = await startSpeedLayer(cfg);
-      const lake = await startLakeWriter(cfg);
-      const quarantine = new QuarantineLakeWriter({
-        kafka: createKafka(cfg, 'quarantine-lake'),
-        topic: cfg.quarantineTopic,
-        root: quarantineTableDir(cfg.dataDir),
-      });
-      await quarantine.start();
-      console.log(`speed layer: "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? '(embedded)'}`);
-      console.log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
-      console.log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);
-
-      const abort = new AbortController();
-      const stopped = new Promise<string>((resolve) => {
-        process.once('SIGINT', () => resolve('SIGINT'));
-        process.once('SIGTERM', () => resolve('SIGTERM'));
-      });
-      const running: Promise<unknown>[] = [];
-      if (cfg.demo) {
-        const traffic = generate({
-          seed: cfg.seed,
-          start: Date.now(),
-          rate: cfg.demoRate,
-          dimensions,
-          ...DEMO_FAULTS,
-        });
-        running.push(produceToKafka(paced(traffic, cfg.demoRate, abort.signal), cfg, cfg.demoRate));
-        console.log(
-          `demo traffic: ${cfg.demoRate} events/s into "${cfg.eventsTopic}" (TIDEWATER_DEMO=0 turns it off)`,
+      const allInOne = flags.role === undefined;
+      const roles = flags.role ?? [...ROLES];
+      if (allInOne) console.log(formatStates(await servicesUp(cfg, (line) => console.log(line))));
+      const clickhouseRoles = roles.filter((r) => USES_CLICKHOUSE.includes(r));
+      if (!allInOne && !cfg.clickhouseUrl && clickhouseRoles.length > 0)
+        console.warn(
+          `warning: ${clickhouseRoles.join(', ')} on embedded ClickHouse: its data directory belongs to this ` +
+            'process alone; set CLICKHOUSE_URL to share a server between processes.',
         );
-      }
+      const platform = await startPlatform(cfg, { roles, demo: allInOne && cfg.demo });
       console.log(
         `Kafka ${cfg.kafkaBrokers.join(',')}, Redis ${cfg.redisUrl}, data in ${cfg.dataDir}. Ctrl-C stops.`,
       );
-
       const progress = setInterval(() => {
-        const lag = (m: ReadonlyMap<number, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-        console.log(
-          `speed: ${speed.consumer.delivered} events, lag ${lag(speed.consumer.lag)}; lake: version ${lake.table.current.version}, lag ${lag(lake.consumer.lag)}`,
-        );
+        const line = platform.status();
+        if (line) console.log(line);
       }, PROGRESS_EVERY_MS);
-
-      console.log(`\n${await stopped}: stopping (finishing and committing what is in flight)...`);
+      const signal = await new Promise<string>((resolve) => {
+        process.once('SIGINT', () => resolve('SIGINT'));
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+      });
+      console.log(`\n${signal}: stopping (finishing and committing what is in flight)...`);
       clearInterval(progress);
-      abort.abort();
-      await Promise.all(running);
-      await Promise.all([speed.stop(), lake.stop(), quarantine.stop()]);
+      await platform.stop();
       console.log('stopped.');
     });
 }

@@ -86,6 +86,22 @@ export const settings = {
     redisUrl.default('redis://127.0.0.1:6379'),
     'Redis for queues, caches and rate limits.',
   ),
+  apiHost: setting(
+    'TIDEWATER_API_HOST',
+    z.string().min(1).default('127.0.0.1'),
+    'Address the API (REST, SQL endpoint, live push, dashboard) listens on; 0.0.0.0 for every interface.',
+  ),
+  apiPort: setting('TIDEWATER_API_PORT', positiveInt.max(65535).default(8080), 'Port of the API.'),
+  sqlTimeoutSeconds: setting(
+    'TIDEWATER_SQL_TIMEOUT_SECONDS',
+    positiveInt.default(10),
+    'Longest a statement of the SQL endpoint may run before it is stopped (504).',
+  ),
+  sqlMaxRows: setting(
+    'TIDEWATER_SQL_MAX_ROWS',
+    positiveInt.default(100_000),
+    'Most rows one answer of the SQL endpoint or the metrics API returns; larger answers are cut and say so.',
+  ),
   clickhouseUrl: setting(
     'CLICKHOUSE_URL',
     optionalUrl,

@@ -1,0 +1,145 @@
+// The platform as one process or as any subset of its roles. Each role is a component started here
+// and stopped in reverse order, so SIGINT/SIGTERM finish in-flight work: consumers complete and
+// commit the range in hand, workers finish their jobs, the API drains its requests.
+import type { ClickHouseClient } from '@clickhouse/client';
+import { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
+import type { Config } from '../config/index.ts';
+import { loadPlatformDimensions } from '../contracts/index.ts';
+import { generate, paced, produceToKafka } from '../generator/index.ts';
+import { createKafka } from '../kafka/index.ts';
+import { lakeTableDir, startLakeWriter } from '../lake/index.ts';
+import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
+import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
+import { buildServer } from '../serving-layer/index.ts';
+import { createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
+
+export const ROLES = ['speed', 'lake', 'serve', 'worker', 'scheduler'] as const;
+export type Role = (typeof ROLES)[number];
+export const isRole = (value: string): value is Role => (ROLES as readonly string[]).includes(value);
+
+/** Shares of imperfect demo traffic: enough to keep the quality gate and late handling busy. */
+const DEMO_FAULTS = { lateFraction: 0.01, duplicateFraction: 0.005, badFraction: 0.005 };
+
+export interface Platform {
+  roles: readonly Role[];
+  /** Where the API listens, when this process serves it. */
+  url?: string;
+  /** One line on what each running role has done so far. */
+  status(): string;
+  stop(): Promise<void>;
+}
+
+export interface PlatformOptions {
+  roles: readonly Role[];
+  /** Feed generated retail traffic into the events topic (the all-in-one demo). */
+  demo: boolean;
+  log?: (line: string) => void;
+}
+
+export async function startPlatform(cfg: Config, options: PlatformOptions): Promise<Platform> {
+  const log = options.log ?? console.log;
+  const roles = new Set(options.roles);
+  const stops: (() => Promise<unknown>)[] = [];
+  const status: (() => string)[] = [];
+  const registry = new Registry();
+  let clickhouse: ClickHouseClient | undefined;
+  const ch = () => {
+    clickhouse ??= createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
+    return clickhouse;
+  };
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+    await clickhouse?.close();
+  };
+  let url: string | undefined;
+
+  try {
+    if (roles.has('speed')) {
+      const speed = await startSpeedLayer(cfg, { clickhouse: ch(), registry });
+      stops.push(() => speed.stop());
+      const lag = () => [...speed.consumer.lag.values()].reduce((a, b) => a + b, 0);
+      status.push(() => `speed: ${speed.consumer.delivered} events, lag ${lag()}`);
+      log(`speed layer: "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? '(embedded)'}`);
+    }
+    if (roles.has('lake')) {
+      const lake = await startLakeWriter(cfg);
+      stops.push(() => lake.stop());
+      const quarantine = new QuarantineLakeWriter({
+        kafka: createKafka(cfg, 'quarantine-lake'),
+        topic: cfg.quarantineTopic,
+        root: quarantineTableDir(cfg.dataDir),
+      });
+      await quarantine.start();
+      stops.push(() => quarantine.stop());
+      const lag = () => [...lake.consumer.lag.values()].reduce((a, b) => a + b, 0);
+      status.push(() => `lake: version ${lake.table.current.version}, lag ${lag()}`);
+      log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
+      log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);
+    }
+    if (roles.has('worker')) {
+      const workers = await startWorkers(cfg, { clickhouse: ch() });
+      stops.push(() => workers.close());
+      log(`workers: every queue on Redis ${cfg.redisUrl} (prefix ${cfg.queuePrefix})`);
+    }
+    if (roles.has('scheduler')) {
+      const scheduler = startScheduler(cfg);
+      stops.push(() => scheduler.stop());
+      log('scheduler: hourly recompute, nightly optimize and vacuum, daily validation report');
+    }
+    if (roles.has('serve')) {
+      const orchestrator = createOrchestrator(cfg);
+      const redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      const admin = createKafka(cfg, 'serve-probe').admin();
+      const app = await buildServer({
+        clickhouse: ch(),
+        dataDir: cfg.dataDir,
+        registry,
+        orchestrator,
+        sql: { timeoutSeconds: cfg.sqlTimeoutSeconds, maxRows: cfg.sqlMaxRows },
+        maxRows: cfg.sqlMaxRows,
+        probes: {
+          kafka: async () => {
+            await admin.connect();
+            return admin.describeCluster();
+          },
+          redis: () => redis.ping(),
+        },
+      });
+      url = await app.listen({ host: cfg.apiHost, port: cfg.apiPort });
+      stops.push(async () => {
+        await app.close();
+        await orchestrator.close();
+        await admin.disconnect();
+        redis.disconnect();
+      });
+      log(`API: ${url}  (docs ${url}/docs, Prometheus ${url}/metrics)`);
+    }
+    if (options.demo) {
+      const dimensions = await loadPlatformDimensions(cfg.dataDir);
+      const abort = new AbortController();
+      const traffic = generate({
+        seed: cfg.seed,
+        start: Date.now(),
+        rate: cfg.demoRate,
+        dimensions,
+        ...DEMO_FAULTS,
+      });
+      const running = produceToKafka(paced(traffic, cfg.demoRate, abort.signal), cfg, cfg.demoRate);
+      stops.push(async () => {
+        abort.abort();
+        await running;
+      });
+      log(`demo traffic: ${cfg.demoRate} events/s into "${cfg.eventsTopic}" (TIDEWATER_DEMO=0 turns it off)`);
+    }
+  } catch (error) {
+    await stopAll().catch(() => undefined);
+    throw error;
+  }
+  return {
+    roles: [...roles],
+    url,
+    status: () => status.map((s) => s()).join('; '),
+    stop: stopAll,
+  };
+}
