@@ -1,0 +1,99 @@
+// Serving latency: a merged 7-day per-minute query of `orders` grouped by region (5 days from the
+// batch view, 2 from the speed view), asked by 100 concurrent keep-alive connections from a load
+// generator in a second process. The rollup tables are filled in ClickHouse SQL with one row per
+// minute, region and channel (the densest case: every cell of the week present), so the bench
+// measures the serving path: plan, one merged query over both views, the answer on the wire.
+// Last line: {"bench":"serve","p50_ms":N,"p99_ms":N,"req_per_s":N,"target_p99_ms":50,...}
+// Usage: node --import tsx bench/serve.ts [seconds] [concurrency]
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { advanceWatermark, applyBatchViewDdl, batchTable, batchViewsDir } from '../batch-layer/index.ts';
+import { CATALOG, getMetric, metricTable } from '../contracts/index.ts';
+import { buildServer } from '../serving-layer/index.ts';
+import { applySpeedLayerDdl, createClickHouse } from '../speed-layer/index.ts';
+import { median, percentile, report, say } from './support.ts';
+
+const SECONDS = Number(process.argv[2] ?? 15);
+const CONCURRENCY = Number(process.argv[3] ?? 100);
+const TARGET_P99_MS = 50;
+const DAY_MS = 86_400_000;
+const START = Date.UTC(2025, 2, 3);
+const END = START + 7 * DAY_MS;
+const BATCH_END = START + 5 * DAY_MS;
+const REGIONS = 12;
+const CHANNELS = ['web', 'app', 'store', 'marketplace'];
+
+const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-bench-serve-'));
+const client = createClickHouse({ dataDir });
+try {
+  await applySpeedLayerDdl(client, CATALOG);
+  await applyBatchViewDdl(client, CATALOG);
+  const orders = getMetric('orders');
+  // Deterministic, varied figures per (minute, region, channel) from a hash of the cell.
+  const fill = (table: string, from: number, to: number) =>
+    client.command({
+      query: `INSERT INTO ${table}
+        SELECT toDateTime(${from / 1000} + intDiv(number, ${REGIONS * CHANNELS.length}) * 60, 'UTC') AS minute,
+               concat('region-', toString(intDiv(number, ${CHANNELS.length}) % ${REGIONS})) AS region,
+               [${CHANNELS.map((c) => `'${c}'`).join(', ')}][number % ${CHANNELS.length} + 1] AS channel,
+               toUInt64(cityHash64(number) % 5 + 1) AS orders,
+               toInt64(cityHash64(number, 1) % 50000 + 500) AS revenue_minor,
+               toInt64(cityHash64(number, 2) % 9 + 1) AS units
+        FROM numbers(${((to - from) / 60_000) * REGIONS * CHANNELS.length})`,
+    });
+  say('filling 7 days of the speed view and 5 days of the batch view...');
+  await fill(metricTable(orders), START, END);
+  await fill(batchTable(orders), START, BATCH_END);
+  advanceWatermark(batchViewsDir(dataDir), { from: START, to: BATCH_END, now: END, allowedLatenessMs: 0 });
+
+  const app = await buildServer({ clickhouse: client, dataDir, logger: false, maxRows: 200_000 });
+  const base = await app.listen({ host: '127.0.0.1', port: 0 });
+  const query = `/v1/metrics/orders?from=${new Date(START).toISOString()}&to=${new Date(END).toISOString()}&groupBy=region`;
+  const probe = await app.inject({ method: 'GET', url: query });
+  const answer = probe.json() as { rows: unknown[]; meta: { served: { layer: string }[] } };
+  say(
+    `one answer: ${answer.rows.length} rows, ${probe.rawPayload.length} bytes, served by ${answer.meta.served.map((s) => s.layer).join(' + ')}`,
+  );
+
+  say(`load: ${CONCURRENCY} connections for ${SECONDS} s from a second process...`);
+  // Asynchronously: the server answering the load lives in this process.
+  const { stdout: out } = await promisify(execFile)(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(import.meta.dirname, 'serve-load.ts'),
+      `${base}${query}`,
+      String(CONCURRENCY),
+      String(SECONDS),
+    ],
+    { encoding: 'utf8', maxBuffer: 1 << 28 },
+  );
+  await app.close();
+  const load = JSON.parse(out.trim().split('\n').at(-1) as string) as {
+    latencies_ms: number[];
+    requests: number;
+    errors: number;
+    seconds: number;
+  };
+  if (load.requests === 0) throw new Error(`no request answered (${load.errors} errors)`);
+  const figures = {
+    bench: 'serve',
+    p50_ms: Math.round(median(load.latencies_ms) * 10) / 10,
+    p99_ms: Math.round(percentile(load.latencies_ms, 99) * 10) / 10,
+    req_per_s: Math.round((load.requests / load.seconds) * 10) / 10,
+    target_p99_ms: TARGET_P99_MS,
+    rows_per_answer: answer.rows.length,
+    bytes_per_answer: probe.rawPayload.length,
+    concurrency: CONCURRENCY,
+    errors: load.errors,
+  };
+  say(`${load.requests} answers in ${load.seconds.toFixed(1)} s, ${load.errors} errors`);
+  report(figures);
+} finally {
+  await client.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
