@@ -23,6 +23,8 @@ const DEMO_FAULTS = { lateFraction: 0.01, duplicateFraction: 0.005, badFraction:
 
 export interface Platform {
   roles: readonly Role[];
+  /** Records each consumer of this process has taken through the gate into its sink. */
+  delivered(): { speed?: number; lake?: number };
   /** Where the API listens, when this process serves it. */
   url?: string;
   /** One line on what each running role has done so far. */
@@ -42,6 +44,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
   const roles = new Set(options.roles);
   const stops: (() => Promise<unknown>)[] = [];
   const status: (() => string)[] = [];
+  const delivered: { speed?: () => number; lake?: () => number } = {};
   const registry = new Registry();
   let clickhouse: ClickHouseClient | undefined;
   const ch = () => {
@@ -60,6 +63,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       stops.push(() => speed.stop());
       const lag = () => [...speed.consumer.lag.values()].reduce((a, b) => a + b, 0);
       status.push(() => `speed: ${speed.consumer.delivered} events, lag ${lag()}`);
+      delivered.speed = () => speed.consumer.delivered;
       log(`speed layer: "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? '(embedded)'}`);
     }
     if (roles.has('lake')) {
@@ -74,6 +78,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       stops.push(() => quarantine.stop());
       const lag = () => [...lake.consumer.lag.values()].reduce((a, b) => a + b, 0);
       status.push(() => `lake: version ${lake.table.current.version}, lag ${lag()}`);
+      delivered.lake = () => lake.consumer.delivered;
       log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
       log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);
     }
@@ -140,6 +145,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     roles: [...roles],
     url,
     status: () => status.map((s) => s()).join('; '),
+    delivered: () => ({ speed: delivered.speed?.(), lake: delivered.lake?.() }),
     stop: stopAll,
   };
 }

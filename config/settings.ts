@@ -91,7 +91,11 @@ export const settings = {
     z.string().min(1).default('127.0.0.1'),
     'Address the API (REST, SQL endpoint, live push, dashboard) listens on; 0.0.0.0 for every interface.',
   ),
-  apiPort: setting('TIDEWATER_API_PORT', positiveInt.max(65535).default(8080), 'Port of the API.'),
+  apiPort: setting(
+    'TIDEWATER_API_PORT',
+    z.coerce.number().int().min(0).max(65535).default(8080),
+    'Port of the API (0: any free port).',
+  ),
   sqlTimeoutSeconds: setting(
     'TIDEWATER_SQL_TIMEOUT_SECONDS',
     positiveInt.default(10),

@@ -1,0 +1,89 @@
+// `npm run bench`: every benchmark in turn, then one table of its figures against their targets.
+// Each bench runs as its own npm script (its progress goes to the terminal) and its last line of
+// output, one JSON object, is read back. `npm run bench -- gate serve` runs only those.
+import { spawn } from 'node:child_process';
+import { report, say } from './support.ts';
+
+type Check = { figure: string; target: number; better: 'higher' | 'lower' };
+
+/** The targets the issues set, per bench. */
+const TARGETS: Record<string, Check[]> = {
+  produce: [{ figure: 'events_per_s', target: 150_000, better: 'higher' }],
+  gate: [{ figure: 'events_per_s', target: 250_000, better: 'higher' }],
+  speed: [
+    { figure: 'events_per_s', target: 100_000, better: 'higher' },
+    { figure: 'p99_ms', target: 1_000, better: 'lower' },
+  ],
+  lake: [
+    { figure: 'write_events_per_s', target: 150_000, better: 'higher' },
+    { figure: 'backfill_vs_duckdb', target: 0.8, better: 'higher' },
+  ],
+  serve: [{ figure: 'p99_ms', target: 50, better: 'lower' }],
+  ingest: [
+    { figure: 'events_per_s', target: 50_000, better: 'higher' },
+    { figure: 'live_p99_ms', target: 1_000, better: 'lower' },
+  ],
+  soak: [
+    { figure: 'peak_rss_mb', target: 2_048, better: 'lower' },
+    { figure: 'rss_growth_mb_per_min', target: 1, better: 'lower' },
+  ],
+};
+
+function run(name: string): Promise<Record<string, unknown> | undefined> {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['run', '--silent', `bench:${name}`], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
+      process.stderr.write(chunk);
+    });
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? '';
+      try {
+        resolve(code === 0 ? (JSON.parse(last) as Record<string, unknown>) : undefined);
+      } catch {
+        resolve(undefined);
+      }
+    });
+  });
+}
+
+const chosen = process.argv.slice(2);
+const names = chosen.length > 0 ? chosen : Object.keys(TARGETS);
+const unknown = names.filter((n) => !(n in TARGETS));
+if (unknown.length > 0)
+  throw new Error(`unknown bench ${unknown.join(', ')}; one of ${Object.keys(TARGETS).join(', ')}`);
+
+const rows: { bench: string; figure: string; value: string; target: string; met: string }[] = [];
+const summary: Record<string, unknown> = { bench: 'all' };
+for (const name of names) {
+  say(`\n=== bench:${name} ===`);
+  const figures = await run(name);
+  for (const check of TARGETS[name] ?? []) {
+    const value = figures?.[check.figure];
+    const met =
+      typeof value !== 'number'
+        ? 'failed'
+        : (check.better === 'higher' ? value >= check.target : value < check.target)
+          ? 'yes'
+          : 'no';
+    rows.push({
+      bench: name,
+      figure: check.figure,
+      value: typeof value === 'number' ? String(value) : 'n/a',
+      target: `${check.better === 'higher' ? '>=' : '<'} ${check.target}`,
+      met,
+    });
+    summary[`${name}.${check.figure}`] = value ?? null;
+  }
+}
+
+const columns = ['bench', 'figure', 'value', 'target', 'met'] as const;
+const width = (c: (typeof columns)[number]) => Math.max(c.length, ...rows.map((r) => r[c].length));
+const line = (cells: Record<(typeof columns)[number], string>) =>
+  columns.map((c) => cells[c].padEnd(width(c))).join('  ');
+say(`\n${line({ bench: 'bench', figure: 'figure', value: 'value', target: 'target', met: 'met' })}`);
+for (const r of rows) say(line(r));
+report(summary);

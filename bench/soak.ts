@@ -1,0 +1,98 @@
+// Soak: the all-in-one platform (speed layer, lake writer, quarantine writer, workers, scheduler,
+// API) in this process, fed generated traffic at a fixed rate by `tidewater generate` in a second
+// process, for ten minutes. RSS is sampled every 5 s; growth is the least-squares slope of RSS over
+// time after a two-minute warm-up. Buffers between Kafka and the sinks are bounded, so a platform
+// slower than the offered rate builds lag in Kafka, not memory.
+// Last line: {"bench":"soak","events_per_s":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,...}
+// Usage: node --import tsx bench/soak.ts [minutes] [events_per_s]
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPlatform } from '../cli/platform.ts';
+import { loadConfig } from '../config/index.ts';
+import { createKafka } from '../kafka/index.ts';
+import { report, say } from './support.ts';
+
+const MINUTES = Number(process.argv[2] ?? 10);
+const RATE = Number(process.argv[3] ?? 50_000);
+const WARM_UP_MIN = Math.min(2, MINUTES / 5);
+const SAMPLE_MS = 5_000;
+const MB = 1024 * 1024;
+
+const id = randomUUID().slice(0, 8);
+const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-soak-'));
+const env = {
+  ...process.env,
+  TIDEWATER_DATA_DIR: dataDir,
+  TIDEWATER_EVENTS_TOPIC: `soak-${id}`,
+  TIDEWATER_QUARANTINE_TOPIC: `soak-${id}.quarantine`,
+  TIDEWATER_SPEED_GROUP: `soak-speed-${id}`,
+  TIDEWATER_LAKE_GROUP: `soak-lake-${id}`,
+  TIDEWATER_QUEUE_PREFIX: `soak-${id}`,
+  TIDEWATER_API_PORT: '0',
+  LOG_LEVEL: 'error',
+};
+const cfg = loadConfig(env);
+
+/** Least-squares slope of y over x. */
+function slope(points: { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  const sxy = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0);
+  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  return sxx === 0 ? 0 : sxy / sxx;
+}
+
+const platform = await startPlatform(cfg, {
+  roles: ['speed', 'lake', 'serve', 'worker', 'scheduler'],
+  demo: false,
+  log: say,
+});
+const started = performance.now();
+say(`offering ${RATE} events/s for ${MINUTES} min from a second process...`);
+const producer = spawn(
+  process.execPath,
+  ['--max-semi-space-size=64', 'bin/tidewater.js', 'generate', '--rate', String(RATE), '--to', 'kafka'],
+  { env, stdio: ['ignore', 'ignore', 'inherit'] },
+);
+
+const samples: { minute: number; rssMb: number }[] = [];
+let peak = 0;
+const timer = setInterval(() => {
+  const rssMb = process.memoryUsage().rss / MB;
+  peak = Math.max(peak, rssMb);
+  const minute = (performance.now() - started) / 60_000;
+  samples.push({ minute, rssMb });
+  if (samples.length % 6 === 0)
+    say(`${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB; ${platform.status()}`);
+}, SAMPLE_MS);
+
+await new Promise((resolve) => setTimeout(resolve, MINUTES * 60_000));
+clearInterval(timer);
+producer.kill('SIGINT');
+const consumed = platform.delivered().speed ?? 0;
+const seconds = (performance.now() - started) / 1000;
+await platform.stop();
+
+const admin = createKafka(cfg, 'soak').admin();
+await admin.connect();
+await admin.deleteTopics({ topics: [cfg.eventsTopic, cfg.quarantineTopic] }).catch(() => undefined);
+await admin.disconnect();
+rmSync(dataDir, { recursive: true, force: true });
+
+const growth = slope(
+  samples.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s.rssMb })),
+);
+report({
+  bench: 'soak',
+  events_per_s: Math.round(consumed / seconds),
+  offered_events_per_s: RATE,
+  peak_rss_mb: Math.round(peak),
+  rss_growth_mb_per_min: Math.round(growth * 100) / 100,
+  minutes: MINUTES,
+  target_peak_rss_mb: 2048,
+});
