@@ -7,13 +7,14 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDimensions, CATALOG, indexDimensions, type RawRow, toRawRows } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { createGate, type RawMessage } from '../quality/index.ts';
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
+import { dashboardRoutes } from '../serving-layer/routes/dashboard.ts';
 import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
 
 const OUTPUT_DIR = join(import.meta.dirname, '..', 'test-output', 'dashboard');
@@ -178,5 +179,18 @@ describe('the live dashboard in Chromium', () => {
     expect(await page.locator('#boundary').textContent()).toBe('speed only (no batch run yet)');
     expect(await page.locator('#freshness').textContent()).toMatch(/^\d+ s old$/);
     await page.screenshot({ path: join(OUTPUT_DIR, 'dashboard.png'), fullPage: true });
+  });
+});
+
+describe('without a build', () => {
+  it('GET / answers 503 naming the command that builds the page', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'tidewater-no-dashboard-'));
+    const bare = Fastify();
+    await bare.register(dashboardRoutes, { dir: empty });
+    const response = await bare.inject({ method: 'GET', url: '/' });
+    await bare.close();
+    rmSync(empty, { recursive: true, force: true });
+    expect(response.statusCode).toBe(503);
+    expect(response.body).toContain('npm run build:dashboard');
   });
 });
