@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDimensions, CATALOG, indexDimensions, type RawRow, toRawRows } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
@@ -16,32 +16,21 @@ import { createGate, type RawMessage } from '../quality/index.ts';
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
 import { dashboardRoutes } from '../serving-layer/routes/dashboard.ts';
 import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
+import { type Chromium, launchChromium } from './support/chromium.ts';
 
 const OUTPUT_DIR = join(import.meta.dirname, '..', 'test-output', 'dashboard');
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  // This machine's network refuses Chromium's own calls home: do not make any.
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** The page's poll interval (live-feed.ts POLL_MS), plus a poll's own time under load. */
-const POLL_BOUND_MS = 5_000 + 2_000;
+const POLL_BOUND_MS = 5_000 + 3_000;
 const LIVE_BOUND_MS = 1_000;
 /** Stand-in for a reader key while the server has no auth: see `emulateAuth`. */
 const READER_KEY = 'tw_test_reader';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-dashboard-'));
-const userDataDir = mkdtempSync(join(tmpdir(), 'tidewater-chromium-'));
 const dims = indexDimensions(buildDimensions());
 let client: ClickHouseClient;
 let app: FastifyInstance;
 let baseUrl: string;
-let browser: BrowserContext;
+let chromium: Chromium;
 let page: Page;
 let batches = 0;
 
@@ -103,22 +92,16 @@ beforeAll(async () => {
   await insert(rawRows(7, now - 41 * 60_000, 12_000, 5));
   app = await buildServer({ clickhouse: client, dataDir, logger: false });
   baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  browser = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1500 },
-  });
-  page = await browser.newPage();
+  chromium = await launchChromium();
+  page = await chromium.browser.newPage();
   await emulateAuth(page);
 });
 
 afterAll(async () => {
-  await browser?.close();
+  await chromium?.close();
   await app?.close();
   await client?.close();
   rmSync(dataDir, { recursive: true, force: true });
-  rmSync(userDataDir, { recursive: true, force: true });
 });
 
 describe('the live dashboard in Chromium', () => {

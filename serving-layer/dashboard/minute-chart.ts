@@ -38,10 +38,13 @@ export class MinuteChart {
     private readonly options: ChartOptions,
   ) {}
 
-  /** Redraws when the model or the width changed since the last paint. */
+  /** The model or the width changed since the last paint. */
+  stale(): boolean {
+    return this.drawn !== this.series.version || this.host.clientWidth !== this.width;
+  }
+
   paint(): void {
     const width = this.host.clientWidth;
-    if (this.drawn === this.series.version && width === this.width) return;
     const keys = this.series.keys(this.options.measure);
     const data = this.series.data(this.options.measure, keys) as uPlot.AlignedData;
     if (!this.plot || JSON.stringify(keys) !== JSON.stringify(this.keys)) {
