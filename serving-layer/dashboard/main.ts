@@ -32,6 +32,12 @@ function windowFromUrl(): number {
 }
 
 const windowMs = windowFromUrl();
+const WINDOW_LABEL =
+  windowMs % (24 * HOUR) === 0
+    ? `${windowMs / (24 * HOUR)} d`
+    : windowMs % HOUR === 0
+      ? `${windowMs / HOUR} h`
+      : `${windowMs / MINUTE} min`;
 const orders = new MinuteSeries(windowMs);
 const users = new MinuteSeries(windowMs);
 let meta: { value: Meta; received: number } | undefined;
@@ -67,11 +73,10 @@ function paint(): void {
 function setFigure(id: string, value: number, text: string): void {
   const element = $(id);
   element.dataset.value = String(value);
-  element.textContent = `${text} in ${$('window').textContent}`;
+  element.textContent = `${text} in ${WINDOW_LABEL}`;
 }
 
 function paintHeader(now: number): void {
-  $('window').textContent = windowMs % HOUR === 0 ? `${windowMs / HOUR} h` : `${windowMs / MINUTE} min`;
   if (!meta) return;
   const { value, received } = meta;
   const time = (iso: string) => new Date(iso).toLocaleString();
@@ -237,6 +242,7 @@ $('change-key').addEventListener('click', () => {
   void askForKey('Enter a reader API key for this server.');
 });
 
+$('window').textContent = WINDOW_LABEL;
 follow('orders', orders, 'orders', ['region'], true);
 follow('active_users', users, 'active_users', [], false);
 startPanels();
