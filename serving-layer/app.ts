@@ -12,6 +12,7 @@ import {
 import { ServingContext, type ServingOptions } from './context.ts';
 import { installErrorHandling } from './errors.ts';
 import { backfillRoutes } from './routes/backfills.ts';
+import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { sqlRoutes } from './routes/sql.ts';
@@ -55,5 +56,6 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
   await app.register(metricsRoutes, { ctx });
   await app.register(sqlRoutes, { ctx });
   await app.register(backfillRoutes, { ctx });
+  await app.register(dashboardRoutes);
   return app;
 }

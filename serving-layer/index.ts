@@ -1,4 +1,5 @@
 export { API_VERSION, buildServer } from './app.ts';
 export type { ServingOptions, SqlLimits } from './context.ts';
+export { buildDashboard, DASHBOARD_DIST_DIR } from './dashboard-assets.ts';
 export { ApiError } from './errors.ts';
 export { type Boundary, type Layer, planSegments, type Segment } from './merge-plan.ts';

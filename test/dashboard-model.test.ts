@@ -1,0 +1,90 @@
+// The dashboard's pure parts: the columnar per-minute model (snapshot, deltas replacing by key, the
+// sliding window) and the painter's frame cap.
+import { describe, expect, it } from 'vitest';
+import type { Answer, Row } from '../serving-layer/dashboard/answer.ts';
+import { MinuteSeries } from '../serving-layer/dashboard/minute-series.ts';
+import { createPainter } from '../serving-layer/dashboard/painter.ts';
+
+const T0 = Date.parse('2025-06-01T10:00:00Z');
+const MINUTE = 60_000;
+const at = (minute: number) => new Date(T0 + minute * MINUTE).toISOString();
+
+function answer(rows: Row[], minutes = 10): Answer {
+  return {
+    metric: 'orders',
+    grain: 'minute',
+    from: at(0),
+    to: at(minutes),
+    dimensions: ['region'],
+    measures: ['orders', 'revenue_minor'],
+    rows,
+    meta: {
+      boundary: null,
+      served: [],
+      lakeVersion: null,
+      speed: { newestEventTime: null, ageSeconds: null },
+      quarantined: null,
+      truncated: false,
+    },
+  };
+}
+
+describe('MinuteSeries', () => {
+  it('a delta replaces the value at its (minute, series) key, never adds to it', () => {
+    const model = new MinuteSeries(60 * MINUTE);
+    model.reset(
+      answer([
+        { time: at(1), region: 'texas', orders: 2, revenue_minor: 500 },
+        { time: at(1), region: 'florida', orders: 1, revenue_minor: 100 },
+      ]),
+    );
+    expect(model.total('revenue_minor')).toBe(600);
+    const version = model.version;
+    model.apply([{ time: at(1), region: 'texas', orders: 3, revenue_minor: 750 }]);
+    model.apply([{ time: at(1), region: 'texas', orders: 3, revenue_minor: 750 }]);
+    expect(model.version).toBeGreaterThan(version);
+    expect(model.total('revenue_minor')).toBe(850);
+    expect(model.keys('orders')).toEqual(['florida', 'texas']);
+    const [xs, florida, texas] = model.data('orders', ['florida', 'texas']);
+    expect(xs?.[1]).toBe((T0 + MINUTE) / 1000);
+    expect([florida?.[1], texas?.[1], texas?.[0]]).toEqual([1, 3, 0]);
+  });
+
+  it('grows with new minutes (a new series starts at zero) and drops minutes that leave the window', () => {
+    const model = new MinuteSeries(10 * MINUTE);
+    model.reset(answer([{ time: at(0), region: 'texas', orders: 5, revenue_minor: 1 }], 5));
+    // Past the initial capacity, so the columns are reallocated.
+    model.apply([{ time: at(100), region: 'plains', orders: 7, revenue_minor: 2 }]);
+    expect(model.size).toBe(101);
+    const [, plains] = model.data('orders', ['plains']);
+    expect(plains?.[0]).toBe(0);
+    expect(plains?.[100]).toBe(7);
+    model.extendTo(T0 + 100 * MINUTE + 30_000);
+    expect(model.size).toBe(11);
+    expect(model.newestMinute()).toBe(T0 + 100 * MINUTE);
+    expect(model.total('orders')).toBe(7);
+    // A row older than the window has nowhere to go.
+    model.apply([{ time: at(3), region: 'texas', orders: 9, revenue_minor: 9 }]);
+    expect(model.total('orders')).toBe(7);
+  });
+});
+
+describe('createPainter', () => {
+  it('paints once per allowed frame however many changes came, at most 30 times a second', () => {
+    const queued: ((now: number) => void)[] = [];
+    let painted = 0;
+    const painter = createPainter(() => painted++, { requestFrame: (callback) => queued.push(callback) });
+    // A 60 Hz display for one second, with a change before every frame.
+    for (let frame = 0; frame < 60; frame++) {
+      for (let change = 0; change < 10; change++) painter.invalidate();
+      expect(queued.length).toBe(1);
+      queued.shift()?.(frame * (1000 / 60));
+    }
+    expect(painted).toBe(30);
+    expect(painter.paints).toBe(30);
+    // The change before the last, skipped frame is painted by the next one; then nothing is pending.
+    queued.shift()?.(1000);
+    expect(painted).toBe(31);
+    expect(queued.length).toBe(0);
+  });
+});
