@@ -103,8 +103,8 @@ export const settings = {
   ),
   sqlMaxRows: setting(
     'TIDEWATER_SQL_MAX_ROWS',
-    positiveInt.default(100_000),
-    'Most rows one answer of the SQL endpoint or the metrics API returns; larger answers are cut and say so.',
+    positiveInt.default(250_000),
+    'Most rows one answer of the SQL endpoint or the metrics API returns (a week of minutes by region is 120,960); larger answers are cut and say so.',
   ),
   clickhouseUrl: setting(
     'CLICKHOUSE_URL',

@@ -31,7 +31,7 @@ export interface ServingOptions {
   /** Backfills and jobs; without it those routes answer 503. */
   orchestrator?: Orchestrator;
   sql?: Partial<SqlLimits>;
-  /** Most rows a metrics answer returns (default 100,000). */
+  /** Most rows a metrics answer returns (default 250,000). */
   maxRows?: number;
   /** fastify's logger option (default: warnings and errors). */
   logger?: boolean | { level: string };
@@ -64,8 +64,8 @@ export class ServingContext {
     this.dataDir = options.dataDir;
     this.lakeDir = lakeTableDir(options.dataDir);
     this.viewsDir = batchViewsDir(options.dataDir);
-    this.maxRows = options.maxRows ?? 100_000;
-    this.sql = { timeoutSeconds: 10, maxRows: 100_000, ...options.sql };
+    this.maxRows = options.maxRows ?? 250_000;
+    this.sql = { timeoutSeconds: 10, maxRows: 250_000, ...options.sql };
   }
 
   metric(name: string): Metric {
