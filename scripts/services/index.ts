@@ -3,8 +3,8 @@ import { kafkaDown, kafkaStatus, kafkaUp } from './kafka.ts';
 import { redisDown, redisStatus, redisUp } from './redis.ts';
 import type { ServiceState } from './types.ts';
 
-export { brokerAnswers } from './kafka.ts';
-export { redisAnswers } from './redis.ts';
+export { brokerAnswers, kafkaDown, kafkaUp } from './kafka.ts';
+export { redisAnswers, redisDown, redisUp } from './redis.ts';
 export type { ServiceState } from './types.ts';
 
 type Log = (line: string) => void;
