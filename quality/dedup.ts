@@ -46,15 +46,18 @@ export class DedupWindow {
   /** Remembers the id; false when it was already in the window. */
   add(eventId: string): boolean {
     if (!this.toProbe(eventId)) throw new TypeError(`eventId is not a UUID: ${eventId}`);
-    if (this.slots[this.find(this.probe, 0)] !== EMPTY) return false;
+    let slot = this.find(this.probe, 0);
+    if (this.slots[slot] !== EMPTY) return false;
     let entry: number;
+    // Growth rehashes and eviction shifts entries back: either can move the id's place.
     if (this.count < this.capacity) {
       entry = this.count++;
-      this.reserve();
+      if (this.reserve()) slot = this.find(this.probe, 0);
     } else {
       entry = this.oldest;
       this.remove(entry);
       this.oldest = (this.oldest + 1) % this.capacity;
+      slot = this.find(this.probe, 0);
     }
     const { ring, probe } = this;
     const base = entry * WORDS;
@@ -62,8 +65,7 @@ export class DedupWindow {
     ring[base + 1] = probe[1] as number;
     ring[base + 2] = probe[2] as number;
     ring[base + 3] = probe[3] as number;
-    // Growth may have rehashed, so look the slot up again.
-    this.slots[this.find(this.probe, 0)] = entry;
+    this.slots[slot] = entry;
     return true;
   }
 
@@ -115,18 +117,19 @@ export class DedupWindow {
     slots[hole] = EMPTY;
   }
 
-  /** Room for `count` entries: ring words, and a table kept at most half full. */
-  private reserve(): void {
+  /** Room for `count` entries: ring words, and a table kept at most half full; true when rehashed. */
+  private reserve(): boolean {
     if (this.ring.length < this.count * WORDS) {
       const ring = new Uint32Array(Math.min(this.capacity, Math.max(INITIAL_SLOTS, this.count * 2)) * WORDS);
       ring.set(this.ring);
       this.ring = ring;
     }
-    if (this.count * 2 <= this.slots.length) return;
+    if (this.count * 2 <= this.slots.length) return false;
     this.slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
     // Entries [0, count - 1) are live; the newest is placed by add() once its bits are in the ring.
     for (let entry = 0; entry < this.count - 1; entry++)
       this.slots[this.find(this.ring, entry * WORDS)] = entry;
+    return true;
   }
 }
 

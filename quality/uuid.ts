@@ -1,5 +1,7 @@
 // Canonical UUID text (8-4-4-4-12 hex digits) read by table lookups: the dedup window keys on the
 // 128 bits, and the compiled contract checks zod's UUID rule this way rather than by its regex.
+// The gate reads each eventId twice (contract, then dedup window), so the last id read keeps its
+// bits: the second read is a string comparison and a copy.
 
 export const UUID_LENGTH = 36;
 
@@ -16,8 +18,28 @@ for (let digit = 0; digit < 16; digit++) {
 
 const nibble = (code: number): number => (code < HEX.length ? (HEX[code] as number) : -1);
 
+/** The last id read and its bits. */
+let lastId = '';
+const lastBits = new Uint32Array(4);
+
 /** Writes the 128 bits of a canonical UUID into out[at..at+3]; false when it is not one. */
 export function parseUuid(id: string, out: Uint32Array, at: number): boolean {
+  if (id !== lastId) {
+    if (!readUuid(id)) {
+      lastId = '';
+      return false;
+    }
+    lastId = id;
+  }
+  out[at] = lastBits[0] as number;
+  out[at + 1] = lastBits[1] as number;
+  out[at + 2] = lastBits[2] as number;
+  out[at + 3] = lastBits[3] as number;
+  return true;
+}
+
+/** Reads a canonical UUID's bits into lastBits; false when it is not one. */
+function readUuid(id: string): boolean {
   if (id.length !== UUID_LENGTH) return false;
   if (
     id.charCodeAt(8) !== DASH ||
@@ -34,7 +56,7 @@ export function parseUuid(id: string, out: Uint32Array, at: number): boolean {
     invalid |= value;
     word = (word << 4) | (value & 15);
     if ((n & 7) === 7) {
-      out[at + (n >> 3)] = word >>> 0;
+      lastBits[n >> 3] = word >>> 0;
       word = 0;
     }
   }
