@@ -3,7 +3,7 @@
 // The gate reads each eventId twice (contract, then dedup window), so the last id read keeps its
 // bits: the second read is a string comparison and a copy.
 
-export const UUID_LENGTH = 36;
+const UUID_LENGTH = 36;
 
 const DASH = 45;
 const DASHES = [8, 13, 18, 23];
