@@ -7,6 +7,7 @@
 // Set of strings: ~24 bytes an id instead of ~90, exact (no hashing down), and nothing for the
 // garbage collector to trace, which at a million remembered ids is most of the gate's GC time.
 // UUIDs compare case-insensitively (RFC 9562), as the 128-bit value does.
+import { parseUuid } from './uuid.ts';
 
 /** Identifies a source partition (a RawMessage qualifies). */
 export interface PartitionRef {
@@ -17,44 +18,6 @@ export interface PartitionRef {
 const WORDS = 4;
 const EMPTY = -1;
 const INITIAL_SLOTS = 1024;
-const UUID_LENGTH = 36;
-
-const DASH = 45;
-const DASHES = [8, 13, 18, 23];
-/** Positions of the 32 hex digits in the canonical 8-4-4-4-12 form. */
-const DIGIT_AT = Uint8Array.from({ length: UUID_LENGTH }, (_, i) => i).filter((i) => !DASHES.includes(i));
-/** Nibble value of each ASCII code, -1 for non-hex; both cases, as UUIDs compare case-insensitively. */
-const HEX = new Int8Array(128).fill(-1);
-for (let digit = 0; digit < 16; digit++) {
-  HEX[digit.toString(16).charCodeAt(0)] = digit;
-  HEX[digit.toString(16).toUpperCase().charCodeAt(0)] = digit;
-}
-
-/** Writes the 128 bits of a canonical UUID into out[at..at+3]; false when it is not one. */
-function parseUuid(id: string, out: Uint32Array, at: number): boolean {
-  if (id.length !== UUID_LENGTH) return false;
-  if (
-    id.charCodeAt(8) !== DASH ||
-    id.charCodeAt(13) !== DASH ||
-    id.charCodeAt(18) !== DASH ||
-    id.charCodeAt(23) !== DASH
-  ) {
-    return false;
-  }
-  let invalid = 0;
-  let word = 0;
-  for (let n = 0; n < DIGIT_AT.length; n++) {
-    const code = id.charCodeAt(DIGIT_AT[n] as number);
-    const value = code < HEX.length ? (HEX[code] as number) : -1;
-    invalid |= value;
-    word = (word << 4) | (value & 15);
-    if ((n & 7) === 7) {
-      out[at + (n >> 3)] = word >>> 0;
-      word = 0;
-    }
-  }
-  return invalid >= 0;
-}
 
 /**
  * FIFO set of the last `capacity` ids: a ring of 128-bit ids in arrival order, indexed by an
@@ -83,15 +46,18 @@ export class DedupWindow {
   /** Remembers the id; false when it was already in the window. */
   add(eventId: string): boolean {
     if (!this.toProbe(eventId)) throw new TypeError(`eventId is not a UUID: ${eventId}`);
-    if (this.slots[this.find(this.probe, 0)] !== EMPTY) return false;
+    let slot = this.find(this.probe, 0);
+    if (this.slots[slot] !== EMPTY) return false;
     let entry: number;
+    // Growth rehashes and eviction shifts entries back: either can move the id's place.
     if (this.count < this.capacity) {
       entry = this.count++;
-      this.reserve();
+      if (this.reserve()) slot = this.find(this.probe, 0);
     } else {
       entry = this.oldest;
       this.remove(entry);
       this.oldest = (this.oldest + 1) % this.capacity;
+      slot = this.find(this.probe, 0);
     }
     const { ring, probe } = this;
     const base = entry * WORDS;
@@ -99,8 +65,7 @@ export class DedupWindow {
     ring[base + 1] = probe[1] as number;
     ring[base + 2] = probe[2] as number;
     ring[base + 3] = probe[3] as number;
-    // Growth may have rehashed, so look the slot up again.
-    this.slots[this.find(this.probe, 0)] = entry;
+    this.slots[slot] = entry;
     return true;
   }
 
@@ -152,18 +117,19 @@ export class DedupWindow {
     slots[hole] = EMPTY;
   }
 
-  /** Room for `count` entries: ring words, and a table kept at most half full. */
-  private reserve(): void {
+  /** Room for `count` entries: ring words, and a table kept at most half full; true when rehashed. */
+  private reserve(): boolean {
     if (this.ring.length < this.count * WORDS) {
       const ring = new Uint32Array(Math.min(this.capacity, Math.max(INITIAL_SLOTS, this.count * 2)) * WORDS);
       ring.set(this.ring);
       this.ring = ring;
     }
-    if (this.count * 2 <= this.slots.length) return;
+    if (this.count * 2 <= this.slots.length) return false;
     this.slots = new Int32Array(this.slots.length * 2).fill(EMPTY);
     // Entries [0, count - 1) are live; the newest is placed by add() once its bits are in the ring.
     for (let entry = 0; entry < this.count - 1; entry++)
       this.slots[this.find(this.ring, entry * WORDS)] = entry;
+    return true;
   }
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { buildDimensions, type TidewaterEvent } from '../contracts/index.ts';
 import {
   BAD_KINDS,
@@ -26,6 +27,7 @@ import {
   VOLUME_RULE,
   WindowReporter,
 } from '../quality/index.ts';
+import { isZodUuid, ZOD_UUID_PATTERN } from '../quality/uuid.ts';
 
 const START = Date.UTC(2025, 0, 1);
 const RATE = 1000;
@@ -348,6 +350,31 @@ describe('contract engines', () => {
       'a string',
     ];
     for (const variant of variants) agree(variant);
+  });
+
+  it('check UUIDs exactly as the regex zod exports for them', () => {
+    expect((z.toJSONSchema(z.uuid()) as { pattern?: string }).pattern).toBe(ZOD_UUID_PATTERN);
+    const regex = new RegExp(ZOD_UUID_PATTERN);
+    const sample = crypto.randomUUID();
+    const ids = [
+      sample,
+      '00000000-0000-0000-0000-000000000000',
+      'ffffffff-ffff-ffff-ffff-ffffffffffff',
+      'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF',
+    ];
+    const variants = ids.flatMap((id) => [id, id.toUpperCase(), `${id}0`, id.slice(1), ` ${id.slice(1)}`]);
+    // Every position of a UUID replaced by each character that could matter to either check.
+    const alphabet = '0123456789abcdefABCDEFgG-_ \n\u0000\u00e9\u{1F600}';
+    for (let at = 0; at < 36; at++) {
+      for (const char of alphabet) variants.push(sample.slice(0, at) + char + sample.slice(at + 1));
+    }
+    let matched = 0;
+    for (const id of variants) {
+      expect(isZodUuid(id), id).toBe(regex.test(id));
+      if (regex.test(id)) matched++;
+    }
+    expect(matched).toBeGreaterThan(100);
+    expect(matched).toBeLessThan(variants.length - 100);
   });
 
   it('yield the same event, unknown keys stripped', () => {
