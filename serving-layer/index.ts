@@ -1,4 +1,6 @@
 export { API_VERSION, buildServer } from './app.ts';
 export type { ServingOptions, SqlLimits } from './context.ts';
 export { ApiError } from './errors.ts';
+export type { IngestAnswer, IngestOptions } from './ingest.ts';
+export { type ApiKey, isRole, KeyStore, ROLES, type Role } from './keys.ts';
 export { type Boundary, type Layer, planSegments, type Segment } from './merge-plan.ts';

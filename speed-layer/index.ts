@@ -1,6 +1,15 @@
 export { type ClickHouseOptions, createClickHouse, embeddedPath } from './clickhouse.ts';
 export { arrayState, clickhouseDialect, hllPrecision } from './clickhouse-dialect.ts';
 export {
+  type CommitNotice,
+  parseCommitNotice,
+  readSpeedState,
+  SpeedCommitPublisher,
+  type SpeedState,
+  speedCommitsChannel,
+  speedStateKey,
+} from './commits.ts';
+export {
   applySpeedLayerDdl,
   DEFAULT_SPEED_DDL_OPTIONS,
   metricTableDdl,
