@@ -18,7 +18,13 @@ import { generate } from '../generator/index.ts';
 import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { buildServer, KeyStore } from '../serving-layer/index.ts';
-import { createClickHouse, SpeedCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
+import {
+  createClickHouse,
+  parseCommitNotice,
+  SpeedCommitPublisher,
+  speedCommitsChannel,
+  startSpeedLayer,
+} from '../speed-layer/index.ts';
 import { median, percentile, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 300_000);
@@ -163,6 +169,18 @@ const background = ask<Done>({
 });
 await sleep(1_000);
 
+// When each commit notice arrived, by the newest event time it covers: splits a probe's latency
+// into Kafka + speed layer (post to notice) and the live path (notice to client).
+const notices: { at: number; newest: number }[] = [];
+const listener = redis.duplicate();
+await listener.subscribe(speedCommitsChannel(prefix));
+listener.on('message', (_channel: string, message: string) => {
+  const notice = parseCommitNotice(message);
+  if (notice) notices.push({ at: Date.now(), newest: notice.newest });
+});
+const acks: number[] = [];
+const commits: number[] = [];
+
 say(`${PROBES} probes: one order posted, timed until the live client holds its minute's new value...`);
 const latencies: number[] = [];
 const expected = new Map<string, number>();
@@ -197,8 +215,11 @@ for (let i = 0; i < PROBES; i++) {
     body: `${JSON.stringify(event)}\n`,
   });
   if (response.status !== 202) throw new Error(`probe ${i}: ${response.status} ${await response.text()}`);
+  acks.push(Date.now() - now);
   await seen;
   latencies.push(Date.now() - now);
+  const notice = notices.find((n) => n.newest >= now);
+  if (notice) commits.push(notice.at - now);
   await sleep(50 + Math.random() * 200);
 }
 load.send({ cmd: 'stop' });
@@ -208,6 +229,10 @@ say(
 );
 const p50 = median(latencies);
 const p99 = percentile(latencies, 99);
+listener.disconnect();
+say(
+  `medians after the post: ingest acknowledged ${median(acks)} ms, speed commit noticed ${median(commits)} ms, live client ${p50} ms`,
+);
 say(
   `event -> live client: p50 ${p50} ms, p99 ${p99} ms, max ${Math.max(...latencies)} ms (load ${loadavg()[0]?.toFixed(2)})`,
 );
