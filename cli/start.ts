@@ -6,7 +6,8 @@ import { createKafka } from '../kafka/index.ts';
 import { lakeTableDir, startLakeWriter } from '../lake/index.ts';
 import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
 import { formatStates, servicesUp } from '../scripts/services/index.ts';
-import { startSpeedLayer } from '../speed-layer/index.ts';
+import { startServing } from '../serving-layer/index.ts';
+import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
 
 /** Shares of imperfect demo traffic: enough to keep the quality gate and late handling busy. */
 const DEMO_FAULTS = { lateFraction: 0.01, duplicateFraction: 0.005, badFraction: 0.005 };
@@ -23,7 +24,8 @@ export function registerStart(program: Command): void {
       const dimensions = await loadPlatformDimensions(cfg.dataDir);
 
       // Embedded ClickHouse belongs to one process, so the speed layer runs here with the rest.
-      const speed = await startSpeedLayer(cfg);
+      const commits = connectCommitPublisher(cfg);
+      const speed = await startSpeedLayer(cfg, { commits: commits.publisher });
       const lake = await startLakeWriter(cfg);
       const quarantine = new QuarantineLakeWriter({
         kafka: createKafka(cfg, 'quarantine-lake'),
@@ -34,6 +36,11 @@ export function registerStart(program: Command): void {
       console.log(`speed layer: "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? '(embedded)'}`);
       console.log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
       console.log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);
+      const api = await startServing(cfg, { clickhouse: speed.clickhouse });
+      console.log(`API: ${api.url} (docs ${api.url}/docs, Prometheus ${api.url}/metrics)`);
+      if (!cfg.auth) console.log('API keys are off (TIDEWATER_AUTH=0): every route is open');
+      else if (api.bootstrapKey)
+        console.log(`admin API key, shown this once (tidewater keys create for more): ${api.bootstrapKey}`);
 
       const abort = new AbortController();
       const stopped = new Promise<string>((resolve) => {
@@ -69,7 +76,9 @@ export function registerStart(program: Command): void {
       clearInterval(progress);
       abort.abort();
       await Promise.all(running);
+      await api.close();
       await Promise.all([speed.stop(), lake.stop(), quarantine.stop()]);
+      commits.close();
       console.log('stopped.');
     });
 }

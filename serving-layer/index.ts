@@ -4,3 +4,4 @@ export { ApiError } from './errors.ts';
 export type { IngestAnswer, IngestOptions } from './ingest.ts';
 export { type ApiKey, isRole, KeyStore, ROLES, type Role } from './keys.ts';
 export { type Boundary, type Layer, planSegments, type Segment } from './merge-plan.ts';
+export { type Serving, startServing } from './serve.ts';

@@ -2,7 +2,7 @@
 // trip (a script) advances the shared commit state and publishes a notice on a channel. Live
 // subscriptions re-query the minutes a notice names; the query cache keys its answers by the state.
 // Fire and forget: the insert never waits on Redis, and a Redis outage costs only freshness.
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 
 export const speedCommitsChannel = (prefix: string) => `${prefix}:speed-commits`;
 export const speedStateKey = (prefix: string) => `${prefix}:speed-state`;
@@ -79,4 +79,21 @@ export class SpeedCommitPublisher {
         this.failures++;
       });
   }
+}
+
+/**
+ * A publisher on its own Redis connection, for a speed layer process. Commands fail at once while
+ * Redis is unreachable rather than queue up behind the inserts.
+ */
+export function connectCommitPublisher(cfg: {
+  redisUrl: string;
+  queuePrefix: string;
+  allowedLatenessMinutes: number;
+}): { publisher: SpeedCommitPublisher; close(): void } {
+  const redis = new Redis(cfg.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', () => undefined); // counted as failed notices; the inserts go on
+  return {
+    publisher: new SpeedCommitPublisher(redis, cfg.queuePrefix, cfg.allowedLatenessMinutes * 60_000),
+    close: () => redis.disconnect(),
+  };
 }

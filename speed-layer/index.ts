@@ -2,6 +2,7 @@ export { type ClickHouseOptions, createClickHouse, embeddedPath } from './clickh
 export { arrayState, clickhouseDialect, hllPrecision } from './clickhouse-dialect.ts';
 export {
   type CommitNotice,
+  connectCommitPublisher,
   parseCommitNotice,
   readSpeedState,
   SpeedCommitPublisher,
