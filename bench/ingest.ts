@@ -245,7 +245,8 @@ await speed.stop();
 await clickhouse.close();
 await admin.deleteTopics({ topics: [cfg.eventsTopic, cfg.quarantineTopic] }).catch(() => undefined);
 await admin.disconnect();
-await redis.del(`${prefix}:api-keys`, `${prefix}:speed-state`);
+const leftovers = await redis.keys(`${prefix}:*`);
+if (leftovers.length > 0) await redis.del(...leftovers);
 redis.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
 

@@ -35,6 +35,7 @@ let clickhouse: ClickHouseClient;
 let speed: SpeedLayer;
 let app: FastifyInstance;
 let base: string;
+let prefix: string;
 const keys: Record<Role, string> = { reader: '', ingest: '', engineer: '', admin: '' };
 
 const ndjson = (records: readonly { value: Buffer }[]) =>
@@ -64,7 +65,7 @@ beforeAll(async () => {
   const { cfg } = env;
   kafka = createKafka(cfg, 'test');
   redis = new Redis(cfg.redisUrl);
-  const prefix = `ingest-test-${randomUUID().slice(0, 8)}`;
+  prefix = `ingest-test-${randomUUID().slice(0, 8)}`;
   clickhouse = createClickHouse({ dataDir: cfg.dataDir });
   speed = await startSpeedLayer(cfg, {
     groupId: env.groupId,
@@ -98,6 +99,8 @@ afterAll(async () => {
   await app?.close();
   await speed?.stop();
   await clickhouse?.close();
+  const leftovers = await redis.keys(`${prefix}:*`);
+  if (leftovers.length > 0) await redis.del(...leftovers);
   redis?.disconnect();
 });
 
