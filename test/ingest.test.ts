@@ -154,6 +154,33 @@ describe('API keys and roles', () => {
   });
 });
 
+describe('rate limits', () => {
+  it('counts requests per key in Redis and answers 429 JSON past the limit', async () => {
+    const store = new KeyStore(redis, prefix);
+    const limited = await buildServer({
+      clickhouse,
+      dataDir: env.cfg.dataDir,
+      logger: false,
+      redis: { client: redis, prefix },
+      auth: { keys: store, rateLimitPerMinute: 3 },
+    });
+    try {
+      const [a, b] = [(await store.create('reader')).secret, (await store.create('reader')).secret];
+      const call = (key: string) =>
+        limited.inject({ method: 'GET', url: '/v1/metrics', headers: { authorization: `Bearer ${key}` } });
+      for (let i = 0; i < 3; i++) expect((await call(a)).statusCode).toBe(200);
+      const refused = await call(a);
+      expect(refused.statusCode).toBe(429);
+      expect(refused.json().error.code).toBe('rate_limited');
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await call(b)).statusCode).toBe(200);
+      expect((await limited.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
+    } finally {
+      await limited.close();
+    }
+  });
+});
+
 describe('ingest', () => {
   it('gates each record, produces the accepted ones and reaches the rollups exactly', async () => {
     const truth = new GroundTruth();
