@@ -231,7 +231,7 @@ const p50 = median(latencies);
 const p99 = percentile(latencies, 99);
 listener.disconnect();
 say(
-  `medians after the post: ingest acknowledged ${median(acks)} ms, speed commit noticed ${median(commits)} ms, live client ${p50} ms`,
+  `after the post, median / p99: ingest acknowledged ${median(acks)} / ${percentile(acks, 99)} ms, speed commit noticed ${median(commits)} / ${percentile(commits, 99)} ms, live client ${p50} / ${percentile(latencies, 99)} ms`,
 );
 say(
   `event -> live client: p50 ${p50} ms, p99 ${p99} ms, max ${Math.max(...latencies)} ms (load ${loadavg()[0]?.toFixed(2)})`,
