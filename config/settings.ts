@@ -172,7 +172,7 @@ export const settings = {
   auth: setting(
     'TIDEWATER_AUTH',
     flag('1'),
-    'The API asks for a key (`tidewater keys create`); 0 opens every route, for a local demo only. With auth on and no key yet, the server creates an admin key and prints it once.',
+    'The API asks for a key (`tidewater keys create`); 0 opens every route and listens on 127.0.0.1 only, for a local demo. With auth on and no key yet, the server creates an admin key and prints it once.',
   ),
   apiPort: setting('TIDEWATER_API_PORT', positiveInt.max(65535).default(8080), 'Port of the HTTP API.'),
   ingestMaxBytes: setting(

@@ -44,6 +44,8 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
           '/docs take an API key: `Authorization: Bearer <key>`.',
         version: API_VERSION,
       },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
       tags: [
         { name: 'metrics', description: 'The metric catalog and merged answers' },
         { name: 'sql', description: 'Read-only SQL over the merged metric tables' },

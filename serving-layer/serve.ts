@@ -51,7 +51,11 @@ export async function startServing(
       timeoutMs: cfg.ingestTimeoutMs,
     },
   });
-  const url = await app.listen({ port: cfg.apiPort, host: deps.host ?? '0.0.0.0' });
+  // An API without keys answers this machine only.
+  const url = await app.listen({
+    port: cfg.apiPort,
+    host: deps.host ?? (cfg.auth ? '0.0.0.0' : '127.0.0.1'),
+  });
   return {
     app,
     url,
