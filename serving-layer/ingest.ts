@@ -25,6 +25,12 @@ export interface IngestOptions {
 export const RETRY_AFTER_SECONDS = 5;
 /** Records per produce request: a large body goes out as several requests in parallel. */
 const SEND_CHUNK = 5_000;
+/**
+ * Requests whose records Kafka has not settled yet, timed-out ones included (the producer retries
+ * them until the broker answers): past this many, new requests get 503 at once, so an outage
+ * holds a bounded amount of data in memory.
+ */
+const MAX_UNSETTLED = 64;
 
 export interface IngestAnswer {
   request: string;
@@ -80,6 +86,7 @@ export class Ingestor {
   private readonly events: BatchingProducer;
   private readonly quarantine: QuarantinePublisher;
   private connected: Promise<void> | undefined;
+  private unsettled = 0;
 
   constructor(readonly options: IngestOptions) {
     this.events = new BatchingProducer(options.kafka, { topic: options.eventsTopic });
@@ -133,10 +140,20 @@ export class Ingestor {
       const sends: Promise<unknown>[] = [this.quarantine.send(result.rejected)];
       for (let i = 0; i < accepted.length; i += SEND_CHUNK)
         sends.push(this.events.sendNow(accepted.slice(i, i + SEND_CHUNK)));
-      await Promise.all(sends);
+      // Settled only when every send is, so that `unsettled` counts what the producer still holds.
+      const failed = (await Promise.allSettled(sends)).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     };
     try {
-      await withTimeout(send(), this.options.timeoutMs);
+      if (this.unsettled >= MAX_UNSETTLED)
+        throw new Error(`${this.unsettled} earlier requests are still waiting for Kafka`);
+      this.unsettled++;
+      const sent = send();
+      void sent.then(
+        () => this.unsettled--,
+        () => this.unsettled--,
+      );
+      await withTimeout(sent, this.options.timeoutMs);
     } catch (error) {
       throw new ApiError(
         503,
