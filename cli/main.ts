@@ -4,6 +4,7 @@ import { registerBackfill } from './backfill.ts';
 import { registerConfig } from './config.ts';
 import { registerGenerate } from './generate.ts';
 import { registerJobs } from './jobs.ts';
+import { registerKeys } from './keys.ts';
 import { registerLake } from './lake.ts';
 import { registerQuarantine } from './quarantine.ts';
 import { registerServices } from './services.ts';
@@ -22,6 +23,7 @@ registerQuarantine(program);
 registerLake(program);
 registerBackfill(program);
 registerJobs(program);
+registerKeys(program);
 registerConfig(program);
 
 try {

@@ -2,7 +2,6 @@
 // and stopped in reverse order, so SIGINT/SIGTERM finish in-flight work: consumers complete and
 // commit the range in hand, workers finish their jobs, the API drains its requests.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { loadPlatformDimensions } from '../contracts/index.ts';
@@ -11,8 +10,8 @@ import { createKafka } from '../kafka/index.ts';
 import { lakeTableDir, startLakeWriter } from '../lake/index.ts';
 import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
 import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
-import { buildServer } from '../serving-layer/index.ts';
-import { createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
+import { startServing } from '../serving-layer/index.ts';
+import { connectCommitPublisher, createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
 
 export const ROLES = ['speed', 'lake', 'serve', 'worker', 'scheduler'] as const;
 export type Role = (typeof ROLES)[number];
@@ -59,8 +58,13 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
 
   try {
     if (roles.has('speed')) {
-      const speed = await startSpeedLayer(cfg, { clickhouse: ch(), registry });
-      stops.push(() => speed.stop());
+      // Each insert publishes a commit notice on Redis: live push and the query cache follow them.
+      const commits = connectCommitPublisher(cfg);
+      const speed = await startSpeedLayer(cfg, { clickhouse: ch(), registry, commits: commits.publisher });
+      stops.push(async () => {
+        await speed.stop();
+        commits.close();
+      });
       const lag = () => [...speed.consumer.lag.values()].reduce((a, b) => a + b, 0);
       status.push(() => `speed: ${speed.consumer.delivered} events, lag ${lag()}`);
       delivered.speed = () => speed.consumer.delivered;
@@ -94,31 +98,16 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     }
     if (roles.has('serve')) {
       const orchestrator = createOrchestrator(cfg);
-      const redis = new Redis(cfg.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-      const admin = createKafka(cfg, 'serve-probe').admin();
-      const app = await buildServer({
-        clickhouse: ch(),
-        dataDir: cfg.dataDir,
-        registry,
-        orchestrator,
-        sql: { timeoutSeconds: cfg.sqlTimeoutSeconds, maxRows: cfg.sqlMaxRows },
-        maxRows: cfg.sqlMaxRows,
-        probes: {
-          kafka: async () => {
-            await admin.connect();
-            return admin.describeCluster();
-          },
-          redis: () => redis.ping(),
-        },
-      });
-      url = await app.listen({ host: cfg.apiHost, port: cfg.apiPort });
+      const api = await startServing(cfg, { clickhouse: ch(), registry, orchestrator });
+      url = api.url;
       stops.push(async () => {
-        await app.close();
+        await api.close();
         await orchestrator.close();
-        await admin.disconnect();
-        redis.disconnect();
       });
-      log(`API: ${url}  (docs ${url}/docs, Prometheus ${url}/metrics)`);
+      log(`API: ${url}  (dashboard ${url}/, docs ${url}/docs, Prometheus ${url}/metrics)`);
+      if (!cfg.auth) log('API keys are off (TIDEWATER_AUTH=0): every route is open, on 127.0.0.1 only');
+      else if (api.bootstrapKey)
+        log(`admin API key, shown this once (\`tidewater keys create\` makes more): ${api.bootstrapKey}`);
     }
     if (options.demo) {
       const dimensions = await loadPlatformDimensions(cfg.dataDir);

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { Registry } from 'prom-client';
 import { config } from '../config/index.ts';
 import { GATED_CONSUMER_DEFAULTS } from '../pipeline/index.ts';
-import { serveMetrics, startSpeedLayer } from '../speed-layer/index.ts';
+import { connectCommitPublisher, serveMetrics, startSpeedLayer } from '../speed-layer/index.ts';
 
 const positive = (name: string) => (value: string) => {
   const n = Number(value);
@@ -46,7 +46,10 @@ export function registerSpeed(program: Command): void {
     .action(async (flags: Flags) => {
       const cfg = config();
       const registry = new Registry();
+      // API instances elsewhere learn of each commit (live push, query cache).
+      const commits = connectCommitPublisher(cfg);
       const speed = await startSpeedLayer(cfg, {
+        commits: commits.publisher,
         groupId: flags.group,
         maxRecords: flags.maxRecords,
         dedupLookback: flags.dedupLookback,
@@ -80,6 +83,7 @@ export function registerSpeed(program: Command): void {
       clearInterval(timer);
       metricsServer?.close();
       await speed.stop();
+      commits.close();
       console.log(`stopped after ${speed.consumer.delivered.toLocaleString('en')} records.`);
     });
 }

@@ -152,7 +152,7 @@ export const settings = {
       .string()
       .regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore')
       .default('tidewater'),
-    'Redis key prefix of the job queues (bullmq), so that several platforms can share one Redis.',
+    'Redis key prefix of the job queues (bullmq), API keys, rate limits, the query cache and the live channel, so that several platforms can share one Redis.',
   ),
   workerConcurrency: setting(
     'TIDEWATER_WORKER_CONCURRENCY',
@@ -188,6 +188,36 @@ export const settings = {
     'TIDEWATER_REPORT_CRON',
     cronOrOff('10 0 * * *'),
     "When the scheduler enqueues the previous UTC day's validation report (UTC cron, or off).",
+  ),
+  auth: setting(
+    'TIDEWATER_AUTH',
+    flag('1'),
+    'The API asks for a key (`tidewater keys create`); 0 opens every route and listens on 127.0.0.1 only, whatever TIDEWATER_API_HOST says, for a local demo. With auth on and no key yet, the server creates an admin key and prints it once.',
+  ),
+  ingestMaxBytes: setting(
+    'TIDEWATER_INGEST_MAX_BYTES',
+    positiveInt.default(8 * 1024 * 1024),
+    'Largest body POST /v1/events takes (413 past it).',
+  ),
+  ingestTimeoutMs: setting(
+    'TIDEWATER_INGEST_TIMEOUT_MS',
+    positiveInt.default(10_000),
+    'How long POST /v1/events waits for Kafka to acknowledge before answering 503 with Retry-After.',
+  ),
+  rateLimitPerMinute: setting(
+    'TIDEWATER_RATE_LIMIT_PER_MINUTE',
+    z.coerce.number().int().nonnegative().default(6000),
+    'Requests per API key per minute, counted in Redis across API instances (0: no limit).',
+  ),
+  liveMaxRate: setting(
+    'TIDEWATER_LIVE_MAX_RATE',
+    z.coerce.number().positive().max(100).default(4),
+    'Most updates per second one live subscription (GET /v1/live) receives.',
+  ),
+  queryCacheTtlSeconds: setting(
+    'TIDEWATER_QUERY_CACHE_TTL_SECONDS',
+    z.coerce.number().int().nonnegative().default(300),
+    'Lifetime of a cached metrics answer in Redis (0: no cache); keys carry the boundary and speed commit state, so this only bounds memory.',
   ),
   logLevel: setting(
     'LOG_LEVEL',

@@ -9,11 +9,16 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { installAuth } from './auth.ts';
 import { ServingContext, type ServingOptions } from './context.ts';
 import { installErrorHandling } from './errors.ts';
+import { Ingestor } from './ingest.ts';
+import { LiveHub } from './live.ts';
 import { backfillRoutes } from './routes/backfills.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
 import { healthRoutes } from './routes/health.ts';
+import { ingestRoutes } from './routes/ingest.ts';
+import { liveRoutes } from './routes/live.ts';
 import { metricsRoutes } from './routes/metrics.ts';
 import { sqlRoutes } from './routes/sql.ts';
 
@@ -36,13 +41,17 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
         title: 'tidewater',
         description:
           'Merged batch + speed retail metrics, read-only SQL for BI tools, backfills and jobs. ' +
-          'Every error is `{ "error": { "code", "message" } }`.',
+          'Every error is `{ "error": { "code", "message" } }`. Routes other than health, /metrics and ' +
+          '/docs take an API key: `Authorization: Bearer <key>`.',
         version: API_VERSION,
       },
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
       tags: [
         { name: 'metrics', description: 'The metric catalog and merged answers' },
         { name: 'sql', description: 'Read-only SQL over the merged metric tables' },
         { name: 'jobs', description: 'Backfills and background jobs' },
+        { name: 'ingest', description: 'Events over HTTP, through the quality gate into Kafka' },
         { name: 'health', description: 'Liveness, readiness, Prometheus metrics' },
       ],
     },
@@ -51,11 +60,27 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   const ctx = new ServingContext(options);
-  app.addHook('onClose', async () => ctx.close());
+  const { redis, auth } = options;
+  if (auth) {
+    if (!redis) throw new Error('API keys need the shared Redis (options.redis)');
+    await installAuth(app, {
+      ...redis,
+      redis: redis.client,
+      keys: auth.keys,
+      rateLimitPerMinute: auth.rateLimitPerMinute ?? 0,
+    });
+  }
+  const ingestor = options.ingest && new Ingestor(options.ingest);
+  const hub = redis && new LiveHub(redis.client, redis.prefix);
+  app.addHook('onClose', async () => {
+    await Promise.all([ctx.close(), ingestor?.close(), hub?.close()]);
+  });
   await app.register(healthRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
   await app.register(sqlRoutes, { ctx });
   await app.register(backfillRoutes, { ctx });
+  await app.register(ingestRoutes, { ingestor, maxBodyBytes: options.ingest?.maxBodyBytes ?? 1 << 20 });
+  await app.register(liveRoutes, { ctx, hub, maxRate: options.liveMaxRate ?? 4 });
   await app.register(dashboardRoutes);
   return app;
 }

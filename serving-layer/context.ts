@@ -2,6 +2,7 @@
 // (the boundary, speed freshness, quarantine counts), each looked up once per short interval.
 import { access, constants } from 'node:fs/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { batchViewsDir, readWatermark } from '../batch-layer/index.ts';
 import { CATALOG, type Catalog, type Metric, toSqlTimestamp } from '../contracts/catalog.ts';
@@ -11,7 +12,10 @@ import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { clickhouseDialect as ch, RAW_TABLE } from '../speed-layer/index.ts';
 import { ttlCache } from './cache.ts';
 import { notFound } from './errors.ts';
+import type { IngestOptions } from './ingest.ts';
+import type { KeyStore } from './keys.ts';
 import type { Boundary } from './merge-plan.ts';
+import { QueryCache } from './query-cache.ts';
 
 export interface SqlLimits {
   /** Longest a statement may run. */
@@ -35,6 +39,19 @@ export interface ServingOptions {
   maxRows?: number;
   /** fastify's logger option (default: warnings and errors). */
   logger?: boolean | { level: string };
+  /**
+   * The Redis every API instance shares, and its key prefix: the query cache, live push (speed
+   * commit notices) and rate limits live there. Without it those are off and GET /v1/live answers 503.
+   */
+  redis?: { client: Redis; prefix: string };
+  /** Lifetime of cached metrics answers (default 300 s; 0: no cache). */
+  cacheTtlSeconds?: number;
+  /** API keys (needs `redis`). Without it every route is open: tests, and TIDEWATER_AUTH=0. */
+  auth?: { keys: KeyStore; rateLimitPerMinute?: number };
+  /** Kafka for POST /v1/events; without it the route answers 503. */
+  ingest?: IngestOptions;
+  /** Most updates per second one live subscription receives (default 4). */
+  liveMaxRate?: number;
 }
 
 export interface BoundaryState extends Boundary {
@@ -56,6 +73,7 @@ export class ServingContext {
   readonly viewsDir: string;
   readonly maxRows: number;
   readonly sql: SqlLimits;
+  readonly queryCache: QueryCache | undefined;
   private quarantineStore: Promise<QuarantineStore> | undefined;
 
   constructor(readonly options: ServingOptions) {
@@ -66,6 +84,9 @@ export class ServingContext {
     this.viewsDir = batchViewsDir(options.dataDir);
     this.maxRows = options.maxRows ?? 250_000;
     this.sql = { timeoutSeconds: 10, maxRows: 250_000, ...options.sql };
+    this.queryCache =
+      options.redis &&
+      new QueryCache(options.redis.client, options.redis.prefix, options.cacheTtlSeconds ?? 300);
   }
 
   metric(name: string): Metric {

@@ -1,6 +1,16 @@
 export { type ClickHouseOptions, createClickHouse, embeddedPath } from './clickhouse.ts';
 export { arrayState, clickhouseDialect, hllPrecision } from './clickhouse-dialect.ts';
 export {
+  type CommitNotice,
+  connectCommitPublisher,
+  parseCommitNotice,
+  readSpeedState,
+  SpeedCommitPublisher,
+  type SpeedState,
+  speedCommitsChannel,
+  speedStateKey,
+} from './commits.ts';
+export {
   applySpeedLayerDdl,
   DEFAULT_SPEED_DDL_OPTIONS,
   metricTableDdl,

@@ -11,7 +11,7 @@ import { QuarantinePublisher } from '../quality/quarantine/index.ts';
 import { createClickHouse } from './clickhouse.ts';
 import { applySpeedLayerDdl, DEFAULT_SPEED_DDL_OPTIONS, type SpeedDdlOptions } from './ddl.ts';
 import { createSpeedMetrics } from './metrics.ts';
-import { createSink } from './sink.ts';
+import { createSink, type SinkOptions } from './sink.ts';
 
 export type SpeedLayerConfig = Pick<
   Config,
@@ -42,6 +42,8 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions, 'groupId'>> &
     /** An open client to use (and leave open); by default one is opened from the config and closed on stop. */
     clickhouse?: ClickHouseClient;
     ddl?: SpeedDdlOptions;
+    /** Announces each commit to API instances (live push, query cache). */
+    commits?: SinkOptions['commits'];
   };
 
 export interface SpeedLayer {
@@ -55,7 +57,7 @@ export async function startSpeedLayer(
   cfg: SpeedLayerConfig,
   options: SpeedLayerOptions = {},
 ): Promise<SpeedLayer> {
-  const { registry, ddl = DEFAULT_SPEED_DDL_OPTIONS, ...consumerOptions } = options;
+  const { registry, ddl = DEFAULT_SPEED_DDL_OPTIONS, commits, ...consumerOptions } = options;
   const kafka = createKafka(cfg, 'speed');
   await ensurePlatformTopics(kafka, cfg);
   const ownsClickHouse = options.clickhouse === undefined;
@@ -78,6 +80,7 @@ export async function startSpeedLayer(
       dimensions: indexDimensions(dimensions),
       metrics,
       qualityMetrics: registry && createQualityMetrics(registry),
+      commits,
     }),
   });
   await consumer.start();

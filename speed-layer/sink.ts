@@ -6,6 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { type DimensionIndex, type RawRow, toRawRows } from '../contracts/index.ts';
 import type { Sink } from '../pipeline/index.ts';
 import type { QualityMetrics, RejectedRecord } from '../quality/index.ts';
+import type { SpeedCommitPublisher } from './commits.ts';
 import { insertRaw } from './insert.ts';
 import type { SpeedMetrics } from './metrics.ts';
 
@@ -20,16 +21,25 @@ export interface SinkOptions {
   dimensions: DimensionIndex;
   metrics?: SpeedMetrics;
   qualityMetrics?: QualityMetrics;
+  /** Told the event times of each committed insert (live push, query cache); never awaited. */
+  commits?: Pick<SpeedCommitPublisher, 'notify'>;
 }
 
+const parseEventTime = (t: string) => Date.parse(`${t.replace(' ', 'T')}Z`);
+
 /**
- * Newest `event_time` of `rows`. The column is UTC at fixed width (`2025-01-01 00:03:07.250`), so
- * string order is time order and only the winner is parsed.
+ * Oldest and newest `event_time` of `rows`. The column is UTC at fixed width
+ * (`2025-01-01 00:03:07.250`), so string order is time order and only the winners are parsed.
  */
-function newestEventTime(rows: readonly RawRow[]): number | undefined {
-  let newest = '';
-  for (const row of rows) if (row.event_time > newest) newest = row.event_time;
-  return newest === '' ? undefined : Date.parse(`${newest.replace(' ', 'T')}Z`);
+function eventTimeSpan(rows: readonly RawRow[]): { oldest: number; newest: number } | undefined {
+  if (rows.length === 0) return undefined;
+  let oldest = (rows[0] as RawRow).event_time;
+  let newest = oldest;
+  for (const row of rows) {
+    if (row.event_time > newest) newest = row.event_time;
+    else if (row.event_time < oldest) oldest = row.event_time;
+  }
+  return { oldest: parseEventTime(oldest), newest: parseEventTime(newest) };
 }
 
 export function createSink({
@@ -38,6 +48,7 @@ export function createSink({
   dimensions,
   metrics,
   qualityMetrics,
+  commits,
 }: SinkOptions): Sink {
   return async (token, result) => {
     const rows = result.accepted.flatMap((record) => toRawRows(record.event, dimensions));
@@ -48,6 +59,8 @@ export function createSink({
     const records = result.accepted.length + result.rejected.length + result.duplicates;
     metrics?.observeDelivery(records, rows.length, insertSeconds);
     qualityMetrics?.observeBatch(result.report);
-    return newestEventTime(rows);
+    const span = eventTimeSpan(rows);
+    if (span) commits?.notify(span.oldest, span.newest);
+    return span?.newest;
   };
 }

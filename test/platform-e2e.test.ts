@@ -54,6 +54,7 @@ beforeAll(async () => {
   const cfg = {
     ...env.cfg,
     apiPort: 0,
+    auth: false,
     queuePrefix: `e2e-${env.groupId}`,
     speedGroup: `${env.groupId}-speed`,
     lakeGroup: `${env.groupId}-lake`,

@@ -30,6 +30,14 @@ export class QuarantinePublisher {
     await this.producer.flush();
   }
 
+  /**
+   * One produce request for `records`, resolved once Kafka acknowledged it. Unlike `publish`, a
+   * failure belongs to this call alone, so a long-lived caller (HTTP ingest) can answer it and go on.
+   */
+  async send(records: readonly RejectedRecord[]): Promise<void> {
+    if (records.length > 0) await this.producer.sendNow(records.map(encodeQuarantine));
+  }
+
   async disconnect(): Promise<void> {
     await this.producer.disconnect();
   }

@@ -11,7 +11,7 @@ import {
   type QueryShape,
   resolveShape,
 } from '../../contracts/catalog.ts';
-import type { ServingContext } from '../context.ts';
+import type { BoundaryState, ServingContext } from '../context.ts';
 import { ApiError, badRequest, ErrorBody } from '../errors.ts';
 import { planSegments, type Segment } from '../merge-plan.ts';
 import { mergedQuery } from '../merged-query.ts';
@@ -52,7 +52,7 @@ export const MetricQuery = z.object({
     .optional()
     .describe('Answer from the lake as of this version or instant (time travel), not the live views'),
 });
-type MetricQuery = z.infer<typeof MetricQuery>;
+export type MetricQuery = z.infer<typeof MetricQuery>;
 
 const Row = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 const ServedRange = z.object({ layer: z.enum(['batch', 'speed', 'lake']), from: z.string(), to: z.string() });
@@ -85,6 +85,13 @@ export const MetricAnswer = z.object({
       .describe('Records rejected by the quality gate while this range was live'),
     rowCount: z.number(),
     truncated: z.boolean().describe('More rows matched than `limit` (or the server maximum) allowed'),
+    cache: z
+      .object({ hit: z.boolean(), basis: z.enum(['batch', 'settled', 'recent', 'none']) })
+      .describe(
+        'Whether the rows came from the shared query cache, and what the entry was keyed on: `batch` (the ' +
+          'boundary alone), `settled` (speed data older than the allowed lateness), `recent` (every speed ' +
+          'commit), `none` (not cached: no explicit `to`, asOf, or no cache configured)',
+      ),
     tookMs: z.number(),
   }),
 });
@@ -138,8 +145,8 @@ async function answerLive(
   range: { from: number; to: number },
   shape: QueryShape,
   limit: number,
+  boundary: BoundaryState | undefined,
 ): Promise<Answer> {
-  const boundary = ctx.boundary();
   const segments = planSegments(range, boundary);
   const { query, query_params } = mergedQuery(metric, range, segments, { ...shape, limit: limit + 1 });
   const result = await ctx.clickhouse.query({ query, query_params, format: 'JSONEachRow' });
@@ -211,6 +218,78 @@ export function shapeOf(metric: Metric, query: MetricQuery): QueryShape {
   return shape;
 }
 
+export interface MetricAnswerParts {
+  head: Record<string, unknown>;
+  /** ClickHouse's own JSON text of the rows. */
+  rowsJson: string;
+  meta: Record<string, unknown>;
+}
+
+/** The rows are spliced in as ClickHouse wrote them, never parsed and re-serialised. */
+export const renderAnswer = ({ head, rowsJson, meta }: MetricAnswerParts) =>
+  `${JSON.stringify(head).slice(0, -1)},"rows":${rowsJson},"meta":${JSON.stringify(meta)}}`;
+
+/** GET /v1/metrics/:name's answer, also the live stream's snapshot and deltas. */
+export async function answerMetric(
+  ctx: ServingContext,
+  name: string,
+  query: MetricQuery,
+): Promise<MetricAnswerParts> {
+  const started = performance.now();
+  const metric = ctx.metric(name);
+  const range = rangeOf(query);
+  const shape = shapeOf(metric, query);
+  const limit = Math.min(query.limit ?? ctx.maxRows, ctx.maxRows);
+  const boundary = ctx.boundary();
+  const live = () => answerLive(ctx, metric, range, shape, limit, boundary);
+  const identity = { metric: metric.name, range, shape, limit };
+  const [{ value: answer, hit, basis }, provenance] = await Promise.all([
+    query.asOf !== undefined
+      ? answerAsOf(ctx, metric, range, shape, limit, query.asOf).then((value) => ({
+          value,
+          hit: false,
+          basis: 'none' as const,
+        }))
+      : ctx.queryCache
+        ? ctx.queryCache.through(
+            { identity, range, explicitTo: query.to !== undefined },
+            boundary,
+            planSegments(range, boundary),
+            live,
+          )
+        : live().then((value) => ({ value, hit: false, basis: 'none' as const })),
+    ctx.provenance(range),
+  ]);
+  const resolved = resolveShape(metric, shape);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const meta = {
+    boundary: boundary
+      ? {
+          watermark: iso(boundary.watermark),
+          since: iso(boundary.since),
+          batchVersion: boundary.batchVersion,
+        }
+      : null,
+    served: answer.served.map((s) => ({ layer: s.layer, from: iso(s.from), to: iso(s.to) })),
+    lakeVersion: answer.lakeVersion,
+    ...provenance,
+    rowCount: answer.rowCount,
+    truncated: answer.truncated,
+    cache: { hit, basis },
+    tookMs: Math.round((performance.now() - started) * 10) / 10,
+  };
+  const head = {
+    metric: metric.name,
+    version: metric.version,
+    grain: resolved.grain,
+    from: iso(range.from),
+    to: iso(range.to),
+    dimensions: resolved.dimensions,
+    measures: resolved.measures.map((m) => m.name),
+  };
+  return { head, rowsJson: answer.rowsJson, meta };
+}
+
 export const metricsRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = async (app, { ctx }) => {
   app.get(
     '/v1/metrics',
@@ -254,51 +333,11 @@ export const metricsRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = asy
       },
     },
     async (request, reply) => {
-      const started = performance.now();
-      const metric = ctx.metric(request.params.name);
-      const query = request.query;
-      const range = rangeOf(query);
-      const shape = shapeOf(metric, query);
-      const limit = Math.min(query.limit ?? ctx.maxRows, ctx.maxRows);
-      const [answer, provenance] = await Promise.all([
-        query.asOf === undefined
-          ? answerLive(ctx, metric, range, shape, limit)
-          : answerAsOf(ctx, metric, range, shape, limit, query.asOf),
-        ctx.provenance(range),
-      ]);
-      const resolved = resolveShape(metric, shape);
-      const boundary = ctx.boundary();
-      const iso = (ms: number) => new Date(ms).toISOString();
-      const meta = {
-        boundary: boundary
-          ? {
-              watermark: iso(boundary.watermark),
-              since: iso(boundary.since),
-              batchVersion: boundary.batchVersion,
-            }
-          : null,
-        served: answer.served.map((s) => ({ layer: s.layer, from: iso(s.from), to: iso(s.to) })),
-        lakeVersion: answer.lakeVersion,
-        ...provenance,
-        rowCount: answer.rowCount,
-        truncated: answer.truncated,
-        tookMs: Math.round((performance.now() - started) * 10) / 10,
-      };
-      const head = {
-        metric: metric.name,
-        version: metric.version,
-        grain: resolved.grain,
-        from: iso(range.from),
-        to: iso(range.to),
-        dimensions: resolved.dimensions,
-        measures: resolved.measures.map((m) => m.name),
-      };
-      // The rows are ClickHouse's own JSON text: spliced in, never parsed and re-serialised.
-      const body = `${JSON.stringify(head).slice(0, -1)},"rows":${answer.rowsJson},"meta":${JSON.stringify(meta)}}`;
+      const answer = await answerMetric(ctx, request.params.name, request.query);
       // A string body skips the schema serializer; the schema still documents it.
       return reply
         .type('application/json; charset=utf-8')
-        .send(body as unknown as z.infer<typeof MetricAnswer>);
+        .send(renderAnswer(answer) as unknown as z.infer<typeof MetricAnswer>);
     },
   );
 };

@@ -1,0 +1,78 @@
+// The API as the platform runs it: every option of buildServer read from the configuration, on
+// TIDEWATER_API_PORT. With auth on and no key in the store yet, an admin key is created and printed
+// once, so that a newcomer's first `npm start` can open the API (and the dashboard) at all.
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/index.ts';
+import { loadPlatformDimensions } from '../contracts/index.ts';
+import { createKafka } from '../kafka/index.ts';
+import type { Orchestrator } from '../orchestration/index.ts';
+import { buildServer } from './app.ts';
+import { KeyStore } from './keys.ts';
+
+export interface Serving {
+  app: FastifyInstance;
+  url: string;
+  /** The secret of the admin key created at this start, if there was no key before. */
+  bootstrapKey?: string;
+  close(): Promise<void>;
+}
+
+export async function startServing(
+  cfg: Config,
+  deps: { clickhouse: ClickHouseClient; registry?: Registry; orchestrator?: Orchestrator; host?: string },
+): Promise<Serving> {
+  const redis = new Redis(cfg.redisUrl);
+  const admin = createKafka(cfg, 'serve-probe').admin();
+  const keys = new KeyStore(redis, cfg.queuePrefix);
+  const bootstrapKey =
+    cfg.auth && (await keys.list()).length === 0
+      ? (await keys.create('admin', 'created at first start')).secret
+      : undefined;
+  const app = await buildServer({
+    clickhouse: deps.clickhouse,
+    dataDir: cfg.dataDir,
+    registry: deps.registry,
+    orchestrator: deps.orchestrator,
+    logger: { level: cfg.logLevel === 'info' ? 'warn' : cfg.logLevel },
+    probes: {
+      redis: () => redis.ping(),
+      kafka: async () => {
+        await admin.connect();
+        return admin.describeCluster();
+      },
+    },
+    sql: { timeoutSeconds: cfg.sqlTimeoutSeconds, maxRows: cfg.sqlMaxRows },
+    maxRows: cfg.sqlMaxRows,
+    redis: { client: redis, prefix: cfg.queuePrefix },
+    cacheTtlSeconds: cfg.queryCacheTtlSeconds,
+    auth: cfg.auth ? { keys, rateLimitPerMinute: cfg.rateLimitPerMinute } : undefined,
+    liveMaxRate: cfg.liveMaxRate,
+    ingest: {
+      kafka: createKafka(cfg, 'ingest'),
+      eventsTopic: cfg.eventsTopic,
+      quarantineTopic: cfg.quarantineTopic,
+      dimensions: await loadPlatformDimensions(cfg.dataDir),
+      allowedLatenessMinutes: cfg.allowedLatenessMinutes,
+      maxBodyBytes: cfg.ingestMaxBytes,
+      timeoutMs: cfg.ingestTimeoutMs,
+    },
+  });
+  // An API without keys answers this machine only.
+  const url = await app.listen({
+    port: cfg.apiPort,
+    host: deps.host ?? (cfg.auth ? cfg.apiHost : '127.0.0.1'),
+  });
+  return {
+    app,
+    url,
+    bootstrapKey,
+    async close() {
+      await app.close();
+      await admin.disconnect();
+      redis.disconnect();
+    },
+  };
+}
