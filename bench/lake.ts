@@ -1,6 +1,6 @@
-// The lake and batch layer end to end: (1) lake write events/s — generated events flattened to
-// lake rows and committed with appendBatch in 100k-event commits (stage, partitioned zstd Parquet,
-// stats, Delta commit); (2) backfill recompute events/s — the catalog's `orders` and
+// The lake and batch layer end to end: (1) lake write events/s — generated events as the gate
+// accepts them, committed with appendBatch in 100k-event commits (events into DuckDB, rows
+// flattened in SQL, partitioned zstd Parquet, stats, Delta commit); (2) backfill recompute events/s — the catalog's `orders` and
 // `sales_by_category` recomputed by the batch layer's generated SQL over the snapshot's files,
 // next to (3) the same two aggregations written by hand in DuckDB over the same files. Each
 // recompute is timed 3 times; medians. Last line:
@@ -10,10 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDuckDB, readParquet, recomputeMetrics } from '../batch-layer/index.ts';
-import { buildDimensions, getMetric, indexDimensions, toRawRows } from '../contracts/index.ts';
+import { buildDimensions, getMetric, indexDimensions } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
-import { EVENTS_SCHEMA, type LakeRow, openTable } from '../lake/index.ts';
-import { median, report, say } from './support.ts';
+import { EVENTS_SCHEMA, openTable, stageAccepted } from '../lake/index.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
+import { acceptedAt, median, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 20_000_000);
 const COMMIT_EVENTS = 100_000;
@@ -26,15 +27,15 @@ const dims = indexDimensions(buildDimensions());
 const dir = await mkdtemp(join(tmpdir(), 'bench-lake-'));
 const table = await openTable(dir, EVENTS_SCHEMA);
 try {
-  // (1) write, generating one commit's rows at a time so memory stays flat.
+  // (1) write, generating one commit's events at a time so memory stays flat.
   let writeMs = 0;
   let offset = 0;
-  let rows: LakeRow[] = [];
+  let records: AcceptedRecord[] = [];
   const commit = async () => {
     const started = performance.now();
-    await table.appendBatch(rows, { txn: [{ appId: APP_ID, version: offset }] });
+    await table.appendBatch(stageAccepted(records, dims), { txn: [{ appId: APP_ID, version: offset }] });
     writeMs += performance.now() - started;
-    rows = [];
+    records = [];
     if ((offset / COMMIT_EVENTS) % 10 === 0 || offset === EVENTS) {
       say(
         `wrote ${offset.toLocaleString('en')} events (${Math.round((offset / writeMs) * 1000).toLocaleString('en')}/s)`,
@@ -43,20 +44,11 @@ try {
   };
   for (const record of generate({ count: EVENTS, rate: RATE, start: START })) {
     if (!record.event) continue;
-    const json = record.value.toString();
-    const raw = toRawRows(record.event, dims);
-    for (let i = 0; i < raw.length; i++) {
-      rows.push({
-        ...(raw[i] as LakeRow),
-        source_partition: 0,
-        source_offset: offset,
-        event: i === 0 ? json : null,
-      });
-    }
+    records.push(acceptedAt(record.event, record.value, offset));
     offset++;
     if (offset % COMMIT_EVENTS === 0) await commit();
   }
-  if (rows.length > 0) await commit();
+  if (records.length > 0) await commit();
   const writeRate = Math.round((offset / writeMs) * 1000);
 
   // (2) and (3) over the same snapshot.
