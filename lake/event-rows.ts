@@ -98,13 +98,13 @@ const COLUMNS: Record<string, string> = {
   rating: only(typeIn('feedback.submitted'), 'p.rating', '0'),
   source_partition: 'source_partition',
   source_offset: 'CAST(source_offset AS BIGINT)',
-  event: 'CASE WHEN li = 0 THEN original END',
+  event: 'CASE WHEN li = 0 THEN coalesce(original, canonical) END',
 };
 
 const lines = `CASE WHEN ${ORDER} THEN p.lines ELSE [NULL] END`;
 
 const FLATTEN_SQL = `WITH parsed AS (
-  SELECT source_partition, source_offset, original, e, e.eventType AS t, e.payload AS p
+  SELECT source_partition, source_offset, original, canonical, e, e.eventType AS t, e.payload AS p
   FROM (SELECT *, json_transform(canonical, ${sqlString(EVENT_STRUCTURE)}) AS e FROM ${STAGE_TABLE})
 ), line_rows AS (
   SELECT *, unnest(${lines}) AS line, generate_subscripts(${lines}, 1) - 1 AS li FROM parsed
@@ -156,7 +156,7 @@ async function loadDimensions(connection: DuckDBConnection, dims: DimensionIndex
 }
 
 /**
- * A batch of accepted records for `LakeTable.appendBatch`: loads one value per record into DuckDB
+ * A batch of accepted records for `LakeTable.appendBatch`: loads each record's JSON into DuckDB
  * and returns the SELECT of their events-table rows (toRawRows' rows plus source and original JSON).
  */
 export function stageAccepted(records: readonly AcceptedRecord[], dims: DimensionIndex): Stage {
@@ -171,8 +171,11 @@ export function stageAccepted(records: readonly AcceptedRecord[], dims: Dimensio
       const { source } = records[row] as AcceptedRecord;
       if (column === 0) return source.partition;
       if (column === 1) return Number(source.offset);
-      if (column === 2) return canonical[row] as string;
-      return source.value?.toString('utf8') ?? (canonical[row] as string);
+      const json = canonical[row] as string;
+      if (column === 2) return json;
+      // Most producers serialize as JSON.stringify does: then the bytes need not cross twice.
+      const original = source.value?.toString('utf8') ?? json;
+      return original === json ? null : original;
     });
     return FLATTEN_SQL;
   };
