@@ -8,8 +8,8 @@
 // last value and DuckDB the first, or carry keys the contract strips. The original bytes are kept
 // as they arrived in the `event` column.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { DimensionIndex } from '../contracts/raw-rows.ts';
-import type { AcceptedRecord } from '../quality/types.ts';
+import type { DimensionIndex } from '../contracts/index.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
 import { sqlString } from './duck.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';

@@ -7,7 +7,7 @@ import { generate } from '../generator/index.ts';
 import { type Duck, openDuck } from '../lake/duck.ts';
 import { EVENTS_SCHEMA, type LakeRow, stageAccepted } from '../lake/index.ts';
 import { stageRows } from '../lake/parquet/stage.ts';
-import type { AcceptedRecord } from '../quality/types.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
 
 const dims = indexDimensions(buildDimensions());
 
