@@ -5,8 +5,8 @@
 //
 // DuckDB flattens the gate's validated event re-serialized (`JSON.stringify(event)`), not the
 // original bytes: those may repeat a key, where JSON.parse (the gate, the speed layer) keeps the
-// last value and DuckDB the first, or carry keys the contract strips. The original bytes are kept
-// as they arrived in the `event` column.
+// last value and DuckDB the first. The original bytes are kept as they arrived in the `event`
+// column. Offsets travel as DOUBLE (no BigInt per value), exact below 2^53.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
