@@ -1,45 +1,43 @@
-// Lake write throughput on one core: generated events flattened to lake rows up front, then
-// appendBatch (stage -> partitioned zstd Parquet -> stats -> Delta commit with txn) timed per batch
-// of 50k events into a fresh table, DuckDB limited to one thread.
+// Lake write throughput on one core: generated events as the gate accepts them, then appendBatch
+// (events into DuckDB -> rows flattened in SQL -> partitioned zstd Parquet -> stats -> Delta commit
+// with txn) timed per batch of 50k events into a fresh table, DuckDB limited to one thread.
 // Last line: {"bench":"lake-write","write_events_per_s":N,"target":150000}
 // Usage: node --import tsx bench/lake-write.ts [events]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildDimensions, indexDimensions } from '../contracts/index.ts';
-import { toRawRows } from '../contracts/raw-rows.ts';
 import { generate } from '../generator/index.ts';
-import { EVENTS_SCHEMA, type LakeRow, openTable } from '../lake/index.ts';
-import { median, report, say } from './support.ts';
+import { EVENTS_SCHEMA, openTable, stageAccepted } from '../lake/index.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
+import { acceptedAt, median, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 300_000);
 const BATCH_EVENTS = 50_000;
 const TARGET = 150_000;
 const APP_ID = 'bench-lake:events:0';
 
-function buildBatches(): { rows: LakeRow[]; nextOffset: number }[] {
-  const dims = indexDimensions(buildDimensions());
-  const batches: { rows: LakeRow[]; nextOffset: number }[] = [];
-  let rows: LakeRow[] = [];
+const dims = indexDimensions(buildDimensions());
+
+function buildBatches(): { records: AcceptedRecord[]; nextOffset: number }[] {
+  const batches: { records: AcceptedRecord[]; nextOffset: number }[] = [];
+  let records: AcceptedRecord[] = [];
   let offset = 0;
   for (const record of generate({ count: EVENTS, rate: 1000, start: Date.UTC(2025, 0, 1) })) {
     if (!record.event) continue;
-    const json = record.value.toString();
-    toRawRows(record.event, dims).forEach((row, i) => {
-      rows.push({ ...row, source_partition: 0, source_offset: offset, event: i === 0 ? json : null });
-    });
+    records.push(acceptedAt(record.event, record.value, offset));
     offset++;
     if (offset % BATCH_EVENTS === 0) {
-      batches.push({ rows, nextOffset: offset });
-      rows = [];
+      batches.push({ records, nextOffset: offset });
+      records = [];
     }
   }
-  if (rows.length) batches.push({ rows, nextOffset: offset });
+  if (records.length) batches.push({ records, nextOffset: offset });
   return batches;
 }
 
 const batches = buildBatches();
-say(`${EVENTS} events, ${batches.reduce((n, b) => n + b.rows.length, 0)} rows in ${batches.length} batches`);
+say(`${EVENTS} events in ${batches.length} batches`);
 const dir = await mkdtemp(join(tmpdir(), 'bench-lake-'));
 const table = await openTable(dir, EVENTS_SCHEMA, { threads: 1 });
 const perBatch: number[] = [];
@@ -47,7 +45,7 @@ let totalMs = 0;
 try {
   for (const batch of batches) {
     const started = performance.now();
-    const result = await table.appendBatch(batch.rows, {
+    const result = await table.appendBatch(stageAccepted(batch.records, dims), {
       txn: [{ appId: APP_ID, version: batch.nextOffset }],
     });
     const ms = performance.now() - started;

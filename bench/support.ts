@@ -1,3 +1,6 @@
+import type { TidewaterEvent } from '../contracts/index.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
+
 /** Median of a non-empty list. */
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -21,4 +24,14 @@ export const say = (line: string): void => {
 /** The bench's last line of output: one JSON object with its figures and targets. */
 export function report(figures: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
+}
+
+/** A generated event as the quality gate hands it to a sink: accepted, at `offset` of partition 0. */
+export function acceptedAt(event: TidewaterEvent, value: Buffer, offset: number): AcceptedRecord {
+  return {
+    source: { topic: 'events', partition: 0, offset: String(offset), key: null, value, timestamp: 0 },
+    event,
+    late: false,
+    warnings: [],
+  };
 }

@@ -1,15 +1,8 @@
 // The lake's events table: every raw-row column, where the row came from in Kafka, and (on the
 // first row of each event) the original event JSON, so that history can rebuild any future column.
+// The rows themselves are built by DuckDB from accepted records: see event-rows.ts.
 import { join } from 'node:path';
-import {
-  type DimensionIndex,
-  type LogicalType,
-  RAW_COLUMN_NAMES,
-  RAW_COLUMNS,
-  type RawRow,
-  toRawRows,
-} from '../contracts/raw-rows.ts';
-import type { AcceptedRecord } from '../quality/types.ts';
+import { type LogicalType, RAW_COLUMN_NAMES, RAW_COLUMNS, type RawRow } from '../contracts/raw-rows.ts';
 import type { ColumnDef, DeltaType, TableSchema } from './schema.ts';
 
 const DELTA_TYPE_OF: Record<LogicalType, DeltaType> = {
@@ -53,15 +46,3 @@ export const EVENTS_SCHEMA: TableSchema = {
 
 export const lakeTableDir = (dataDir: string, table = EVENTS_SCHEMA.name): string =>
   join(dataDir, 'lake', table);
-
-/** The lake rows of accepted records, in record order; the original bytes become `event`. */
-export function toLakeRows(records: readonly AcceptedRecord[], dims: DimensionIndex): LakeRow[] {
-  return records.flatMap(({ source, event }) =>
-    toRawRows(event, dims).map((row, i) => ({
-      ...row,
-      source_partition: source.partition,
-      source_offset: Number(source.offset),
-      event: i === 0 ? (source.value?.toString('utf8') ?? JSON.stringify(event)) : null,
-    })),
-  );
-}

@@ -1,6 +1,7 @@
 export * from './delta-log/index.ts';
 export { type Duck, openDuck } from './duck.ts';
-export { EVENTS_SCHEMA, type LakeRow, lakeTableDir, toLakeRows } from './events.ts';
+export { stageAccepted } from './event-rows.ts';
+export { EVENTS_SCHEMA, type LakeRow, lakeTableDir } from './events.ts';
 export type { LakeValue, Row } from './parquet/stage.ts';
 export type { ColumnDef, DeltaType, PartitionColumnDef, TableSchema } from './schema.ts';
 export {
@@ -11,6 +12,7 @@ export {
   type LakeTableOptions,
   type OptimizeOptions,
   openTable,
+  type Stage,
   TxnConflictError,
   type VacuumOptions,
 } from './table.ts';

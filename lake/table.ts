@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   type Action,
   type AddFile,
@@ -36,6 +37,12 @@ export interface AppendOptions {
   /** Source progress this commit covers, e.g. appId `<group>:<topic>:<partition>`, version = next offset. */
   txn?: readonly Pick<Txn, 'appId' | 'version'>[];
 }
+
+/**
+ * Puts a batch into the table's DuckDB connection and returns a SELECT of it with the schema's data
+ * columns, or undefined when the batch has no rows. Runs while the table holds its connection.
+ */
+export type Stage = (connection: DuckDBConnection) => Promise<string | undefined>;
 
 export interface CommitResult {
   version: number;
@@ -134,14 +141,19 @@ export class LakeTable {
   }
 
   /**
-   * Writes `rows` as Parquet and commits them with `txn` in one version. A batch of no rows still
-   * commits its txn, so offsets advance past batches the gate rejected entirely.
+   * Writes a batch (rows, or a Stage that loads it into DuckDB) as Parquet and commits it with `txn`
+   * in one version. A batch of no rows still commits its txn, so offsets advance past batches the
+   * gate rejected entirely.
    */
-  appendBatch(rows: readonly Row[], opts: AppendOptions = {}): Promise<CommitResult> {
-    return this.serialized(() => this.append(rows, opts));
+  appendBatch(batch: readonly Row[] | Stage, opts: AppendOptions = {}): Promise<CommitResult> {
+    const stage: Stage =
+      typeof batch === 'function'
+        ? batch
+        : async (connection) => (batch.length ? stageRows(connection, this.schema, batch) : undefined);
+    return this.serialized(() => this.append(stage, opts));
   }
 
-  private async append(rows: readonly Row[], opts: AppendOptions): Promise<CommitResult> {
+  private async append(stage: Stage, opts: AppendOptions): Promise<CommitResult> {
     const base = await this.refresh();
     const txns = opts.txn ?? [];
     for (const t of txns) {
@@ -150,14 +162,8 @@ export class LakeTable {
         throw new Error(`txn ${t.appId}: version ${t.version} is already covered (table has ${recorded})`);
       }
     }
-    const files = rows.length
-      ? await writePartitioned(
-          this.duck.connection,
-          this.dir,
-          this.schema,
-          await stageRows(this.duck.connection, this.schema, rows),
-        )
-      : [];
+    const select = await stage(this.duck.connection);
+    const files = select ? await writePartitioned(this.duck.connection, this.dir, this.schema, select) : [];
     const adds = await addActions(this.duck.connection, this.dir, this.schema, files, true);
     const now = Date.now();
     const actions: Action[] = [

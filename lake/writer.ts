@@ -14,7 +14,8 @@ import {
   QuarantinePublisher,
   type RejectedRecord,
 } from '../quality/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, toLakeRows } from './events.ts';
+import { stageAccepted } from './event-rows.ts';
+import { EVENTS_SCHEMA, lakeTableDir } from './events.ts';
 import { type LakeTable, openTable } from './table.ts';
 
 /** The txn appId of one source partition: a writer resumes from the version recorded under it. */
@@ -46,7 +47,7 @@ export function createLakeSink({
       throw new Error(`lake holds ${appId} up to ${covered}, inside range ${range.first}-${range.last}`);
     }
     if (covered < resumeAt) {
-      await table.appendBatch(toLakeRows(result.accepted, dimensions), {
+      await table.appendBatch(stageAccepted(result.accepted, dimensions), {
         txn: [{ appId, version: resumeAt }],
       });
     }

@@ -1,21 +1,31 @@
-// Describes freshly written data files as Delta `add` actions: statistics from one grouped DuckDB
-// query over all of them, sizes from the file system, partition values from the hive directories.
+// Describes freshly written data files as Delta `add` actions: statistics from their Parquet footers
+// (the row-group statistics the writer already computed, so no data page is read again), sizes from
+// the file system, partition values from the hive directories.
 import { stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AddFile, PartitionValues } from '../delta-log/index.ts';
-import { sqlStringList } from '../duck.ts';
-import { type ColumnDef, partitionValue, type TableSchema } from '../schema.ts';
-import { ident } from './stage.ts';
+import { sqlString, sqlStringList } from '../duck.ts';
+import { type ColumnDef, DUCKDB_TYPES, partitionValue, type TableSchema } from '../schema.ts';
 
 const ISO_MS = `'%Y-%m-%dT%H:%M:%S.%gZ'`;
 
-/** Delta writes statistics in the JSON form of the value; timestamps as ISO-8601 UTC. */
+/**
+ * `value` on the footer rows of column `c` only (parquet_metadata has a row per row group and
+ * column), NULL elsewhere. A CASE rather than FILTER: only the column's own bounds may be cast.
+ */
+const ofColumn = (c: ColumnDef, value: string) =>
+  `CASE WHEN path_in_schema = ${sqlString(c.name)} THEN ${value} END`;
+
+/**
+ * Delta writes statistics in the JSON form of the value; timestamps as ISO-8601 UTC. The footer
+ * holds each row group's bounds as text, so they are typed back before taking the file's bound.
+ */
 function statValue(c: ColumnDef, aggregate: 'min' | 'max'): string {
-  const value = `${aggregate}(${ident(c.name)})`;
-  if (c.type === 'timestamp') return `strftime(${value}, ${ISO_MS})`;
-  if (c.type === 'date') return `CAST(${value} AS VARCHAR)`;
-  return value;
+  const bound = `${aggregate}(${ofColumn(c, `CAST(stats_${aggregate}_value AS ${DUCKDB_TYPES[c.type]})`)})`;
+  if (c.type === 'timestamp') return `strftime(${bound}, ${ISO_MS})`;
+  if (c.type === 'date') return `CAST(${bound} AS VARCHAR)`;
+  return bound;
 }
 
 const jsonObject = (entries: readonly [string, string][]) =>
@@ -24,11 +34,18 @@ const jsonObject = (entries: readonly [string, string][]) =>
 /** Booleans carry no min/max in Delta statistics; nullCount covers every column. */
 function statsSql(schema: TableSchema): string {
   const bounded = schema.columns.filter((c) => c.type !== 'boolean' && c.minMax !== false);
+  const [first] = schema.columns;
+  if (!first) throw new Error(`${schema.name} has no columns`);
   return jsonObject([
-    ['numRecords', 'count(*)'],
+    ['numRecords', `CAST(sum(${ofColumn(first, 'row_group_num_rows')}) AS BIGINT)`],
     ['minValues', jsonObject(bounded.map((c) => [c.name, statValue(c, 'min')]))],
     ['maxValues', jsonObject(bounded.map((c) => [c.name, statValue(c, 'max')]))],
-    ['nullCount', jsonObject(schema.columns.map((c) => [c.name, `count(*) - count(${ident(c.name)})`]))],
+    [
+      'nullCount',
+      jsonObject(
+        schema.columns.map((c) => [c.name, `CAST(sum(${ofColumn(c, 'stats_null_count')}) AS BIGINT)`]),
+      ),
+    ],
   ]);
 }
 
@@ -66,9 +83,9 @@ export async function addActions(
 ): Promise<AddFile[]> {
   if (files.length === 0) return [];
   const reader = await connection.runAndReadAll(
-    `SELECT filename, ${statsSql(schema)}::VARCHAR AS stats
-     FROM read_parquet(${sqlStringList(files)}, filename = true, hive_partitioning = false)
-     GROUP BY filename`,
+    `SELECT file_name AS filename, ${statsSql(schema)}::VARCHAR AS stats
+     FROM parquet_metadata(${sqlStringList(files)})
+     GROUP BY file_name`,
   );
   const stats = new Map(reader.getRowObjectsJS().map((r) => [r.filename as string, r.stats as string]));
   const statsOf = (file: string) => {

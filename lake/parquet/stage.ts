@@ -32,6 +32,32 @@ function typedColumn(c: ColumnDef): string {
 }
 
 /**
+ * Appends `rowCount` rows to `table` through data chunks, column by column; `value(column, row)`
+ * gives each value in the table's column order.
+ */
+export async function appendRows(
+  connection: DuckDBConnection,
+  table: string,
+  rowCount: number,
+  value: (column: number, row: number) => LakeValue,
+): Promise<void> {
+  const appender = await connection.createAppender(table);
+  const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
+  const chunk = DuckDBDataChunk.create(types, CHUNK_ROWS);
+  for (let start = 0; start < rowCount; start += CHUNK_ROWS) {
+    const count = Math.min(CHUNK_ROWS, rowCount - start);
+    chunk.rowCount = count;
+    for (let column = 0; column < types.length; column++) {
+      const vector = chunk.getColumnVector(column);
+      for (let r = 0; r < count; r++) vector.setItem(r, value(column, start + r));
+      vector.flush();
+    }
+    appender.appendDataChunk(chunk);
+  }
+  appender.closeSync();
+}
+
+/**
  * Replaces the connection's staging table with `rows` and returns a SELECT that reads them back
  * with the schema's column types. Timestamps are `YYYY-MM-DD HH:MM:SS.mmm` UTC text.
  */
@@ -44,25 +70,11 @@ export async function stageRows(
   await connection.run(
     `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (${columns.map((c) => `${ident(c.name)} ${stagedType(c)}`).join(', ')})`,
   );
-  const appender = await connection.createAppender(STAGE_TABLE);
-  const chunk = DuckDBDataChunk.create(
-    columns.map((_, i) => appender.columnType(i)),
-    CHUNK_ROWS,
-  );
-  for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
-    const count = Math.min(CHUNK_ROWS, rows.length - start);
-    chunk.rowCount = count;
-    columns.forEach((c, i) => {
-      const vector = chunk.getColumnVector(i);
-      const nullForEmpty = emptyAsNull(c);
-      for (let r = 0; r < count; r++) {
-        const value = (rows[start + r] as Row)[c.name] ?? null;
-        vector.setItem(r, nullForEmpty && value === '' ? null : value);
-      }
-      vector.flush();
-    });
-    appender.appendDataChunk(chunk);
-  }
-  appender.closeSync();
+  const names = columns.map((c) => c.name);
+  const nullForEmpty = columns.map(emptyAsNull);
+  await appendRows(connection, STAGE_TABLE, rows.length, (column, row) => {
+    const value = (rows[row] as Row)[names[column] as string] ?? null;
+    return nullForEmpty[column] && value === '' ? null : value;
+  });
   return `SELECT ${columns.map(typedColumn).join(', ')} FROM ${STAGE_TABLE}`;
 }

@@ -8,7 +8,9 @@ import { sqlString, sqlStringList } from '../duck.ts';
 import type { TableSchema } from '../schema.ts';
 import { ident } from './stage.ts';
 
-const PARQUET = 'FORMAT parquet, COMPRESSION zstd';
+// zstd level 1 rather than DuckDB's default 3: on the events table about 20% less time to write
+// and no larger files (50k events: 222 vs 279 ms, 4.50 vs 4.57 MB; docs/lake.md).
+const PARQUET = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1';
 
 /** Writes the rows of `selectSql` partitioned by the schema; returns the absolute file paths. */
 export async function writePartitioned(

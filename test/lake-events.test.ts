@@ -1,0 +1,102 @@
+// The lake builds its rows in DuckDB SQL (lake/event-rows.ts) while the speed layer runs toRawRows
+// in JS: both must give exactly the same rows for every event the gate accepts.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDimensions, indexDimensions, TidewaterEvent } from '../contracts/index.ts';
+import { toRawRows } from '../contracts/raw-rows.ts';
+import { generate } from '../generator/index.ts';
+import { type Duck, openDuck } from '../lake/duck.ts';
+import { EVENTS_SCHEMA, type LakeRow, stageAccepted } from '../lake/index.ts';
+import { stageRows } from '../lake/parquet/stage.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
+
+const dims = indexDimensions(buildDimensions());
+
+const accepted = (event: TidewaterEvent, offset: number, value = JSON.stringify(event)): AcceptedRecord => ({
+  source: {
+    topic: 'events',
+    partition: offset % 3,
+    offset: String(offset),
+    key: null,
+    value: Buffer.from(value),
+    timestamp: 0,
+  },
+  event,
+  late: false,
+  warnings: [],
+});
+
+/** What toRawRows gives, with the source and the original bytes as the events table keeps them. */
+const jsRows = (records: readonly AcceptedRecord[]): LakeRow[] =>
+  records.flatMap(({ source, event }) =>
+    toRawRows(event, dims).map((row, i) => ({
+      ...row,
+      source_partition: source.partition,
+      source_offset: Number(source.offset),
+      event: i === 0 ? (source.value?.toString('utf8') ?? null) : null,
+    })),
+  );
+
+/** Generated traffic of every event type, plus edge cases the generator does not produce. */
+function records(): AcceptedRecord[] {
+  const events: TidewaterEvent[] = [];
+  for (const r of generate({ count: 20_000, seed: 7, rate: 50, start: Date.UTC(2025, 0, 1, 23, 50) })) {
+    if (r.event) events.push(r.event);
+  }
+  const first = <T extends TidewaterEvent['eventType']>(type: T) =>
+    structuredClone(events.find((e) => e.eventType === type) as Extract<TidewaterEvent, { eventType: T }>);
+  const order = first('order.created');
+  order.eventTime = '2025-01-02T01:30:00.123456+02:00'; // offset and sub-millisecond digits
+  order.payload.lines.push({ productId: 'P999999', quantity: 2, unitPriceMinor: 150 }); // unknown product
+  const inventory = first('inventory.update');
+  inventory.payload.locationId = 'S9999'; // unknown location: region ''
+  inventory.payload.onHand = 0;
+  const view = first('page.view');
+  delete view.payload.productId;
+  const payment = first('payment.attempted');
+  delete payment.payload.orderId;
+  payment.payload.declineCode = null;
+  const feedback = first('feedback.submitted');
+  delete feedback.payload.productId;
+  const edge = [order, inventory, view, payment, feedback].map((e) => TidewaterEvent.parse(e));
+  const all = [...events, ...edge].map((e, i) => accepted(e, i));
+  // Original bytes with a repeated key and a key the contract strips: rows follow the validated
+  // event (as JSON.parse, the last value wins), the event column keeps the bytes as they came.
+  const click = first('product.click');
+  const quirky = `{"eventType":"page.view",${JSON.stringify(click).slice(1, -1)},"extra":{"region":"X"}}`;
+  all.push(accepted(click, all.length, quirky));
+  return all;
+}
+
+let duck: Duck;
+beforeAll(async () => {
+  duck = await openDuck(1);
+});
+afterAll(() => duck.close());
+
+describe('lake event rows', () => {
+  it('are exactly the rows toRawRows gives, for every event type and edge case', async () => {
+    const input = records();
+    const expected = jsRows(input);
+    const { connection } = duck;
+    await connection.run(`CREATE TEMP TABLE js AS ${await stageRows(connection, EVENTS_SCHEMA, expected)}`);
+    const select = await stageAccepted(input, dims)(connection);
+    await connection.run(`CREATE TEMP TABLE lake AS ${select}`);
+
+    const count = async (sql: string) =>
+      Number((await connection.runAndReadAll(sql)).getRowObjectsJS()[0]?.n);
+    expect(await count('SELECT count(*) AS n FROM lake')).toBe(expected.length);
+    expect(await count('SELECT count(*) AS n FROM (SELECT * FROM js EXCEPT ALL SELECT * FROM lake)')).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM (SELECT * FROM lake EXCEPT ALL SELECT * FROM js)')).toBe(0);
+    // Every type and edge case took part.
+    expect(await count('SELECT count(DISTINCT event_type) AS n FROM lake')).toBe(10);
+    expect(await count(`SELECT count(*) AS n FROM lake WHERE product_id = 'P999999' AND category = ''`)).toBe(
+      1,
+    );
+    expect(await count(`SELECT count(*) AS n FROM lake WHERE location_id = 'S9999' AND region = ''`)).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM lake WHERE event LIKE '%"extra"%'`)).toBe(1);
+  });
+
+  it('stages nothing for no records', async () => {
+    expect(await stageAccepted([], dims)(duck.connection)).toBeUndefined();
+  });
+});
