@@ -13,7 +13,7 @@ import { backfill, batchViewsDir } from '../batch-layer/index.ts';
 import { indexDimensions, loadPlatformDimensions, type TidewaterEvent } from '../contracts/index.ts';
 import { type GeneratedRecord, GroundTruth, generate } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, openTable, toLakeRows } from '../lake/index.ts';
+import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import { createGate, type RawMessage } from '../quality/index.ts';
 import { buildServer, KeyStore, type Role } from '../serving-layer/index.ts';
 import {
@@ -450,7 +450,7 @@ describe('query cache', () => {
     ).accepted;
     const table = await openTable(lakeTableDir(env.cfg.dataDir), EVENTS_SCHEMA);
     await table.appendBatch(
-      toLakeRows(accepted, indexDimensions(await loadPlatformDimensions(env.cfg.dataDir))),
+      stageAccepted(accepted, indexDimensions(await loadPlatformDimensions(env.cfg.dataDir))),
     );
     table.close();
     await backfill({

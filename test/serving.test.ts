@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill, batchViewsDir } from '../batch-layer/index.ts';
 import { buildDimensions, CATALOG, indexDimensions, toRawRows } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, openTable, toLakeRows } from '../lake/index.ts';
+import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import { createGate, type RawMessage } from '../quality/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
@@ -97,7 +97,7 @@ beforeAll(async () => {
   const accepted = createGate().run(messages).accepted;
   const dims = indexDimensions(buildDimensions());
   const table = await openTable(lakeTableDir(dataDir), EVENTS_SCHEMA);
-  lakeVersion = (await table.appendBatch(toLakeRows(accepted, dims))).version;
+  lakeVersion = (await table.appendBatch(stageAccepted(accepted, dims))).version;
   table.close();
 
   client = createClickHouse({ dataDir });

@@ -8,7 +8,7 @@ import { afterAll } from 'vitest';
 import { batchTable } from '../../batch-layer/index.ts';
 import { buildDimensions, getMetric, indexDimensions } from '../../contracts/index.ts';
 import { type GenerateOptions, type GroundTruth, generate } from '../../generator/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, openTable, toLakeRows } from '../../lake/index.ts';
+import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../../lake/index.ts';
 import { createGate, type RawMessage } from '../../quality/index.ts';
 import { expectedOrders } from './speed.ts';
 
@@ -26,13 +26,14 @@ export async function writeLake(dataDir: string, traffic: GenerateOptions, truth
       timestamp: Date.now(),
     };
   });
-  const rows = toLakeRows(gate.run(messages).accepted, indexDimensions(buildDimensions()));
+  const accepted = gate.run(messages).accepted;
+  const dims = indexDimensions(buildDimensions());
   const table = await openTable(lakeTableDir(dataDir), EVENTS_SCHEMA);
   try {
-    const size = Math.ceil(rows.length / commits);
+    const size = Math.ceil(accepted.length / commits);
     let version = -1;
-    for (let i = 0; i < rows.length; i += size)
-      version = (await table.appendBatch(rows.slice(i, i + size))).version;
+    for (let i = 0; i < accepted.length; i += size)
+      version = (await table.appendBatch(stageAccepted(accepted.slice(i, i + size), dims))).version;
     return version;
   } finally {
     table.close();
