@@ -92,6 +92,19 @@ export function registerLake(program: Command): void {
     });
 
   lake
+    .command('verify')
+    .description('re-hash every data file of a version against its checksum in the log')
+    .option('--as-of <version>', 'the version to verify (default: the latest)', (v) => Number(v))
+    .action(async (flags: { asOf?: number }) => {
+      const result = await withTable((t) => t.verify({ version: flags.asOf }));
+      for (const p of result.problems) console.log(`CORRUPT  ${p.path}: ${p.problem}`);
+      console.log(
+        `version ${result.version}: ${result.files} files checked, ${result.problems.length} do not match the log`,
+      );
+      if (result.problems.length > 0) process.exitCode = 2;
+    });
+
+  lake
     .command('optimize')
     .description('compact small files of each partition (no data change)')
     .action(async () => {

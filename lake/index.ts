@@ -16,6 +16,7 @@ export {
   TxnConflictError,
   type VacuumOptions,
 } from './table.ts';
+export { CHECKSUM_TAG, type FileProblem, LakeCorruptionError, sha256OfFile, verifyFiles } from './verify.ts';
 export {
   createLakeSink,
   type LakeWriter,

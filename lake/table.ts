@@ -25,6 +25,7 @@ import { addActions, fromLogPath } from './parquet/add-actions.ts';
 import { ident, type Row, stageRows } from './parquet/stage.ts';
 import { rewriteFiles, writePartitioned } from './parquet/write.ts';
 import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema } from './schema.ts';
+import { type FileProblem, LakeCorruptionError, verifyFiles } from './verify.ts';
 
 export interface LakeTableOptions {
   /** Write a checkpoint after every this many commits (default 10). */
@@ -186,10 +187,25 @@ export class LakeTable {
     });
   }
 
-  /** Absolute paths of the files of a snapshot (default: the latest), for `read_parquet([...])`. */
+  /**
+   * Absolute paths of the files of a snapshot (default: the latest), for `read_parquet([...])`,
+   * each checked against its add action first: a missing, truncated or altered file throws
+   * LakeCorruptionError rather than being read as data.
+   */
   async filesAt(at: SnapshotAt = {}): Promise<string[]> {
     const latest = at.version === undefined && at.timestamp === undefined;
-    return this.paths((latest ? await this.refresh() : await this.snapshot(at)).files.values());
+    const snapshot = latest ? await this.refresh() : await this.snapshot(at);
+    const problems = await verifyFiles(this.dir, snapshot.files.values());
+    if (problems.length > 0) throw new LakeCorruptionError(this.dir, snapshot.version, problems);
+    return this.paths(snapshot.files.values());
+  }
+
+  /** Every file of a snapshot re-hashed against the log, for `tidewater lake verify`. */
+  async verify(at: SnapshotAt = {}): Promise<{ version: number; files: number; problems: FileProblem[] }> {
+    const snapshot =
+      at.version === undefined && at.timestamp === undefined ? await this.refresh() : await this.snapshot(at);
+    const problems = await verifyFiles(this.dir, snapshot.files.values(), true);
+    return { version: snapshot.version, files: snapshot.files.size, problems };
   }
 
   /**

@@ -1,13 +1,16 @@
-// Faults of the services the platform depends on, each ending with exact totals. The test starts
-// its own Redis or Kafka broker (on a free port, with its own state directory) so that stopping it
-// disturbs nothing else on the machine.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+// Faults of the services the platform depends on and of the lake's files, each ending with exact
+// totals or a refusal to read damaged data. A test that stops a service starts its own (on a free
+// port, with its own state directory), so stopping it disturbs nothing else on the machine.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
+import { backfill, batchViewsDir, querySnapshot } from '../batch-layer/index.ts';
 import { type Config, loadConfig } from '../config/index.ts';
+import { getMetric } from '../contracts/index.ts';
 import { GroundTruth } from '../generator/index.ts';
+import { EVENTS_SCHEMA, LakeCorruptionError, lakeTableDir, openTable } from '../lake/index.ts';
 import { createOrchestrator, type JobView, startWorkers } from '../orchestration/index.ts';
 import { redisDown, redisUp } from '../scripts/services/index.ts';
 import { createClickHouse } from '../speed-layer/index.ts';
@@ -91,4 +94,54 @@ describe('Redis restarted during a backfill', () => {
       truthOrders(truth, '2025-08-01', '2025-08-05'),
     );
   }, 240_000);
+});
+
+describe('a Parquet file of the lake corrupted on disk', () => {
+  it('is detected and reported by verify, backfill and time travel, and never read as data', async () => {
+    const dataDir = join(root, 'corrupt', 'data');
+    const truth = new GroundTruth();
+    await writeLake(
+      dataDir,
+      { seed: 81, count: 6_000, start: '2025-10-01T00:15:00Z', rate: 6_000 / 86_000, badFraction: 0.01 },
+      truth,
+      3,
+    );
+    const lakeDir = lakeTableDir(dataDir);
+    const viewsDir = batchViewsDir(dataDir);
+    const run = () =>
+      backfill({ client, lakeDir, viewsDir, from: '2025-10-01', to: '2025-10-02', allowedLatenessMs: 0 });
+    await run();
+    const before = await batchOrders(client, '2025-10-01', '2025-10-02');
+    expect(before).toEqual(truthOrders(truth, '2025-10-01', '2025-10-02'));
+
+    const table = await openTable(lakeDir, EVENTS_SCHEMA);
+    const files = await table.filesAt();
+    const victim = files[1] as string;
+    // Same size, a few bytes flipped inside a data page: only the checksum can tell.
+    const bytes = readFileSync(victim);
+    for (let i = 0; i < 16; i++) {
+      const at = Math.floor(bytes.length / 2) + i;
+      bytes[at] = (bytes[at] as number) ^ 0xff;
+    }
+    writeFileSync(victim, bytes);
+
+    const verdict = await table.verify();
+    expect(verdict.problems).toHaveLength(1);
+    expect(victim.endsWith(verdict.problems[0]?.path.split('/').join(sep) ?? '?')).toBe(true);
+    expect(verdict.problems[0]?.problem).toMatch(/checksum/);
+    table.close();
+
+    await expect(run()).rejects.toThrow(LakeCorruptionError);
+    await expect(run()).rejects.toThrow(/do not match the log, refusing to read them/);
+    expect(await batchOrders(client, '2025-10-01', '2025-10-02')).toEqual(before);
+    await expect(
+      querySnapshot({ lakeDir, metric: getMetric('orders'), from: '2025-10-01', to: '2025-10-02', at: {} }),
+    ).rejects.toThrow(LakeCorruptionError);
+
+    // Truncated: caught by its size before any byte is hashed.
+    writeFileSync(victim, bytes.subarray(0, bytes.length - 100));
+    const reopened = await openTable(lakeDir, EVENTS_SCHEMA);
+    expect((await reopened.verify()).problems[0]?.problem).toMatch(/bytes on disk/);
+    reopened.close();
+  }, 120_000);
 });

@@ -29,6 +29,8 @@ export interface AddFile {
   dataChange: boolean;
   /** JSON: numRecords, minValues, maxValues, nullCount. */
   stats?: string;
+  /** Free-form metadata; tidewater keeps the file's SHA-256 here (lake/verify.ts). */
+  tags?: Record<string, string>;
 }
 
 export interface RemoveFile {

@@ -9,10 +9,10 @@ import { type Action, parseAction } from './actions.ts';
 import { checkpointFileName, LAST_CHECKPOINT, logDir, replaceFile } from './files.ts';
 
 const STRING_MAP = 'MAP(VARCHAR, VARCHAR)';
-/** The checkpoint schema of PROTOCOL.md, without the optional *_parsed and tags columns. */
+/** The checkpoint schema of PROTOCOL.md, without the optional *_parsed columns. */
 const CHECKPOINT_COLUMNS = {
   txn: 'STRUCT(appId VARCHAR, version BIGINT, lastUpdated BIGINT)',
-  add: `STRUCT(path VARCHAR, partitionValues ${STRING_MAP}, size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR)`,
+  add: `STRUCT(path VARCHAR, partitionValues ${STRING_MAP}, size BIGINT, modificationTime BIGINT, dataChange BOOLEAN, stats VARCHAR, tags ${STRING_MAP})`,
   remove: `STRUCT(path VARCHAR, deletionTimestamp BIGINT, dataChange BOOLEAN, extendedFileMetadata BOOLEAN, partitionValues ${STRING_MAP}, size BIGINT)`,
   metaData: `STRUCT(id VARCHAR, name VARCHAR, format STRUCT(provider VARCHAR, options ${STRING_MAP}), schemaString VARCHAR, partitionColumns VARCHAR[], configuration ${STRING_MAP}, createdTime BIGINT)`,
   protocol: 'STRUCT(minReaderVersion INTEGER, minWriterVersion INTEGER)',

@@ -1,12 +1,14 @@
 // Describes freshly written data files as Delta `add` actions: statistics from their Parquet footers
 // (the row-group statistics the writer already computed, so no data page is read again), sizes from
-// the file system, partition values from the hive directories.
+// the file system, partition values from the hive directories, and each file's SHA-256 in `tags`
+// so that a reader can tell a damaged file from data (verify.ts).
 import { stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { AddFile, PartitionValues } from '../delta-log/index.ts';
 import { sqlString, sqlStringList } from '../duck.ts';
 import { type ColumnDef, DUCKDB_TYPES, partitionValue, type TableSchema } from '../schema.ts';
+import { CHECKSUM_TAG, sha256OfFile } from '../verify.ts';
 
 const ISO_MS = `'%Y-%m-%dT%H:%M:%S.%gZ'`;
 
@@ -95,7 +97,7 @@ export async function addActions(
   };
   return Promise.all(
     files.map(async (file) => {
-      const info = await stat(file);
+      const [info, sha256] = await Promise.all([stat(file), sha256OfFile(file)]);
       const path = toLogPath(tableDir, file);
       return {
         path,
@@ -104,6 +106,7 @@ export async function addActions(
         modificationTime: Math.floor(info.mtimeMs),
         dataChange,
         stats: statsOf(file),
+        tags: { [CHECKSUM_TAG]: sha256 },
       };
     }),
   );

@@ -11,6 +11,7 @@ import {
   type QueryShape,
   resolveShape,
 } from '../../contracts/catalog.ts';
+import { LakeCorruptionError } from '../../lake/index.ts';
 import type { BoundaryState, ServingContext } from '../context.ts';
 import { ApiError, badRequest, ErrorBody } from '../errors.ts';
 import { planSegments, type Segment } from '../merge-plan.ts';
@@ -184,6 +185,7 @@ async function answerAsOf(
       lakeVersion: answer.lakeVersion,
     };
   } catch (error) {
+    if (error instanceof LakeCorruptionError) throw new ApiError(500, 'lake_corrupt', error.message);
     const message = (error as Error).message;
     if (/no version|not found|ENOENT|before the first|does not exist|no commit/i.test(message))
       throw new ApiError(404, 'lake_version_not_found', `asOf ${asOf}: ${message}`);
