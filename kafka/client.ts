@@ -24,6 +24,16 @@ const levels: Record<Config['logLevel'], LogLevel> = {
 
 export type KafkaConfig = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'logLevel'>;
 
+/**
+ * How long every client operation (connecting, refreshing metadata, finding a coordinator) keeps
+ * retrying an absent broker: waits of 0.3, 0.6, 1.2, 2.4, 4.8 s then 5 s, about a minute in all,
+ * so a broker restart is ridden out and a broker that stays down still fails the caller. kafkajs
+ * gives up on an operation whose inner retries ran out, however many retries the outer one has
+ * left (an idempotent producer's included), so this budget bounds them all. `maxRetryTime` is
+ * explicit because kafkajs caps waits at 1 s when NODE_ENV is `test`.
+ */
+const KAFKA_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 };
+
 /** A kafkajs client for one role of the platform (`speed`, `lake`, `generator`, ...). */
 export function createKafka(cfg: KafkaConfig, role: string): KafkaClient {
   return new Kafka({
@@ -31,6 +41,6 @@ export function createKafka(cfg: KafkaConfig, role: string): KafkaClient {
     brokers: cfg.kafkaBrokers,
     logLevel: levels[cfg.logLevel],
     connectionTimeout: 3_000,
-    retry: { initialRetryTime: 100, retries: 8 },
+    retry: KAFKA_RETRY,
   });
 }

@@ -27,9 +27,14 @@ export interface BatchingProducerOptions {
  * backpressure) while `maxInFlight` batches are outstanding, so memory stays bounded however fast
  * the caller is. Idempotent mode makes broker-side retries free of duplicates. Batches go round-robin
  * over several producers, so the order of records is kept within a batch, not across batches.
+ * A failed batch leaves a hole in what was pushed, so it fails every later `push` and `flush`;
+ * `sendNow` answers for its own records only, so its callers may try again after a failure.
  */
 export class BatchingProducer {
-  private readonly producers: Producer[];
+  private readonly kafka: Kafka;
+  /** Connected producers, each replaced by a fresh one after a failed send (see sendNow). */
+  private readonly producers: Promise<Producer>[] = [];
+  private readonly producerCount: number;
   private next = 0;
   private readonly topic: string;
   private readonly batchSize: number;
@@ -41,17 +46,8 @@ export class BatchingProducer {
   private sent = 0;
 
   constructor(kafka: Kafka, opts: BatchingProducerOptions) {
-    this.producers = Array.from({ length: opts.producers ?? 3 }, () =>
-      kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        // Java-compatible murmur2: a key lands in the same partition whichever client produced it.
-        createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
-        // Idempotence needs unbounded retries: a send waits out a broker restart instead of failing.
-        retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
-      }),
-    );
+    this.kafka = kafka;
+    this.producerCount = opts.producers ?? 3;
     this.topic = opts.topic;
     this.batchSize = opts.batchSize ?? 5_000;
     this.maxInFlight = opts.maxInFlight ?? 6;
@@ -59,7 +55,8 @@ export class BatchingProducer {
   }
 
   async connect(): Promise<void> {
-    await Promise.all(this.producers.map((p) => p.connect()));
+    while (this.producers.length < this.producerCount) this.producers.push(this.open());
+    await Promise.all(this.producers);
   }
 
   /** Records acknowledged so far. */
@@ -83,16 +80,64 @@ export class BatchingProducer {
 
   /** Sends `records` as one request and resolves with the broker's acknowledgement. */
   async sendNow(records: OutgoingRecord[]): Promise<RecordMetadata[]> {
-    const producer = this.producers[this.next++ % this.producers.length] as Producer;
-    return producer.send({ topic: this.topic, messages: records, acks: -1, compression: this.compression });
+    const slot = this.next++ % this.producers.length;
+    const opened = this.producers[slot] as Promise<Producer>;
+    try {
+      const producer = await opened;
+      return await producer.send({
+        topic: this.topic,
+        messages: records,
+        acks: -1,
+        compression: this.compression,
+      });
+    } catch (err) {
+      // kafkajs hands a failed batch's sequence numbers to the next batch, but the broker may have
+      // appended the failed one (only its answer was lost): a next batch of the same size would then
+      // be dropped as its duplicate. A fresh producer (a new producer id) sends on instead.
+      if (this.producers[slot] === opened) this.producers[slot] = this.reopen(opened);
+      throw err;
+    }
   }
 
   async disconnect(): Promise<void> {
     try {
       await this.flush();
     } finally {
-      await Promise.all(this.producers.map((p) => p.disconnect()));
+      await Promise.all(this.producers.map((p) => this.close(p)));
     }
+  }
+
+  /** A new idempotent producer, connected; a failure to connect is reported by the send awaiting it. */
+  private open(): Promise<Producer> {
+    const producer = this.kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      // Java-compatible murmur2: a key lands in the same partition whichever client produced it.
+      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      // Idempotence wants unbounded retries; the client's retry budget still bounds how long a
+      // send waits for an absent broker (see createKafka).
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
+    });
+    const opened = producer.connect().then(
+      () => producer,
+      async (err: unknown) => {
+        await producer.disconnect().catch(() => undefined);
+        throw err;
+      },
+    );
+    opened.catch(() => undefined);
+    return opened;
+  }
+
+  private async reopen(failed: Promise<Producer>): Promise<Producer> {
+    await this.close(failed);
+    return this.open();
+  }
+
+  private async close(opened: Promise<Producer>): Promise<void> {
+    const producer = await opened.catch(() => undefined);
+    await producer?.disconnect().catch(() => undefined);
   }
 
   private async dispatch(): Promise<void> {

@@ -59,6 +59,9 @@ export const GATED_CONSUMER_DEFAULTS = {
   lagIntervalMs: 2_000,
 };
 
+/** Pause before running a consumer again that kafkajs would not restart. */
+const RESTART_DELAY_MS = 1_000;
+
 function toRawMessage(topic: string, partition: number, message: KafkaMessage): RawMessage {
   return {
     topic,
@@ -79,6 +82,8 @@ export class GatedConsumer {
   private workers = new Map<number, Promise<PartitionWorker>>();
   private readonly watermarks = new Map<number, EventTimeWatermark>();
   private lagTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private stopping = false;
   private lastLag = new Map<number, number>();
   private deliveredRecords = 0;
 
@@ -107,19 +112,24 @@ export class GatedConsumer {
       for (const partition of this.watermarks.keys())
         if (!assigned.has(partition)) this.watermarks.delete(partition);
     });
-    await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: true });
-    await this.consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.eachBatch(payload),
+    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
+      // kafkajs restarts a crashed consumer only after a retriable error, and a broker restart
+      // also ends in non-retriable ones (KafkaJSGroupCoordinatorNotFound while the coordinator
+      // loads): without this the consumer would stop for good while the process runs on. It has
+      // left the group by now; running it again rejoins and every worker starts over from Kafka.
+      if (payload.restart || this.stopping) return;
+      this.restartTimer = setTimeout(() => void this.run(), RESTART_DELAY_MS);
     });
-    this.lagTimer = setInterval(() => void this.refreshLag().catch(() => undefined), this.o.lagIntervalMs);
+    await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: true });
+    await this.run();
+    this.scheduleLagRefresh();
   }
 
   /** Stops fetching, lets the chunk in hand finish and commit, leaves the group. */
   async stop(): Promise<void> {
-    clearInterval(this.lagTimer);
+    this.stopping = true;
+    clearTimeout(this.lagTimer);
+    clearTimeout(this.restartTimer);
     await this.consumer.disconnect();
     await this.admin.disconnect();
   }
@@ -135,6 +145,27 @@ export class GatedConsumer {
     this.lastLag = new Map(positions.map((p) => [p.partition, lagOf(p)]));
     for (const [partition, lag] of this.lastLag) this.o.metrics?.observeLag(partition, lag);
     return this.lastLag;
+  }
+
+  /** Runs the consumer; kafkajs reports a failure to start through the CRASH event, not here. */
+  private run(): Promise<void> {
+    return this.consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.o.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+  }
+
+  /** One refresh at a time: while the broker is away a refresh waits out the client's retries. */
+  private scheduleLagRefresh(): void {
+    this.lagTimer = setTimeout(() => {
+      void this.refreshLag()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!this.stopping) this.scheduleLagRefresh();
+        });
+    }, this.o.lagIntervalMs);
   }
 
   /** Lag per partition as of the last refresh (every lagIntervalMs). */

@@ -1,20 +1,32 @@
 // Faults of the services the platform depends on and of the lake's files, each ending with exact
 // totals or a refusal to read damaged data. A test that stops a service starts its own (on a free
 // port, with its own state directory), so stopping it disturbs nothing else on the machine.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, sep } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backfill, batchViewsDir, querySnapshot } from '../batch-layer/index.ts';
 import { type Config, loadConfig } from '../config/index.ts';
 import { getMetric } from '../contracts/index.ts';
-import { GroundTruth } from '../generator/index.ts';
+import { GroundTruth, generate } from '../generator/index.ts';
+import { BatchingProducer, createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, LakeCorruptionError, lakeTableDir, openTable } from '../lake/index.ts';
 import { createOrchestrator, type JobView, startWorkers } from '../orchestration/index.ts';
-import { redisDown, redisUp } from '../scripts/services/index.ts';
-import { createClickHouse } from '../speed-layer/index.ts';
+import { parseQuarantineValue, sourceId } from '../quality/quarantine/index.ts';
+import { kafkaDown, kafkaUp, redisDown, redisUp } from '../scripts/services/index.ts';
+import { createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
+import { consumeAll } from './support/kafka.ts';
 import { batchOrders, truthOrders, writeLake } from './support/orchestration.ts';
+import { expectedOrders, readOrders, waitForCatchUp } from './support/speed.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tidewater-faults-'));
 const client = createClickHouse({ dataDir: join(root, 'clickhouse') });
@@ -144,4 +156,82 @@ describe('a Parquet file of the lake corrupted on disk', () => {
     expect((await reopened.verify()).problems[0]?.problem).toMatch(/bytes on disk/);
     reopened.close();
   }, 120_000);
+});
+
+describe('Kafka broker stopped and restarted during ingest', () => {
+  it('the producer and the speed layer ride it out: rollups and quarantine equal the ground truth', async () => {
+    const cfg = privateConfig('kafka', {
+      KAFKA_BROKERS: `127.0.0.1:${port(19400)}`,
+      TIDEWATER_EVENTS_TOPIC: 'fault-events',
+      TIDEWATER_QUARANTINE_TOPIC: 'fault-events.quarantine',
+      TIDEWATER_EVENTS_PARTITIONS: '4',
+      TIDEWATER_SPEED_GROUP: 'fault-speed',
+      // The restart makes kafkajs log every refused connection.
+      LOG_LEVEL: 'silent',
+    });
+    // The broker's jars are the ones `services up` fetched for the shared broker: link them when
+    // they are there; otherwise kafkaUp fetches them (from Maven's local cache, usually).
+    const sharedLib = resolve(loadConfig().stateDir, 'kafka', 'lib-3.9.1');
+    if (existsSync(join(sharedLib, '.complete'))) {
+      mkdirSync(join(cfg.stateDir, 'kafka'), { recursive: true });
+      symlinkSync(sharedLib, join(cfg.stateDir, 'kafka', 'lib-3.9.1'));
+    }
+    await kafkaUp(cfg, noLog);
+    stops.push(() => kafkaDown(cfg));
+    const kafka = createKafka(cfg, 'faults');
+    await ensurePlatformTopics(kafka, cfg);
+    const speed = await startSpeedLayer(cfg, { clickhouse: client });
+    stops.push(() => speed.stop());
+
+    const traffic = {
+      seed: 71,
+      count: 30_000,
+      start: '2025-09-01T10:00:00Z',
+      rate: 100,
+      lateFraction: 0.02,
+      duplicateFraction: 0.01,
+      badFraction: 0.01,
+    };
+    const truth = new GroundTruth();
+    const producer = new BatchingProducer(kafka, { topic: cfg.eventsTopic, batchSize: 1_000 });
+    await producer.connect();
+    let brokerStopped: () => void = () => {};
+    const stopped = new Promise<void>((done) => {
+      brokerStopped = done;
+    });
+    // The last third is produced while the broker is down or starting again.
+    const ingest = async () => {
+      let pushed = 0;
+      for (const record of generate(traffic)) {
+        if (pushed++ === 20_000) await stopped;
+        truth.add(record);
+        await producer.push({ key: record.key, value: record.value });
+      }
+      await producer.disconnect();
+    };
+    // The speed layer is mid-stream too: it has delivered a range, and a third is still to come.
+    const restartBroker = async () => {
+      while (speed.consumer.delivered === 0) await sleep(50);
+      await kafkaDown(cfg);
+      brokerStopped();
+      await sleep(2_000);
+      await kafkaUp(cfg, noLog);
+    };
+    await Promise.all([ingest(), restartBroker()]);
+    const report = truth.toJSON();
+    await waitForCatchUp(kafka, cfg.speedGroup, cfg.eventsTopic, 180_000);
+
+    const served = await readOrders(client, { from: '2025-09-01T00:00:00Z', to: '2025-09-02T00:00:00Z' });
+    expect(served.length).toBeGreaterThan(50);
+    expect(served).toEqual(expectedOrders(report));
+    // Quarantine is at least once: a range redone after the restart may publish its rejects again.
+    const quarantined = await consumeAll(kafka, cfg.quarantineTopic, report.totals.bad, 120_000);
+    const sources = new Set(
+      quarantined.map((m) => {
+        const q = parseQuarantineValue(m.value);
+        return sourceId(q.sourceTopic, q.sourcePartition, q.sourceOffset);
+      }),
+    );
+    expect(sources.size).toBe(report.totals.bad);
+  }, 420_000);
 });

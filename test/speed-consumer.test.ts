@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
-import { createKafka } from '../kafka/index.ts';
+import { createKafka, kafkajs } from '../kafka/index.ts';
 import { fetchPositions, GatedConsumer, parsePending } from '../pipeline/index.ts';
 import { parseQuarantineValue, QuarantinePublisher, sourceId } from '../quality/quarantine/index.ts';
 import {
@@ -113,6 +113,25 @@ describe('speed consumers in one process', () => {
       });
       await run.caughtUp();
       expect(publishes).toBeGreaterThan(16);
+      expect(await run.orders()).toEqual(expectedOrders(run.truth));
+    } finally {
+      await run.close();
+    }
+  }, 120_000);
+
+  it('runs again after a crash that kafkajs does not restart', async () => {
+    const run = await inProcess('speed-e', 15, '2025-03-29T00:00:00Z');
+    let publishes = 0;
+    try {
+      // What a broker restart can end in: kafkajs stops a consumer for good on a non-retriable error.
+      await run.consumer({
+        async publish(records) {
+          if (++publishes % 10 === 0) throw new kafkajs.KafkaJSGroupCoordinatorNotFound();
+          await run.publisher.publish(records);
+        },
+      });
+      await run.caughtUp();
+      expect(publishes).toBeGreaterThan(20);
       expect(await run.orders()).toEqual(expectedOrders(run.truth));
     } finally {
       await run.close();

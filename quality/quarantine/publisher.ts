@@ -12,9 +12,11 @@ export interface QuarantinePublisherOptions {
 /** Sends rejected records to the quarantine topic. */
 export class QuarantinePublisher {
   private readonly producer: BatchingProducer;
+  private readonly batchSize: number;
 
   constructor(kafka: Kafka, opts: QuarantinePublisherOptions) {
-    this.producer = new BatchingProducer(kafka, { topic: opts.topic, batchSize: opts.batchSize ?? 500 });
+    this.batchSize = opts.batchSize ?? 500;
+    this.producer = new BatchingProducer(kafka, { topic: opts.topic });
   }
 
   async connect(): Promise<void> {
@@ -26,8 +28,13 @@ export class QuarantinePublisher {
    * caller commit the source offsets of the batch these records came from.
    */
   async publish(records: readonly RejectedRecord[]): Promise<void> {
-    for (const record of records) await this.producer.push(encodeQuarantine(record));
-    await this.producer.flush();
+    // Each call sends and awaits its own requests: sinks of several partitions publish at once,
+    // and a failed call (the broker was away) must fail that call alone, not every later one.
+    const requests: Promise<unknown>[] = [];
+    for (let i = 0; i < records.length; i += this.batchSize) {
+      requests.push(this.producer.sendNow(records.slice(i, i + this.batchSize).map(encodeQuarantine)));
+    }
+    await Promise.all(requests);
   }
 
   /**
