@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { buildDimensions, CATALOG, indexDimensions, type RawRow, toRawRows } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
-import { createGate, type RawMessage } from '../quality/index.ts';
+import { createGate } from '../quality/index.ts';
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
 import { KeyStore } from '../serving-layer/keys.ts';
 import { dashboardRoutes } from '../serving-layer/routes/dashboard.ts';
@@ -26,6 +26,7 @@ import {
   SpeedCommitPublisher,
 } from '../speed-layer/index.ts';
 import { type Chromium, launchChromium } from './support/chromium.ts';
+import { asMessages } from './support/messages.ts';
 
 const OUTPUT_DIR = join(import.meta.dirname, '..', 'test-output', 'dashboard');
 /** The page's poll interval (live-feed.ts POLL_MS), plus a poll's own time under load. */
@@ -47,14 +48,7 @@ let batches = 0;
 
 /** Generated events gated like ingest does, as raw rows; the good ones only. */
 function rawRows(seed: number, start: number, count: number, rate: number): RawRow[] {
-  const messages: RawMessage[] = [...generate({ seed, count, start, rate })].map((record, i) => ({
-    topic: 'events',
-    partition: 0,
-    offset: String(i),
-    key: Buffer.from(record.key),
-    value: record.value,
-    timestamp: Date.now(),
-  }));
+  const messages = asMessages(generate({ seed, count, start, rate }));
   return createGate()
     .run(messages)
     .accepted.flatMap((r) => toRawRows(r.event, dims));

@@ -8,7 +8,7 @@ import type { GroundTruthReport } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { type Isolated, imperfectTraffic, isolation } from './support/isolation.ts';
-import { expectedOrders, produceGenerated, waitForCatchUp } from './support/speed.ts';
+import { answerOrderCells, produceGenerated, truthOrderCells, waitForCatchUp } from './support/speed.ts';
 
 const isolated = isolation('e2e');
 const DAY1 = '2025-07-01';
@@ -37,17 +37,7 @@ async function api(method: string, path: string, body?: unknown) {
   return { status: response.status, body: (await response.json()) as Body };
 }
 
-const truthCells = () =>
-  expectedOrders(truth)
-    .map((c) => ({
-      minute: Date.parse(`${c.minute.replace(' ', 'T')}Z`),
-      region: c.region,
-      orders: Number(c.orders),
-      revenue_minor: Number(c.revenue_minor),
-      units: Number(c.units),
-    }))
-    .filter((c) => c.minute >= Date.parse(FROM) && c.minute < Date.parse(TO))
-    .sort((a, b) => a.minute - b.minute || a.region.localeCompare(b.region));
+const truthCells = () => truthOrderCells(truth, FROM, TO);
 
 beforeAll(async () => {
   env = await isolated('platform');
@@ -79,7 +69,7 @@ describe('the running platform', () => {
     const { status, body } = await api('GET', `/v1/metrics/orders?from=${FROM}&to=${TO}&groupBy=region`);
     expect(status).toBe(200);
     expect(body.meta.served.map((s) => s.layer)).toEqual(['speed']);
-    expect(cellsOf(body.rows)).toEqual(truthCells());
+    expect(answerOrderCells(body.rows)).toEqual(truthCells());
   });
 
   it('backfills day 1 over the API; the merged answer then comes from batch and speed, still exact', async () => {
@@ -97,7 +87,7 @@ describe('the running platform', () => {
     const { body } = await api('GET', `/v1/metrics/orders?from=${FROM}&to=${TO}&groupBy=region`);
     expect(body.meta.boundary.watermark).toBe(`${DAY2}T00:00:00.000Z`);
     expect(body.meta.served.map((s) => s.layer)).toEqual(['batch', 'speed']);
-    expect(cellsOf(body.rows)).toEqual(truthCells());
+    expect(answerOrderCells(body.rows)).toEqual(truthCells());
   });
 
   it('quarantines exactly the injected bad records', async () => {
@@ -117,13 +107,3 @@ describe('the running platform', () => {
     }
   });
 });
-
-function cellsOf(rows: Record<string, string | number>[]) {
-  return rows.map((r) => ({
-    minute: Date.parse(String(r.time)),
-    region: String(r.region),
-    orders: Number(r.orders),
-    revenue_minor: Number(r.revenue_minor),
-    units: Number(r.units),
-  }));
-}

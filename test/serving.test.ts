@@ -12,10 +12,11 @@ import { backfill, batchViewsDir } from '../batch-layer/index.ts';
 import { buildDimensions, CATALOG, indexDimensions, toRawRows } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
-import { createGate, type RawMessage } from '../quality/index.ts';
+import { createGate } from '../quality/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
-import { expectedOrders } from './support/speed.ts';
+import { asMessages } from './support/messages.ts';
+import { answerOrderCells, truthOrderCells } from './support/speed.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-serving-'));
 const DAY1 = '2025-06-01';
@@ -60,40 +61,12 @@ async function ordersByMinuteAndRegion(extra = ''): Promise<Answer> {
   return body as Answer;
 }
 
-const cells = (rows: Answer['rows']) =>
-  rows.map((r) => ({
-    minute: Date.parse(String(r.time)),
-    region: r.region,
-    orders: Number(r.orders),
-    revenue_minor: Number(r.revenue_minor),
-    units: Number(r.units),
-  }));
-
-function truthCells(predicate: (minute: number) => boolean = () => true) {
-  return expectedOrders(truth.toJSON())
-    .map((c) => ({
-      minute: Date.parse(`${c.minute.replace(' ', 'T')}Z`),
-      region: c.region,
-      orders: Number(c.orders),
-      revenue_minor: Number(c.revenue_minor),
-      units: Number(c.units),
-    }))
-    .filter((c) => c.minute >= Date.parse(FROM) && c.minute < Date.parse(TO) && predicate(c.minute))
-    .sort((a, b) => a.minute - b.minute || String(a.region).localeCompare(String(b.region)));
-}
+const cells = (rows: Answer['rows']) => answerOrderCells(rows);
+const truthCells = (predicate: (minute: number) => boolean = () => true) =>
+  truthOrderCells(truth.toJSON(), FROM, TO).filter((c) => predicate(c.minute));
 
 beforeAll(async () => {
-  const messages: RawMessage[] = [...generate(TRAFFIC)].map((record, i) => {
-    truth.add(record);
-    return {
-      topic: 'events',
-      partition: 0,
-      offset: String(i),
-      key: Buffer.from(record.key),
-      value: record.value,
-      timestamp: Date.now(),
-    };
-  });
+  const messages = asMessages(generate(TRAFFIC), truth);
   const accepted = createGate().run(messages).accepted;
   const dims = indexDimensions(buildDimensions());
   const table = await openTable(lakeTableDir(dataDir), EVENTS_SCHEMA);

@@ -9,23 +9,14 @@ import { batchTable } from '../../batch-layer/index.ts';
 import { buildDimensions, getMetric, indexDimensions } from '../../contracts/index.ts';
 import { type GenerateOptions, type GroundTruth, generate } from '../../generator/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../../lake/index.ts';
-import { createGate, type RawMessage } from '../../quality/index.ts';
+import { createGate } from '../../quality/index.ts';
+import { asMessages } from './messages.ts';
 import { expectedOrders } from './speed.ts';
 
 /** Appends the gate-accepted records of each traffic in `batches` as one lake commit each. */
 export async function writeLake(dataDir: string, traffic: GenerateOptions, truth: GroundTruth, commits = 1) {
   const gate = createGate();
-  const messages: RawMessage[] = [...generate(traffic)].map((record, i) => {
-    truth.add(record);
-    return {
-      topic: 'events',
-      partition: 0,
-      offset: String(i),
-      key: Buffer.from(record.key),
-      value: record.value,
-      timestamp: Date.now(),
-    };
-  });
+  const messages = asMessages(generate(traffic), truth);
   const accepted = gate.run(messages).accepted;
   const dims = indexDimensions(buildDimensions());
   const table = await openTable(lakeTableDir(dataDir), EVENTS_SCHEMA);

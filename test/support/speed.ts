@@ -82,3 +82,40 @@ export function expectedOrders(truth: GroundTruthReport) {
 export function readOrders(client: ClickHouseClient, range: TimeRange) {
   return queryMetric(client, getMetric('orders'), range, { dimensions: ['region'] });
 }
+
+/** One orders cell as the tests compare them: minute in ms, figures as numbers. */
+export interface OrderCell {
+  minute: number;
+  region: string;
+  orders: number;
+  revenue_minor: number;
+  units: number;
+}
+
+const byMinuteAndRegion = (a: OrderCell, b: OrderCell) =>
+  a.minute - b.minute || a.region.localeCompare(b.region);
+
+/** The ground truth's orders cells of [from, to), ordered by minute and region. */
+export function truthOrderCells(truth: GroundTruthReport, from: string, to: string): OrderCell[] {
+  return expectedOrders(truth)
+    .map((c) => ({
+      minute: Date.parse(`${c.minute.replace(' ', 'T')}Z`),
+      region: c.region,
+      orders: Number(c.orders),
+      revenue_minor: Number(c.revenue_minor),
+      units: Number(c.units),
+    }))
+    .filter((c) => c.minute >= Date.parse(from) && c.minute < Date.parse(to))
+    .sort(byMinuteAndRegion);
+}
+
+/** The rows of a GET /v1/metrics/orders?groupBy=region answer as cells. */
+export function answerOrderCells(rows: readonly Record<string, unknown>[]): OrderCell[] {
+  return rows.map((r) => ({
+    minute: Date.parse(String(r.time)),
+    region: String(r.region),
+    orders: Number(r.orders),
+    revenue_minor: Number(r.revenue_minor),
+    units: Number(r.units),
+  }));
+}
