@@ -68,8 +68,12 @@ const timer = setInterval(() => {
   peak = Math.max(peak, rssMb);
   const minute = (performance.now() - started) / 60_000;
   samples.push({ minute, rssMb });
-  if (samples.length % 6 === 0)
-    say(`${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB; ${platform.status()}`);
+  if (samples.length % 6 === 0) {
+    const heapMb = process.memoryUsage().heapUsed / MB;
+    say(
+      `${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB (JS heap ${heapMb.toFixed(0)} MB; the rest native: chDB, DuckDB, buffers); ${platform.status()}`,
+    );
+  }
 }, SAMPLE_MS);
 
 await new Promise((resolve) => setTimeout(resolve, MINUTES * 60_000));
