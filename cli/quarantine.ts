@@ -1,15 +1,12 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { config } from '../config/index.ts';
-import { BatchingProducer, createKafka } from '../kafka/index.ts';
-import { createGate } from '../quality/index.ts';
 import {
-  gateValidator,
   type QuarantineFilter,
   type QuarantineListItem,
   QuarantineStore,
   quarantineTableDir,
   renderOriginal,
-  replayQuarantine,
+  replayWithCurrentRules,
 } from '../quality/quarantine/index.ts';
 
 /** Records `list` prints when no --limit is given. */
@@ -107,24 +104,14 @@ export function registerQuarantine(program: Command): void {
     .option('--dry-run', 'validate and count only; send nothing')
     .action((opts: QuarantineFilter & { dryRun?: boolean }) =>
       withStore(async (store) => {
-        const cfg = config();
-        const validate = gateValidator(createGate({ allowedLatenessMinutes: cfg.allowedLatenessMinutes }));
-        const producer = opts.dryRun
-          ? null
-          : new BatchingProducer(createKafka(cfg, 'replay'), { topic: cfg.eventsTopic });
-        await producer?.connect();
-        try {
-          const counts = await replayQuarantine({
-            store,
-            filter: filterOf(opts),
-            validate,
-            producer,
-            onProgress: (p) => console.error(`processed ${p.processed} of ${p.selected - p.alreadyReplayed}`),
-          });
-          console.log(JSON.stringify({ dryRun: producer === null, ...counts }, null, 2));
-        } finally {
-          await producer?.disconnect();
-        }
+        const counts = await replayWithCurrentRules({
+          store,
+          filter: filterOf(opts),
+          cfg: config(),
+          dryRun: opts.dryRun,
+          onProgress: (p) => console.error(`processed ${p.processed} of ${p.selected - p.alreadyReplayed}`),
+        });
+        console.log(JSON.stringify(counts, null, 2));
       }),
     );
 }

@@ -11,15 +11,12 @@ import {
   readWatermark,
 } from '../batch-layer/index.ts';
 import type { Config } from '../config/index.ts';
-import { BatchingProducer, createKafka } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable } from '../lake/index.ts';
 import {
-  createGate,
   FileReportStore,
-  gateValidator,
   QuarantineStore,
   quarantineTableDir,
-  replayQuarantine,
+  replayWithCurrentRules,
   reportsDir,
 } from '../quality/index.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
@@ -103,26 +100,19 @@ async function withTable<T>(cfg: Config, use: (table: LakeTable) => Promise<T>):
 }
 
 async function replay(data: JobPayloads['quarantine-replay'], ctx: TaskContext) {
-  const { cfg } = ctx;
-  const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
-  const producer = data.dryRun
-    ? null
-    : new BatchingProducer(createKafka(cfg, 'replay'), { topic: cfg.eventsTopic });
-  await producer?.connect();
+  const store = await QuarantineStore.open(quarantineTableDir(ctx.cfg.dataDir));
   try {
-    const counts = await replayQuarantine({
+    return await replayWithCurrentRules({
       store,
       filter: data.filter,
-      validate: gateValidator(createGate({ allowedLatenessMinutes: cfg.allowedLatenessMinutes })),
-      producer,
+      cfg: ctx.cfg,
+      dryRun: data.dryRun,
       onProgress: (p) => {
         const todo = p.selected - p.alreadyReplayed;
         ctx.progress(todo > 0 ? p.processed / todo : 1, `${p.processed} of ${todo} records validated`);
       },
     });
-    return { dryRun: producer === null, ...counts };
   } finally {
-    await producer?.disconnect();
     store.close();
   }
 }

@@ -19,7 +19,9 @@ export {
   type ReplayCounts,
   type ReplayOptions,
   type ReplayProgress,
+  type ReplayRunOptions,
   replayQuarantine,
+  replayWithCurrentRules,
   type ValidationResult,
   type Validator,
 } from './replay.ts';

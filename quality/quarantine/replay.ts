@@ -1,7 +1,7 @@
 // Re-validates quarantined records with the current rules and republishes those that now pass to
 // the events topic, byte for byte under their original key, so downstream sees the same eventId.
-import type { BatchingProducer } from '../../kafka/index.ts';
-import type { Gate } from '../gate.ts';
+import { BatchingProducer, createKafka, type KafkaConfig } from '../../kafka/index.ts';
+import { createGate, type Gate } from '../gate.ts';
 import type { RawMessage, RuleFailure } from '../types.ts';
 import type { QuarantineFilter } from './filter.ts';
 import { type QuarantinedRecord, type QuarantineStore, type SourceCursor, toRawMessage } from './store.ts';
@@ -101,4 +101,30 @@ export async function replayQuarantine(opts: ReplayOptions): Promise<ReplayCount
   }
   const { processed: _, ...counts } = progress;
   return counts;
+}
+
+export interface ReplayRunOptions extends Pick<ReplayOptions, 'store' | 'filter' | 'onProgress'> {
+  cfg: KafkaConfig & { eventsTopic: string; allowedLatenessMinutes: number };
+  /** Validate and count only; send nothing. */
+  dryRun?: boolean;
+}
+
+/**
+ * A replay as the CLI and the replay job run it: the current gate's rules, and a producer on the
+ * events topic (none in a dry run) that lives as long as the replay.
+ */
+export async function replayWithCurrentRules(
+  opts: ReplayRunOptions,
+): Promise<ReplayCounts & { dryRun: boolean }> {
+  const { cfg, dryRun = false, ...rest } = opts;
+  const producer = dryRun
+    ? null
+    : new BatchingProducer(createKafka(cfg, 'replay'), { topic: cfg.eventsTopic });
+  await producer?.connect();
+  try {
+    const validate = gateValidator(createGate({ allowedLatenessMinutes: cfg.allowedLatenessMinutes }));
+    return { dryRun, ...(await replayQuarantine({ ...rest, validate, producer })) };
+  } finally {
+    await producer?.disconnect();
+  }
 }
