@@ -201,6 +201,22 @@ describe('SQL endpoint', () => {
     const limited = await sql({ sql: 'SELECT * FROM orders', maxRows: 5 });
     expect((limited.json() as { data: unknown[] }).data).toHaveLength(5);
     expect(limited.headers['x-tidewater-truncated']).toBe('true');
+    const exact = await sql({
+      sql: 'SELECT region FROM orders GROUP BY region ORDER BY region',
+      maxRows: byRegion.size,
+    });
+    expect((exact.json() as { rows: number }).rows).toBe(byRegion.size);
+    expect(exact.headers['x-tidewater-truncated']).toBe('false');
+
+    // CSV is cut by records, not lines: a newline inside a quoted field is data.
+    const multiline =
+      "SELECT concat(region, char(10), 'line two') AS s FROM orders GROUP BY region ORDER BY region";
+    const cut = await sql({ sql: multiline, format: 'csv', maxRows: 2 });
+    expect(cut.headers['x-tidewater-truncated']).toBe('true');
+    const regions = [...byRegion.keys()].sort();
+    expect(cut.body).toBe(`"s"\n"${regions[0]}\nline two"\n"${regions[1]}\nline two"\n`);
+    const arrowCut = await sql({ sql: 'SELECT * FROM orders', format: 'arrow', maxRows: 5 });
+    expect(arrowCut.headers['x-tidewater-truncated']).toBe('true');
   });
 
   it.each([

@@ -13,11 +13,27 @@ import { checkStatement, refuse } from '../sql-guard.ts';
 
 const ALL_TIME = { from: 0, to: Date.UTC(2100, 0, 1) };
 
-const FORMATS = {
-  json: { clickhouse: 'JSON', contentType: 'application/json; charset=utf-8' },
-  csv: { clickhouse: 'CSVWithNames', contentType: 'text/csv; charset=utf-8' },
-  arrow: { clickhouse: 'Arrow', contentType: 'application/vnd.apache.arrow.file' },
+const CONTENT_TYPES = {
+  json: 'application/json; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  arrow: 'application/vnd.apache.arrow.file',
 } as const;
+
+/**
+ * The first `records` records of ClickHouse's CSV text (a header line counts as one), and whether
+ * more followed. Newlines inside quoted fields are data, not record ends.
+ */
+export function cutCsv(text: string, records: number): { text: string; truncated: boolean } {
+  let quoted = false;
+  let seen = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34) quoted = !quoted;
+    else if (c === 10 && !quoted && ++seen === records)
+      return { text: text.slice(0, i + 1), truncated: i + 1 < text.length };
+  }
+  return { text, truncated: false };
+}
 
 const SqlRequest = z.object({
   sql: z.string().min(1).max(100_000).describe('One SELECT over the metric tables (see GET /v1/sql/tables)'),
@@ -176,34 +192,58 @@ export const sqlRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = async (
       const sql = request.body.sql.trim().replace(/;\s*$/, '');
       if (sql === '') throw refuse('empty statement');
       await views.ensure();
-      const [ast, syntax] = [await explain(ctx, 'AST', sql), await explain(ctx, 'SYNTAX', sql)];
+      // AST first: its refusal names what the statement is; SYNTAX is only for WITH names.
+      const ast = await explain(ctx, 'AST', sql);
+      const syntax = await explain(ctx, 'SYNTAX', sql);
       checkStatement(ast, syntax, views.tables);
 
       const limit = Math.min(maxRows ?? ctx.sql.maxRows, ctx.sql.maxRows);
       // readonly last: once it applies, no later setting could be changed.
       const settings = `max_execution_time = ${ctx.sql.timeoutSeconds}, timeout_overflow_mode = 'throw', readonly = 1`;
+      // One row past the limit tells truncation apart from an answer of exactly `limit` rows, so
+      // the statement runs once; the extra row is cut from the text ClickHouse wrote.
       const wrap = (n: number) => `SELECT * FROM (\n${sql}\n) LIMIT ${n} SETTINGS ${settings}`;
-      const spec = FORMATS[format];
+      const send = (body: unknown, truncated: boolean) =>
+        reply
+          .header('X-Tidewater-Truncated', String(truncated))
+          .header('X-Tidewater-Row-Limit', String(limit))
+          .type(CONTENT_TYPES[format])
+          .send(body as never);
       try {
-        // One row past the limit tells truncation apart from an answer of exactly `limit` rows.
+        if (format === 'json') {
+          // Rows as ClickHouse wrote them (one JSON object per line, 64-bit integers exact), never
+          // parsed; the columns from DESCRIBE, which analyses the statement without running it.
+          const [rows, columns] = await Promise.all([
+            ctx.clickhouse.query({ query: wrap(limit + 1), format: 'JSONEachRow' }).then((r) => r.text()),
+            ctx.clickhouse
+              .query({ query: `DESCRIBE (${sql})`, format: 'JSONEachRow' })
+              .then((r) => r.json<{ name: string; type: string }>()),
+          ]);
+          const lines = rows.split('\n').filter((line) => line !== '');
+          const data = lines.slice(0, limit);
+          const meta = JSON.stringify(columns.map(({ name, type }) => ({ name, type })));
+          return send(
+            `{"meta":${meta},"data":[${data.join(',')}],"rows":${data.length}}`,
+            lines.length > limit,
+          );
+        }
+        if (format === 'csv') {
+          const text = await (
+            await ctx.clickhouse.query({ query: wrap(limit + 1), format: 'CSVWithNames' })
+          ).text();
+          const cut = cutCsv(text, limit + 1);
+          return send(cut.text, cut.truncated);
+        }
+        // Arrow is binary and cannot be cut as text: a count of one row past the limit says
+        // whether it was. The client's types list Arrow nowhere though both transports return it;
+        // its bytes are passed on as they came (consume() is the raw stream).
         const probe = await ctx.clickhouse.query({
           query: `SELECT count() AS n FROM (SELECT 1 FROM (\n${sql}\n) LIMIT ${limit + 1}) SETTINGS ${settings}`,
           format: 'JSONEachRow',
         });
         const [{ n } = { n: 0 }] = await probe.json<{ n: number | string }>();
-        const truncated = Number(n) > limit;
-        // The client's types list Arrow nowhere though both transports return it; its bytes are
-        // passed on as they came (consume() is the raw stream), never decoded as text.
-        const result = await ctx.clickhouse.query({ query: wrap(limit), format: spec.clickhouse as 'JSON' });
-        const body =
-          format === 'arrow'
-            ? (result as unknown as { consume(): NodeJS.ReadableStream }).consume()
-            : await result.text();
-        return reply
-          .header('X-Tidewater-Truncated', String(truncated))
-          .header('X-Tidewater-Row-Limit', String(limit))
-          .type(spec.contentType)
-          .send(body as never);
+        const result = await ctx.clickhouse.query({ query: wrap(limit), format: 'Arrow' as 'JSON' });
+        return send((result as unknown as { consume(): NodeJS.ReadableStream }).consume(), Number(n) > limit);
       } catch (error) {
         throw toApiError(error);
       }
