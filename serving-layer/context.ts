@@ -5,7 +5,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { batchViewsDir, readWatermark } from '../batch-layer/index.ts';
-import { CATALOG, type Catalog, type Metric, toSqlTimestamp } from '../contracts/catalog.ts';
+import { CATALOG, type Catalog, type Metric } from '../contracts/catalog.ts';
 import { lakeTableDir } from '../lake/index.ts';
 import type { Orchestrator } from '../orchestration/index.ts';
 import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
@@ -108,6 +108,8 @@ export class ServingContext {
     };
   }
 
+  // max(event_time) of the raw table is answered from its parts' min/max index (ClickHouse's
+  // implicit _minmax_count_projection; event_time is in the partition key), not by a scan.
   private readonly newestEvent = ttlCache(1_000, async () => {
     const result = await this.clickhouse.query({
       query: `SELECT toString(max(${ch.quote('event_time')})) AS newest, count() > 0 AS any FROM ${ch.quote(RAW_TABLE)}`,
@@ -162,5 +164,3 @@ export class ServingContext {
     if (this.quarantineStore) (await this.quarantineStore).close();
   }
 }
-
-export const sqlTime = (ms: number) => toSqlTimestamp(new Date(ms).toISOString());

@@ -19,7 +19,7 @@ import type { Segment } from './merge-plan.ts';
 const q = ch.quote;
 const sqlTime = (ms: number) => toSqlTimestamp(new Date(ms).toISOString());
 
-export const tableOf = (metric: Metric, layer: Segment['layer']) =>
+const tableOf = (metric: Metric, layer: Segment['layer']) =>
   layer === 'batch' ? batchTable(metric) : metricTable(metric);
 
 /** The rows of each segment from its layer's table, as one relation. */

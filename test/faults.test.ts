@@ -20,12 +20,12 @@ import { getMetric } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, LakeCorruptionError, lakeTableDir, openTable } from '../lake/index.ts';
-import { createOrchestrator, type JobView, startWorkers } from '../orchestration/index.ts';
+import { createOrchestrator, startWorkers } from '../orchestration/index.ts';
 import { parseQuarantineValue, sourceId } from '../quality/quarantine/index.ts';
 import { kafkaDown, kafkaUp, redisDown, redisUp } from '../scripts/services/index.ts';
 import { createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
 import { consumeAll } from './support/kafka.ts';
-import { batchOrders, truthOrders, writeLake } from './support/orchestration.ts';
+import { batchOrders, finished, truthOrders, untilJob, writeLake } from './support/orchestration.ts';
 import { expectedOrders, readOrders, waitForCatchUp } from './support/speed.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tidewater-faults-'));
@@ -82,24 +82,13 @@ describe('Redis restarted during a backfill', () => {
     );
 
     const { job } = await o.requestBackfill({ from: '2025-08-01', to: '2025-08-05' });
-    let seen: JobView | undefined;
-    for (let i = 0; i < 600 && seen?.status !== 'active'; i++) {
-      seen = await o.getJob(job.id);
-      await sleep(20);
-    }
-    expect(seen?.status).toBe('active');
+    await untilJob(o, job.id, (j) => j.status === 'active', 15_000);
     await redisDown(cfg);
     await sleep(3_000);
     await redisUp(cfg, noLog);
 
-    const deadline = Date.now() + 150_000;
-    let final: JobView | undefined;
-    while (Date.now() < deadline) {
-      final = await o.getJob(job.id).catch(() => undefined);
-      if (final && ['completed', 'failed', 'cancelled'].includes(final.status)) break;
-      await sleep(250);
-    }
-    expect(final?.status, JSON.stringify(final)).toBe('completed');
+    const final = await untilJob(o, job.id, finished, 150_000);
+    expect(final.status, JSON.stringify(final)).toBe('completed');
     // The platform's Redis keeps an append-only file, so the queue survives the restart; the job
     // either kept its lock or stalled and was retried, and whole days are replaced either way.
     expect(await batchOrders(client, '2025-08-01', '2025-08-05')).toEqual(

@@ -3,28 +3,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, expect, it } from 'vitest';
 import { readWatermark } from '../batch-layer/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { GroundTruth } from '../generator/index.ts';
-import { createOrchestrator, type JobView, type Orchestrator } from '../orchestration/index.ts';
+import { createOrchestrator } from '../orchestration/index.ts';
 import { createClickHouse } from '../speed-layer/index.ts';
 import { exited, startTidewater } from './support/child.ts';
-import { batchOrders, queuePrefix, truthOrders, writeLake } from './support/orchestration.ts';
+import { batchOrders, queuePrefix, truthOrders, untilJob, writeLake } from './support/orchestration.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-orch-crash-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
-
-async function until(o: Orchestrator, id: string, done: (j: JobView) => boolean, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await o.getJob(id);
-    if (job && done(job)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.status}`);
-    await sleep(50);
-  }
-}
 
 it('a worker killed mid-job is replaced and the result is exact', async () => {
   const env = {
@@ -54,13 +43,13 @@ it('a worker killed mid-job is replaced and the result is exact', async () => {
   try {
     const first = worker();
     const { job } = await o.requestBackfill({ from: '2025-09-01', to: '2025-09-05' });
-    const running = await until(o, job.id, (j) => (j.progress?.fraction ?? 0) > 0);
+    const running = await untilJob(o, job.id, (j) => (j.progress?.fraction ?? 0) > 0, 120_000);
     first.kill('SIGKILL');
     await exited(first);
     expect(running.progress?.fraction, 'killed before the job ended').toBeLessThan(1);
 
     const second = worker();
-    const done = await until(o, job.id, (j) => j.status === 'completed' || j.status === 'failed');
+    const done = await untilJob(o, job.id, (j) => j.status === 'completed' || j.status === 'failed', 120_000);
     second.kill('SIGTERM');
     expect(await exited(second)).toBe(0);
     expect(done.status).toBe('completed');

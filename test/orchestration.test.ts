@@ -9,15 +9,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { readWatermark } from '../batch-layer/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
-import {
-  createOrchestrator,
-  type JobView,
-  type Orchestrator,
-  startScheduler,
-  startWorkers,
-} from '../orchestration/index.ts';
+import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
 import { createClickHouse } from '../speed-layer/index.ts';
-import { batchOrders, queuePrefix, truthOrders, writeLake } from './support/orchestration.ts';
+import {
+  batchOrders,
+  finished,
+  queuePrefix,
+  truthOrders,
+  untilJob,
+  writeLake,
+} from './support/orchestration.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'tidewater-orch-'));
 // One chDB data directory per test file: libchdb binds one per process; the workers share it.
@@ -48,17 +49,6 @@ const fourDays = (seed: number, day: string, count: number) => ({
   badFraction: 0.01,
 });
 
-async function until(o: Orchestrator, id: string, done: (j: JobView) => boolean, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const job = await o.getJob(id);
-    if (job && done(job)) return job;
-    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.status}`);
-    await sleep(50);
-  }
-}
-const finished = (j: JobView) => ['completed', 'failed', 'cancelled'].includes(j.status);
-
 describe('backfill jobs', () => {
   it('run, move the watermark and equal the ground truth; a duplicate request is one job', async () => {
     const cfg = setup('backfill');
@@ -73,7 +63,7 @@ describe('backfill jobs', () => {
       expect(b.job.id).toBe(a.job.id);
       expect([a.created, b.created].sort()).toEqual([false, true]);
 
-      const job = await until(o, a.job.id, finished);
+      const job = await untilJob(o, a.job.id, finished);
       expect(job).toMatchObject({ status: 'completed', progress: { fraction: 1 }, failure: null });
       expect(job.result).toMatchObject({ lakeVersion: version, watermark: '2025-06-05T00:00:00.000Z' });
       expect((job.result as { days: unknown[] }).days).toHaveLength(4);
@@ -89,7 +79,7 @@ describe('backfill jobs', () => {
       });
       const rerun = await o.requestBackfill({ ...request, rerun: true });
       expect(rerun.created).toBe(true);
-      expect((await until(o, rerun.job.id, finished)).status).toBe('completed');
+      expect((await untilJob(o, rerun.job.id, finished)).status).toBe('completed');
       expect(await o.listJobs({ queue: 'backfill' })).toHaveLength(1);
       expect(await batchOrders(client, '2025-06-01', '2025-06-05')).toEqual(served);
     } finally {
@@ -111,13 +101,13 @@ describe('backfill jobs', () => {
     const workers = await startWorkers(cfg, { clickhouse: client });
     try {
       const previous = await o.requestBackfill({ from: days[0] as string, to: days[4] as string, asOf: v1 });
-      expect((await until(o, previous.job.id, finished)).status).toBe('completed');
+      expect((await untilJob(o, previous.job.id, finished)).status).toBe('completed');
       const watermark = readWatermark(join(cfg.dataDir, 'batch-views'));
 
       const { job } = await o.requestBackfill({ from: days[0] as string, to: days[4] as string });
-      await until(o, job.id, (j) => (j.progress?.fraction ?? 0) > 0);
+      await untilJob(o, job.id, (j) => (j.progress?.fraction ?? 0) > 0);
       expect((await o.cancelJob(job.id))?.cancelRequested).toBe(true);
-      const cancelled = await until(o, job.id, finished);
+      const cancelled = await untilJob(o, job.id, finished);
       expect(cancelled).toMatchObject({ status: 'cancelled', attempts: { made: 1 } });
       expect(cancelled.failure).toMatch(/^cancelled: [1-3] of 4 days replaced/);
 
@@ -135,7 +125,7 @@ describe('backfill jobs', () => {
       // Requested again, the cancelled job runs again and completes.
       const again = await o.requestBackfill({ from: days[0] as string, to: days[4] as string });
       expect(again).toMatchObject({ created: true, job: { id: job.id } });
-      expect((await until(o, job.id, finished)).status).toBe('completed');
+      expect((await untilJob(o, job.id, finished)).status).toBe('completed');
       expect(await batchOrders(client, days[0] as string, days[4] as string)).toEqual(
         truthOrders(after, days[0] as string, days[4] as string),
       );

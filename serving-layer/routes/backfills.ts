@@ -48,6 +48,12 @@ export const backfillRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = as
     return o;
   };
   const Id = z.object({ id: z.string().min(1) });
+  /** The job `id` when it is a backfill; jobs of other queues are not found here. */
+  const backfill = async (id: string) => {
+    const job = await orchestrator().getJob(id);
+    if (job?.queue !== 'backfill') throw notFound(`no backfill ${id}`);
+    return job;
+  };
 
   app.post(
     '/v1/backfills',
@@ -99,11 +105,7 @@ export const backfillRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = as
         response: { 200: Job, 404: ErrorBody },
       },
     },
-    async (request) => {
-      const job = await orchestrator().getJob(request.params.id);
-      if (job?.queue !== 'backfill') throw notFound(`no backfill ${request.params.id}`);
-      return job;
-    },
+    async (request) => backfill(request.params.id),
   );
 
   app.delete(
@@ -117,8 +119,7 @@ export const backfillRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = as
       },
     },
     async (request) => {
-      const known = await orchestrator().getJob(request.params.id);
-      if (known?.queue !== 'backfill') throw notFound(`no backfill ${request.params.id}`);
+      await backfill(request.params.id);
       const job = await orchestrator().cancelJob(request.params.id);
       if (!job) throw notFound(`no backfill ${request.params.id}`);
       return job;

@@ -2,6 +2,7 @@
 // gate (no Kafka), a unique queue prefix per test removed afterwards, and the batch view's orders
 // per minute and region next to the ground truth's.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Redis } from 'ioredis';
 import { afterAll } from 'vitest';
@@ -9,6 +10,7 @@ import { batchTable } from '../../batch-layer/index.ts';
 import { buildDimensions, getMetric, indexDimensions } from '../../contracts/index.ts';
 import { type GenerateOptions, type GroundTruth, generate } from '../../generator/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../../lake/index.ts';
+import type { JobView, Orchestrator } from '../../orchestration/index.ts';
 import { createGate } from '../../quality/index.ts';
 import { asMessages } from './messages.ts';
 import { expectedOrders } from './speed.ts';
@@ -74,3 +76,21 @@ export function truthOrders(truth: GroundTruth, from: string, to: string) {
     .filter((c) => c.minute >= from && c.minute < to)
     .sort((a, b) => a.minute.localeCompare(b.minute) || a.region.localeCompare(b.region));
 }
+
+/** Polls job `id` until `done` says so; throws naming its last status after `timeoutMs`. */
+export async function untilJob(
+  o: Orchestrator,
+  id: string,
+  done: (j: JobView) => boolean,
+  timeoutMs = 90_000,
+): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await o.getJob(id).catch(() => undefined);
+    if (job && done(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job?.status}`);
+    await sleep(50);
+  }
+}
+
+export const finished = (j: JobView) => ['completed', 'failed', 'cancelled'].includes(j.status);
