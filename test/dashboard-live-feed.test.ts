@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Answer } from '../serving-layer/dashboard/answer.ts';
 import { type FeedState, LiveFeed, POLL_MS } from '../serving-layer/dashboard/live-feed.ts';
+import { ordersAnswer } from './support/dashboard.ts';
 
 class ScriptedEventSource {
   static opened: ScriptedEventSource[] = [];
@@ -33,23 +34,13 @@ class ScriptedEventSource {
   }
 }
 
-const answer = (from: string, note: string): Answer => ({
-  metric: 'orders',
-  grain: 'minute',
-  from,
-  to: '2025-06-01T11:00:00.000Z',
-  dimensions: ['region'],
-  measures: ['orders'],
-  rows: [{ time: '2025-06-01T10:59:00.000Z', region: note, orders: 1 }],
-  meta: {
-    boundary: null,
-    served: [],
-    lakeVersion: null,
-    speed: { newestEventTime: null, ageSeconds: null },
-    quarantined: null,
-    truncated: false,
-  },
-});
+const answer = (from: string, note: string): Answer =>
+  ordersAnswer(
+    from,
+    '2025-06-01T11:00:00.000Z',
+    ['orders'],
+    [{ time: '2025-06-01T10:59:00.000Z', region: note, orders: 1 }],
+  );
 
 let received: string[];
 let states: FeedState[];

@@ -4,30 +4,14 @@ import { describe, expect, it } from 'vitest';
 import type { Answer, Row } from '../serving-layer/dashboard/answer.ts';
 import { MinuteSeries } from '../serving-layer/dashboard/minute-series.ts';
 import { createPainter } from '../serving-layer/dashboard/painter.ts';
+import { ordersAnswer } from './support/dashboard.ts';
 
 const T0 = Date.parse('2025-06-01T10:00:00Z');
 const MINUTE = 60_000;
 const at = (minute: number) => new Date(T0 + minute * MINUTE).toISOString();
 
-function answer(rows: Row[], minutes = 10): Answer {
-  return {
-    metric: 'orders',
-    grain: 'minute',
-    from: at(0),
-    to: at(minutes),
-    dimensions: ['region'],
-    measures: ['orders', 'revenue_minor'],
-    rows,
-    meta: {
-      boundary: null,
-      served: [],
-      lakeVersion: null,
-      speed: { newestEventTime: null, ageSeconds: null },
-      quarantined: null,
-      truncated: false,
-    },
-  };
-}
+const answer = (rows: Row[], minutes = 10): Answer =>
+  ordersAnswer(at(0), at(minutes), ['orders', 'revenue_minor'], rows);
 
 describe('MinuteSeries', () => {
   it('a delta replaces the value at its (minute, series) key, never adds to it', () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IHeaders, Kafka } from 'kafkajs';
+import { parseQuarantineValue, sourceId } from '../../quality/quarantine/index.ts';
 
 export interface ReceivedMessage {
   partition: number;
@@ -50,4 +51,24 @@ export async function consumeAll(
     await consumer.disconnect();
   }
   return out;
+}
+
+/**
+ * How many distinct source records the quarantine topic holds once `expected` messages arrived.
+ * Quarantine is at least once (a range redone after a crash publishes its rejects again), so tests
+ * count sources, not messages.
+ */
+export async function quarantinedSources(
+  kafka: Kafka,
+  topic: string,
+  expected: number,
+  timeoutMs?: number,
+): Promise<number> {
+  const messages = await consumeAll(kafka, topic, expected, timeoutMs);
+  return new Set(
+    messages.map((m) => {
+      const q = parseQuarantineValue(m.value);
+      return sourceId(q.sourceTopic, q.sourcePartition, q.sourceOffset);
+    }),
+  ).size;
 }
