@@ -40,13 +40,21 @@ export interface RuleContext {
   eventTimeMs: number;
 }
 
+// A gate per HTTP ingest request would otherwise rebuild these sets (thousands of ids) each time;
+// dimension tables are loaded as new objects, so a refreshed table gets new sets.
+const setsOf = new WeakMap<Dimensions, RuleContext['dimensions']>();
+
 export function dimensionSets(dimensions: Dimensions): RuleContext['dimensions'] {
+  const known = setsOf.get(dimensions);
+  if (known) return known;
   const stores = dimensions.stores.map((store) => store.storeId);
-  return {
+  const sets = {
     products: new Set(dimensions.products.map((product) => product.productId)),
     stores: new Set(stores),
     locations: new Set([...stores, ...dimensions.fulfilmentCentres.map((fc) => fc.fulfilmentCentreId)]),
   };
+  setsOf.set(dimensions, sets);
+  return sets;
 }
 
 const WILDCARD = '*';
