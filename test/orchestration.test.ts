@@ -108,7 +108,10 @@ describe('backfill jobs', () => {
       await untilJob(o, job.id, (j) => (j.progress?.fraction ?? 0) > 0);
       expect((await o.cancelJob(job.id))?.cancelRequested).toBe(true);
       const cancelled = await untilJob(o, job.id, finished);
-      expect(cancelled).toMatchObject({ status: 'cancelled', attempts: { made: 1 } });
+      expect(cancelled, JSON.stringify(cancelled)).toMatchObject({
+        status: 'cancelled',
+        attempts: { made: 1 },
+      });
       expect(cancelled.failure).toMatch(/^cancelled: [1-3] of 4 days replaced/);
 
       const replaced = Number(/: (\d) of/.exec(cancelled.failure ?? '')?.[1]);
