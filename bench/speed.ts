@@ -26,6 +26,11 @@ const LATENCY_SECONDS = Number(process.argv[3] ?? 20);
 const RATE = Number(process.argv[4] ?? 50_000);
 const TARGET_EVENTS_PER_S = 100_000;
 const TARGET_P99_MS = 1_000;
+/**
+ * Between visibility polls. Each poll costs chDB ~4 ms of CPU, so polling every 10 ms took a
+ * quarter of a core from the layer under test; 50 ms adds at most 50 ms to a measured latency.
+ */
+const POLL_MS = 50;
 const FAULTS = { lateFraction: 0.02, duplicateFraction: 0.01, badFraction: 0.01 };
 
 const id = randomUUID().slice(0, 8);
@@ -59,21 +64,30 @@ async function prefill(): Promise<void> {
   say(`pre-filled in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 
-async function throughput(speed: SpeedLayer, started: number): Promise<number> {
-  let shown = started;
+/** A meter started now: where the CPU went by the time it is read, per event of `events`. */
+function usage() {
   const cpu = process.cpuUsage();
   const loop = performance.eventLoopUtilization();
+  const started = performance.now();
+  return (events: number) => {
+    const { user, system } = process.cpuUsage(cpu);
+    const seconds = (performance.now() - started) / 1000;
+    return (
+      `CPU ${((user + system) / events).toFixed(1)} µs/event, ${((user + system) / 1e6 / seconds).toFixed(2)} cores busy, ` +
+      `main thread ${(performance.eventLoopUtilization(loop).utilization * 100).toFixed(0)}% busy, load ${loadavg()[0]?.toFixed(1)}`
+    );
+  };
+}
+
+async function throughput(speed: SpeedLayer, started: number): Promise<number> {
+  let shown = started;
+  const used = usage();
   for (;;) {
     const behind = await lag();
     const now = performance.now();
     if (behind === 0) {
-      const { user, system } = process.cpuUsage(cpu);
-      const seconds = (now - started) / 1000;
-      say(
-        `  CPU ${((user + system) / EVENTS).toFixed(1)} µs/event, ${((user + system) / 1e6 / seconds).toFixed(2)} cores busy, ` +
-          `main thread ${(performance.eventLoopUtilization(loop).utilization * 100).toFixed(0)}% busy, load ${loadavg()[0]?.toFixed(1)}`,
-      );
-      return EVENTS / seconds;
+      say(`  ${used(EVENTS)}`);
+      return EVENTS / ((now - started) / 1000);
     }
     if (now - shown > 5_000) {
       shown = now;
@@ -117,6 +131,8 @@ async function visibleOrders(clickhouse: ClickHouseClient, from: Date): Promise<
 async function latency(speed: SpeedLayer): Promise<number[]> {
   const from = new Date(Date.now() - 3_600_000);
   const base = await visibleOrders(speed.clickhouse, from);
+  const delivered = speed.consumer.delivered;
+  const used = usage();
   const load = spawn(
     process.execPath,
     ['--import', 'tsx', 'bench/speed-load.ts', String(RATE), String(LATENCY_SECONDS)],
@@ -139,9 +155,10 @@ async function latency(speed: SpeedLayer): Promise<number[]> {
     for (let next = latencies.length; next < sent.length && (sent[next]?.orders ?? 0) <= visible; next++) {
       latencies.push(now - (sent[next]?.at ?? now));
     }
-    await sleep(10);
+    await sleep(POLL_MS);
   }
   say(`latency run: ${sent.length} chunks, ${(sent.at(-1)?.orders ?? 0).toLocaleString('en')} orders`);
+  say(`  ${used(speed.consumer.delivered - delivered)}`);
   return latencies;
 }
 
