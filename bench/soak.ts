@@ -7,12 +7,13 @@
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform } from '../cli/platform.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
+import { createClickHouse } from '../speed-layer/index.ts';
 import { report, say } from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);
@@ -61,17 +62,53 @@ const producer = spawn(
   { env, stdio: ['ignore', 'ignore', 'inherit'] },
 );
 
+// The embedded client is shared per process: this is the platform's own chDB.
+const clickhouse = createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
+/** What chDB's own allocator accounts for, the largest native share of the RSS. */
+async function chdbTrackedMb(): Promise<number> {
+  const result = await clickhouse.query({
+    query: "SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'",
+    format: 'JSONEachRow',
+  });
+  const [row] = await result.json<{ value: string | number }>();
+  return Number(row?.value ?? 0) / MB;
+}
+
+/** RSS split into anonymous memory and mapped files (libchdb's code alone is a 566 MB file). */
+function rssSplitMb(): { anon: number; file: number } {
+  const status = readFileSync('/proc/self/status', 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { anon: kb('RssAnon'), file: kb('RssFile') };
+}
+
 const samples: { minute: number; rssMb: number }[] = [];
 let peak = 0;
+/** What the process held when RSS peaked. */
+let atPeak = '';
+/** Where the RSS is: V8's heap, buffers outside it, and the rest (chDB, DuckDB, allocators). */
+function memoryNow(): string {
+  const { heapUsed, external } = process.memoryUsage();
+  const split = rssSplitMb();
+  return (
+    `anon ${split.anon.toFixed(0)} MB, files ${split.file.toFixed(0)} MB; JS heap ${(heapUsed / MB).toFixed(0)} MB, ` +
+    `external ${(external / MB).toFixed(0)} MB; ${platform.status()}`
+  );
+}
+
 const timer = setInterval(() => {
-  const rssMb = process.memoryUsage().rss / MB;
-  peak = Math.max(peak, rssMb);
   const minute = (performance.now() - started) / 60_000;
+  const rssMb = process.memoryUsage().rss / MB;
+  if (rssMb > peak) {
+    peak = rssMb;
+    atPeak = `${minute.toFixed(1)} min (${memoryNow()})`;
+  }
   samples.push({ minute, rssMb });
   if (samples.length % 6 === 0) {
-    const heapMb = process.memoryUsage().heapUsed / MB;
-    say(
-      `${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB (JS heap ${heapMb.toFixed(0)} MB; the rest native: chDB, DuckDB, buffers); ${platform.status()}`,
+    const now = memoryNow();
+    void chdbTrackedMb().then((chdbMb) =>
+      say(
+        `${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB (${now}; chDB tracked ${chdbMb.toFixed(0)} MB)`,
+      ),
     );
   }
 }, SAMPLE_MS);
@@ -89,6 +126,7 @@ await admin.deleteTopics({ topics: [cfg.eventsTopic, cfg.quarantineTopic] }).cat
 await admin.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
 
+say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);
 const growth = slope(
   samples.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s.rssMb })),
 );
