@@ -239,10 +239,14 @@ export class GatedConsumer {
       // One gate per worker: its dedup window is this partition's alone and starts empty. Sized to
       // the lookback, so a running gate and one rebuilt after a crash reach back alike.
       gate: createGate({ dedupWindow: this.o.dedupLookback, ...this.o.gate }),
-      sink: async (token, result) => {
-        const newest = await this.o.sink(token, result);
-        this.deliveredRecords += result.accepted.length + result.rejected.length + result.duplicates;
-        return newest;
+      // Not an async function: one would hold `result`, and with it every parsed event of the
+      // range, for as long as the sink takes.
+      sink: (token, result) => {
+        const records = result.accepted.length + result.rejected.length + result.duplicates;
+        return this.o.sink(token, result).then((newest) => {
+          this.deliveredRecords += records;
+          return newest;
+        });
       },
       watermark,
       maxRecords: this.o.maxRecords,

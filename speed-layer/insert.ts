@@ -31,23 +31,29 @@ export function encodeRows(rows: readonly RawRow[]): string {
 
 /**
  * Inserts `rows` as one block deduplicated by `token` (derive it from the Kafka topic, partition and
- * offset range; a retry must send the same rows in the same order). Settings travel in the INSERT's
- * own SETTINGS clause rather than `clickhouse_settings`: the embedded chDB connection turns those
- * into session-wide SETs that would leak the token into later inserts.
+ * offset range; a retry must send the same rows in the same order).
  */
 export async function insertRaw(
   client: ClickHouseClient,
   rows: readonly RawRow[],
   token: string,
 ): Promise<void> {
+  if (rows.length > 0) await insertEncoded(client, encodeRows(rows), token);
+}
+
+/**
+ * Inserts a non-empty body from encodeRows under `token`. Settings travel in the INSERT's own
+ * SETTINGS clause rather than `clickhouse_settings`: the embedded chDB connection turns those into
+ * session-wide SETs that would leak the token into later inserts.
+ */
+export async function insertEncoded(client: ClickHouseClient, body: string, token: string): Promise<void> {
   if (token === '') throw new Error('insertRaw needs a non-empty deduplication token');
-  if (rows.length === 0) return;
   const settings = [
     'insert_deduplicate = 1',
     `insert_deduplication_token = ${clickhouseDialect.literal(token)}`,
     'deduplicate_blocks_in_dependent_materialized_views = 1',
   ].join(', ');
   await client.command({
-    query: `INSERT INTO ${clickhouseDialect.quote(RAW_TABLE)} SETTINGS ${settings} FORMAT JSONCompactColumns\n${encodeRows(rows)}`,
+    query: `INSERT INTO ${clickhouseDialect.quote(RAW_TABLE)} SETTINGS ${settings} FORMAT JSONCompactColumns\n${body}`,
   });
 }

@@ -5,9 +5,9 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type DimensionIndex, type RawRow, toRawRows } from '../contracts/index.ts';
 import type { Sink } from '../pipeline/index.ts';
-import type { QualityMetrics, RejectedRecord } from '../quality/index.ts';
+import type { GateResult, QualityMetrics, RejectedRecord } from '../quality/index.ts';
 import type { SpeedCommitPublisher } from './commits.ts';
-import { insertRaw } from './insert.ts';
+import { encodeRows, insertEncoded } from './insert.ts';
 import type { SpeedMetrics } from './metrics.ts';
 
 /** Quarantine as the sink needs it: resolves once the records are acknowledged. */
@@ -42,6 +42,28 @@ function eventTimeSpan(rows: readonly RawRow[]): { oldest: number; newest: numbe
   return { oldest: parseEventTime(oldest), newest: parseEventTime(newest) };
 }
 
+/** What a delivery keeps while it inserts: the encoded rows rather than the parsed events. */
+interface Prepared {
+  body: string;
+  rows: number;
+  records: number;
+  rejected: readonly RejectedRecord[];
+  report: GateResult['report'];
+  span: { oldest: number; newest: number } | undefined;
+}
+
+function prepare(result: GateResult, dimensions: DimensionIndex): Prepared {
+  const rows = result.accepted.flatMap((record) => toRawRows(record.event, dimensions));
+  return {
+    body: encodeRows(rows),
+    rows: rows.length,
+    records: result.accepted.length + result.rejected.length + result.duplicates,
+    rejected: result.rejected,
+    report: result.report,
+    span: eventTimeSpan(rows),
+  };
+}
+
 export function createSink({
   clickhouse,
   quarantine,
@@ -50,17 +72,18 @@ export function createSink({
   qualityMetrics,
   commits,
 }: SinkOptions): Sink {
-  return async (token, result) => {
-    const rows = result.accepted.flatMap((record) => toRawRows(record.event, dimensions));
+  const deliver = async (token: string, prepared: Prepared) => {
     const started = performance.now();
-    await insertRaw(clickhouse, rows, token);
+    if (prepared.rows > 0) await insertEncoded(clickhouse, prepared.body, token);
     const insertSeconds = (performance.now() - started) / 1000;
-    if (result.rejected.length > 0) await quarantine.publish(result.rejected);
-    const records = result.accepted.length + result.rejected.length + result.duplicates;
-    metrics?.observeDelivery(records, rows.length, insertSeconds);
-    qualityMetrics?.observeBatch(result.report);
-    const span = eventTimeSpan(rows);
+    if (prepared.rejected.length > 0) await quarantine.publish(prepared.rejected);
+    metrics?.observeDelivery(prepared.records, prepared.rows, insertSeconds);
+    qualityMetrics?.observeBatch(prepared.report);
+    const { span } = prepared;
     if (span) commits?.notify(span.oldest, span.newest);
     return span?.newest;
   };
+  // The gate result is turned into `Prepared` before the first await, so the parsed events it
+  // holds die young rather than surviving the insert into V8's old space.
+  return (token, result) => deliver(token, prepare(result, dimensions));
 }
