@@ -3,17 +3,21 @@
 // object handed to DuckDB value by value costs several times more than the whole statement here.
 // test/lake-events.test.ts holds the two to exactly the same rows; change both together.
 //
-// DuckDB flattens the gate's validated event re-serialized (`JSON.stringify(event)`), not the
-// original bytes: those may repeat a key, where JSON.parse (the gate, the speed layer) keeps the
-// last value and DuckDB the first. The original bytes are kept as they arrived in the `event`
-// column. Offsets travel as DOUBLE (no BigInt per value), exact below 2^53.
-import type { DuckDBConnection } from '@duckdb/node-api';
+// DuckDB reads each record's original bytes (handed over as they are, no JS string made), which
+// are also the `event` column. Where the bytes do not spell exactly the gate's validated event (a
+// repeated key, where JSON.parse keeps the last value and DuckDB the first, or a stripped key; see
+// verbatim.ts) DuckDB reads that event re-serialized instead. Offsets travel as DOUBLE (no BigInt
+// per value), exact below 2^53.
+
+import { isUtf8 } from 'node:buffer';
+import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 import { sqlString } from './duck.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';
 import type { Stage } from './table.ts';
+import { spellsExactly } from './verbatim.ts';
 
 const STAGE_TABLE = 'lake_events_stage';
 const CATEGORY_TABLE = 'lake_dim_category';
@@ -98,14 +102,16 @@ const COLUMNS: Record<string, string> = {
   rating: only(typeIn('feedback.submitted'), 'p.rating', '0'),
   source_partition: 'source_partition',
   source_offset: 'CAST(source_offset AS BIGINT)',
-  event: 'CASE WHEN li = 0 THEN coalesce(original, canonical) END',
+  event: 'CASE WHEN li = 0 THEN original END',
 };
 
 const lines = `CASE WHEN ${ORDER} THEN p.lines ELSE [NULL] END`;
 
-const FLATTEN_SQL = `WITH parsed AS (
-  SELECT source_partition, source_offset, original, canonical, e, e.eventType AS t, e.payload AS p
-  FROM (SELECT *, json_transform(canonical, ${sqlString(EVENT_STRUCTURE)}) AS e FROM ${STAGE_TABLE})
+const FLATTEN_SQL = `WITH staged AS (
+  SELECT source_partition, source_offset, decode(original) AS original, canonical FROM ${STAGE_TABLE}
+), parsed AS (
+  SELECT source_partition, source_offset, original, e, e.eventType AS t, e.payload AS p
+  FROM (SELECT *, json_transform(coalesce(canonical, original), ${sqlString(EVENT_STRUCTURE)}) AS e FROM staged)
 ), line_rows AS (
   SELECT *, unnest(${lines}) AS line, generate_subscripts(${lines}, 1) - 1 AS li FROM parsed
 ), product_rows AS (
@@ -156,6 +162,19 @@ async function loadDimensions(connection: DuckDBConnection, dims: DimensionIndex
 }
 
 /**
+ * What DuckDB gets of a record: its bytes as the `event` text (as the gate decoded them where they
+ * are not UTF-8), and the validated event re-serialized where the bytes do not spell it exactly.
+ */
+function staged({ source, event }: AcceptedRecord): { original: Buffer; canonical: string | null } {
+  const bytes = source.value;
+  if (bytes !== null && isUtf8(bytes)) {
+    return { original: bytes, canonical: spellsExactly(bytes, event) ? null : JSON.stringify(event) };
+  }
+  const canonical = JSON.stringify(event);
+  return { original: Buffer.from(bytes?.toString('utf8') ?? canonical), canonical };
+}
+
+/**
  * A batch of accepted records for `LakeTable.appendBatch`: loads each record's JSON into DuckDB
  * and returns the SELECT of their events-table rows (toRawRows' rows plus source and original JSON).
  */
@@ -164,18 +183,15 @@ export function stageAccepted(records: readonly AcceptedRecord[], dims: Dimensio
     if (records.length === 0) return undefined;
     await loadDimensions(connection, dims);
     await connection.run(
-      `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (source_partition INTEGER, source_offset DOUBLE, canonical VARCHAR, original VARCHAR)`,
+      `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (source_partition INTEGER, source_offset DOUBLE, original BLOB, canonical VARCHAR)`,
     );
-    const canonical = records.map((r) => JSON.stringify(r.event));
+    const json = records.map(staged);
     await appendRows(connection, STAGE_TABLE, records.length, (column, row) => {
       const { source } = records[row] as AcceptedRecord;
       if (column === 0) return source.partition;
       if (column === 1) return Number(source.offset);
-      const json = canonical[row] as string;
-      if (column === 2) return json;
-      // Most producers serialize as JSON.stringify does: then the bytes need not cross twice.
-      const original = source.value?.toString('utf8') ?? json;
-      return original === json ? null : original;
+      const { original, canonical } = json[row] as ReturnType<typeof staged>;
+      return column === 2 ? new DuckDBBlobValue(original) : canonical;
     });
     return FLATTEN_SQL;
   };

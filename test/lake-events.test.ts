@@ -7,11 +7,16 @@ import { generate } from '../generator/index.ts';
 import { type Duck, openDuck } from '../lake/duck.ts';
 import { EVENTS_SCHEMA, type LakeRow, stageAccepted } from '../lake/index.ts';
 import { stageRows } from '../lake/parquet/stage.ts';
+import { spellsExactly } from '../lake/verbatim.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 
 const dims = indexDimensions(buildDimensions());
 
-const accepted = (event: TidewaterEvent, offset: number, value = JSON.stringify(event)): AcceptedRecord => ({
+const accepted = (
+  event: TidewaterEvent,
+  offset: number,
+  value: string | Buffer = JSON.stringify(event),
+): AcceptedRecord => ({
   source: {
     topic: 'events',
     partition: offset % 3,
@@ -64,6 +69,21 @@ function records(): AcceptedRecord[] {
   const click = first('product.click');
   const quirky = `{"eventType":"page.view",${JSON.stringify(click).slice(1, -1)},"extra":{"region":"X"}}`;
   all.push(accepted(click, all.length, quirky));
+  // A repeated key alone, nested, with nothing stripped.
+  const repeated = first('order.created');
+  const payload = JSON.stringify(repeated.payload);
+  const reordered = JSON.stringify(repeated).replace(payload, `{"region":"Nowhere",${payload.slice(1)}`);
+  all.push(accepted(repeated, all.length, reordered));
+  // Bytes DuckDB reads as they are: whitespace and escapes that JSON.stringify would not write.
+  const spaced = first('cart.add');
+  const escaped = JSON.stringify(spaced, null, 2).replace(`"${spaced.userId}"`, (id) =>
+    id.replace(id[1] as string, `\\u${(id.codePointAt(1) as number).toString(16).padStart(4, '0')}`),
+  );
+  all.push(accepted(spaced, all.length, escaped));
+  // Bytes that are not UTF-8: the gate decoded them with a replacement character.
+  const broken = Buffer.from(JSON.stringify(first('feedback.submitted')));
+  broken[broken.indexOf('"userId":"') + 10] = 0xff;
+  all.push(accepted(TidewaterEvent.parse(JSON.parse(broken.toString())), all.length, broken));
   return all;
 }
 
@@ -94,9 +114,33 @@ describe('lake event rows', () => {
     );
     expect(await count(`SELECT count(*) AS n FROM lake WHERE location_id = 'S9999' AND region = ''`)).toBe(1);
     expect(await count(`SELECT count(*) AS n FROM lake WHERE event LIKE '%"extra"%'`)).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM lake WHERE event LIKE '%"Nowhere"%'`)).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM lake WHERE region = 'Nowhere'`)).toBe(0);
+    expect(
+      await count(`SELECT count(*) AS n FROM lake WHERE user_id LIKE '\uFFFD%' AND event LIKE '%\uFFFD%'`),
+    ).toBe(1);
   });
 
   it('stages nothing for no records', async () => {
     expect(await stageAccepted([], dims)(duck.connection)).toBeUndefined();
+  });
+});
+
+describe('bytes that spell exactly their parsed event', () => {
+  const spells = (text: string, parsed: unknown = JSON.parse(text)) =>
+    spellsExactly(Buffer.from(text), parsed);
+
+  it('are those whose every key and string the event holds, however written', () => {
+    expect(spells('{"a":"x","b":[{"c":1},{"c":"y"}],"d":null,"e":true}')).toBe(true);
+    expect(spells('{ "a" : "\\u0078" ,\n "b" : [ ] }')).toBe(true);
+    expect(spells('{"a":"x"}', { a: 'x', b: undefined })).toBe(true);
+  });
+
+  it('are not those with a repeated or stripped key, nor (to be safe) an escaped quote', () => {
+    expect(spells('{"a":"x","a":"y"}')).toBe(false);
+    expect(spells('{"a":1,"a":2}')).toBe(false);
+    expect(spells('{"p":{"a":"x"},"p":{"a":"x"}}')).toBe(false);
+    expect(spells('{"a":"x","b":1}', { a: 'x' })).toBe(false);
+    expect(spells('{"a":"say \\"x\\""}')).toBe(false);
   });
 });

@@ -4,7 +4,7 @@
 //   because every lake integer is below 2^53, as the raw-row contract already assumes;
 // - '' in a non-nullable string column travels as NULL (a validity bit instead of a string copy);
 //   most raw-row columns are '' for most event types.
-import { type DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
+import { type DuckDBBlobValue, type DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import type { ColumnDef, TableSchema } from '../schema.ts';
 import { DUCKDB_TYPES } from '../schema.ts';
 
@@ -39,7 +39,7 @@ export async function appendRows(
   connection: DuckDBConnection,
   table: string,
   rowCount: number,
-  value: (column: number, row: number) => LakeValue,
+  value: (column: number, row: number) => LakeValue | DuckDBBlobValue,
 ): Promise<void> {
   const appender = await connection.createAppender(table);
   const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
