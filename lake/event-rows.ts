@@ -64,6 +64,9 @@ const PAYMENT = typeIn('payment.attempted');
 const only = (when: string, value: string, otherwise = "''") =>
   `CASE WHEN ${when} THEN ${value} ELSE ${otherwise} END`;
 
+/** DuckDB computes this common subexpression of event_time once. */
+const EPOCH_US = 'epoch_us(CAST(e.eventTime AS TIMESTAMPTZ))';
+
 /**
  * Each events-table column from the flattened line rows: `t` event type, `p` payload, `li` line
  * index, `pid` / `qty` / `upm` the product, quantity and unit price of the line (or of the payload).
@@ -71,8 +74,9 @@ const only = (when: string, value: string, otherwise = "''") =>
 const COLUMNS: Record<string, string> = {
   event_id: 'e.eventId',
   event_type: 't',
-  // toSqlTimestamp: to UTC, milliseconds truncated as JS Date does.
-  event_time: `CAST(date_trunc('millisecond', CAST(e.eventTime AS TIMESTAMPTZ)) AS TIMESTAMP)`,
+  // toSqlTimestamp: to UTC, milliseconds truncated as JS Date does (floored, also before 1970). In
+  // integer microseconds: date_trunc and the cast back from TIMESTAMPTZ go through ICU, ~25 ms a batch.
+  event_time: `make_timestamp(${EPOCH_US} - ((${EPOCH_US} % 1000 + 1000) % 1000))`,
   user_id: 'e.userId',
   session_id: 'e.sessionId',
   line_index: 'CAST(li AS BIGINT)',

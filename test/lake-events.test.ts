@@ -62,7 +62,9 @@ function records(): AcceptedRecord[] {
   payment.payload.declineCode = null;
   const feedback = first('feedback.submitted');
   delete feedback.payload.productId;
-  const edge = [order, inventory, view, payment, feedback].map((e) => TidewaterEvent.parse(e));
+  const early = first('product.click');
+  early.eventTime = '1969-12-31T23:59:59.9995+00:30'; // before 1970: milliseconds floored, not rounded to 0
+  const edge = [order, inventory, view, payment, feedback, early].map((e) => TidewaterEvent.parse(e));
   const all = [...events, ...edge].map((e, i) => accepted(e, i));
   // Original bytes with a repeated key and a key the contract strips: rows follow the validated
   // event (as JSON.parse, the last value wins), the event column keeps the bytes as they came.
