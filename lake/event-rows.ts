@@ -12,7 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
-import type { AcceptedRecord } from '../quality/index.ts';
+import { type AcceptedRecord, EventTimeParser } from '../quality/index.ts';
 import { sqlString } from './duck.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';
@@ -64,8 +64,11 @@ const PAYMENT = typeIn('payment.attempted');
 const only = (when: string, value: string, otherwise = "''") =>
   `CASE WHEN ${when} THEN ${value} ELSE ${otherwise} END`;
 
-/** DuckDB computes this common subexpression of event_time once. */
-const EPOCH_US = 'epoch_us(CAST(e.eventTime AS TIMESTAMPTZ))';
+/**
+ * The event time as the gate parsed it (JS Date's: to UTC, milliseconds truncated), from the stage
+ * rather than the JSON so that the batch's partitions are known before DuckDB parses any JSON.
+ */
+const EVENT_TIME = 'make_timestamp(CAST(event_ms AS BIGINT) * 1000)';
 
 /**
  * Each events-table column from the flattened line rows: `t` event type, `p` payload, `li` line
@@ -74,9 +77,7 @@ const EPOCH_US = 'epoch_us(CAST(e.eventTime AS TIMESTAMPTZ))';
 const COLUMNS: Record<string, string> = {
   event_id: 'e.eventId',
   event_type: 't',
-  // toSqlTimestamp: to UTC, milliseconds truncated as JS Date does (floored, also before 1970). In
-  // integer microseconds: date_trunc and the cast back from TIMESTAMPTZ go through ICU, ~25 ms a batch.
-  event_time: `make_timestamp(${EPOCH_US} - ((${EPOCH_US} % 1000 + 1000) % 1000))`,
+  event_time: 'event_time',
   user_id: 'e.userId',
   session_id: 'e.sessionId',
   line_index: 'CAST(li AS BIGINT)',
@@ -112,9 +113,10 @@ const COLUMNS: Record<string, string> = {
 const lines = `CASE WHEN ${ORDER} THEN p.lines ELSE [NULL] END`;
 
 const FLATTEN_SQL = `WITH staged AS (
-  SELECT source_partition, source_offset, decode(original) AS original, canonical FROM ${STAGE_TABLE}
+  SELECT source_partition, source_offset, ${EVENT_TIME} AS event_time, decode(original) AS original, canonical
+  FROM ${STAGE_TABLE}
 ), parsed AS (
-  SELECT source_partition, source_offset, original, e, e.eventType AS t, e.payload AS p
+  SELECT source_partition, source_offset, event_time, original, e, e.eventType AS t, e.payload AS p
   FROM (SELECT *, json_transform(coalesce(canonical, original), ${sqlString(EVENT_STRUCTURE)}) AS e FROM staged)
 ), line_rows AS (
   SELECT *, unnest(${lines}) AS line, generate_subscripts(${lines}, 1) - 1 AS li FROM parsed
@@ -187,16 +189,19 @@ export function stageAccepted(records: readonly AcceptedRecord[], dims: Dimensio
     if (records.length === 0) return undefined;
     await loadDimensions(connection, dims);
     await connection.run(
-      `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (source_partition INTEGER, source_offset DOUBLE, original BLOB, canonical VARCHAR)`,
+      `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (source_partition INTEGER, source_offset DOUBLE, event_ms DOUBLE, original BLOB, canonical VARCHAR)`,
     );
     const json = records.map(staged);
+    const eventTime = new EventTimeParser();
     await appendRows(connection, STAGE_TABLE, records.length, (column, row) => {
-      const { source } = records[row] as AcceptedRecord;
+      const { source, event } = records[row] as AcceptedRecord;
       if (column === 0) return source.partition;
       if (column === 1) return Number(source.offset);
+      if (column === 2) return eventTime.parse(event.eventTime);
       const { original, canonical } = json[row] as ReturnType<typeof staged>;
-      return column === 2 ? new DuckDBBlobValue(original) : canonical;
+      return column === 3 ? new DuckDBBlobValue(original) : canonical;
     });
-    return FLATTEN_SQL;
+    // Every record gives at least one row (an order has at least one line), all at its event time.
+    return { rows: FLATTEN_SQL, partitionKeys: `SELECT ${EVENT_TIME} AS event_time FROM ${STAGE_TABLE}` };
   };
 }

@@ -100,15 +100,28 @@ describe('lake event rows', () => {
     const input = records();
     const expected = jsRows(input);
     const { connection } = duck;
-    await connection.run(`CREATE TEMP TABLE js AS ${await stageRows(connection, EVENTS_SCHEMA, expected)}`);
-    const select = await stageAccepted(input, dims)(connection);
-    await connection.run(`CREATE TEMP TABLE lake AS ${select}`);
+    await connection.run(
+      `CREATE TEMP TABLE js AS ${(await stageRows(connection, EVENTS_SCHEMA, expected)).rows}`,
+    );
+    const staged = await stageAccepted(input, dims)(connection);
+    if (!staged) throw new Error('nothing staged');
+    await connection.run(`CREATE TEMP TABLE lake AS ${staged.rows}`);
+    await connection.run(`CREATE TEMP TABLE lake_keys AS ${staged.partitionKeys}`);
 
     const count = async (sql: string) =>
       Number((await connection.runAndReadAll(sql)).getRowObjectsJS()[0]?.n);
     expect(await count('SELECT count(*) AS n FROM lake')).toBe(expected.length);
     expect(await count('SELECT count(*) AS n FROM (SELECT * FROM js EXCEPT ALL SELECT * FROM lake)')).toBe(0);
     expect(await count('SELECT count(*) AS n FROM (SELECT * FROM lake EXCEPT ALL SELECT * FROM js)')).toBe(0);
+    // The partition keys, read without the JSON, give the rows' hours.
+    const hours = (from: string) => `SELECT DISTINCT strftime(event_time, '%Y-%m-%d %H') FROM ${from}`;
+    expect(await count(`SELECT count(*) AS n FROM (${hours('lake')})`)).toBe(2);
+    expect(await count(`SELECT count(*) AS n FROM ((${hours('lake')}) EXCEPT (${hours('lake_keys')}))`)).toBe(
+      0,
+    );
+    expect(await count(`SELECT count(*) AS n FROM ((${hours('lake_keys')}) EXCEPT (${hours('lake')}))`)).toBe(
+      0,
+    );
     // Every type and edge case took part.
     expect(await count('SELECT count(DISTINCT event_type) AS n FROM lake')).toBe(10);
     expect(await count(`SELECT count(*) AS n FROM lake WHERE product_id = 'P999999' AND category = ''`)).toBe(
