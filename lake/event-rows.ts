@@ -12,7 +12,7 @@
 import { isUtf8 } from 'node:buffer';
 import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
-import { type AcceptedRecord, EventTimeParser } from '../quality/index.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
 import { sqlString } from './duck.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';
@@ -23,11 +23,10 @@ const STAGE_TABLE = 'lake_events_stage';
 const CATEGORY_TABLE = 'lake_dim_category';
 const REGION_TABLE = 'lake_dim_region';
 
-/** The JSON fields toRawRows reads, as json_transform's structure; absent fields become NULL. */
+/** The JSON fields toRawRows reads (bar the event time, staged apart) as json_transform's structure; absent fields become NULL. */
 const EVENT_STRUCTURE = JSON.stringify({
   eventId: 'VARCHAR',
   eventType: 'VARCHAR',
-  eventTime: 'VARCHAR',
   userId: 'VARCHAR',
   sessionId: 'VARCHAR',
   payload: {
@@ -65,8 +64,8 @@ const only = (when: string, value: string, otherwise = "''") =>
   `CASE WHEN ${when} THEN ${value} ELSE ${otherwise} END`;
 
 /**
- * The event time as the gate parsed it (JS Date's: to UTC, milliseconds truncated), from the stage
- * rather than the JSON so that the batch's partitions are known before DuckDB parses any JSON.
+ * The event time as the gate parsed it (JS Date's reading, as toRawRows: UTC, milliseconds
+ * truncated), staged beside the JSON so that the batch's partitions are known without parsing it.
  */
 const EVENT_TIME = 'make_timestamp(CAST(event_ms AS BIGINT) * 1000)';
 
@@ -192,12 +191,11 @@ export function stageAccepted(records: readonly AcceptedRecord[], dims: Dimensio
       `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (source_partition INTEGER, source_offset DOUBLE, event_ms DOUBLE, original BLOB, canonical VARCHAR)`,
     );
     const json = records.map(staged);
-    const eventTime = new EventTimeParser();
     await appendRows(connection, STAGE_TABLE, records.length, (column, row) => {
-      const { source, event } = records[row] as AcceptedRecord;
+      const { source, eventTimeMs } = records[row] as AcceptedRecord;
       if (column === 0) return source.partition;
       if (column === 1) return Number(source.offset);
-      if (column === 2) return eventTime.parse(event.eventTime);
+      if (column === 2) return eventTimeMs;
       const { original, canonical } = json[row] as ReturnType<typeof staged>;
       return column === 3 ? new DuckDBBlobValue(original) : canonical;
     });

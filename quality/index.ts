@@ -1,6 +1,5 @@
 export { type ContractCheck, type ContractEngine, ContractViolation, contractCheck } from './contract.ts';
 export { DedupWindow, type PartitionRef } from './dedup.ts';
-export { EventTimeParser } from './event-time.ts';
 export {
   createGate,
   DEFAULT_ALLOWED_LATENESS_MINUTES,

@@ -26,6 +26,7 @@ const accepted = (
     timestamp: 0,
   },
   event,
+  eventTimeMs: Date.parse(event.eventTime),
   late: false,
   warnings: [],
 });
