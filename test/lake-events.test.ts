@@ -159,4 +159,19 @@ describe('bytes that spell exactly their parsed event', () => {
     expect(spells('{"a":"x","b":1}', { a: 'x' })).toBe(false);
     expect(spells('{"a":"say \\"x\\""}')).toBe(false);
   });
+
+  it('count quotes within the bytes only, at any alignment in the memory they share', () => {
+    const text = '{"eventId":"e","payload":{"lines":[{"productId":"P000001","quantity":2}]},"n":null}';
+    const quotes = (t: string) => t.split('"').length - 1;
+    for (let offset = 0; offset < 8; offset++) {
+      for (let cut = 0; cut < 12; cut++) {
+        const shared = Buffer.alloc(offset + text.length + 8, '"');
+        shared.write(text, offset);
+        const bytes = shared.subarray(offset, offset + text.length - cut);
+        const held = quotes(bytes.toString());
+        expect(spellsExactly(bytes, JSON.parse(text))).toBe(held === quotes(text));
+        expect(spellsExactly(bytes, Array(held >> 1).fill('x'))).toBe(held % 2 === 0);
+      }
+    }
+  });
 });
