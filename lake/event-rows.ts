@@ -8,7 +8,6 @@
 // repeated key, where JSON.parse keeps the last value and DuckDB the first, or a stripped key; see
 // verbatim.ts) DuckDB reads that event re-serialized instead. Offsets travel as DOUBLE (no BigInt
 // per value), exact below 2^53.
-
 import { isUtf8 } from 'node:buffer';
 import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
@@ -23,7 +22,10 @@ const STAGE_TABLE = 'lake_events_stage';
 const CATEGORY_TABLE = 'lake_dim_category';
 const REGION_TABLE = 'lake_dim_region';
 
-/** The JSON fields toRawRows reads (bar the event time, staged apart) as json_transform's structure; absent fields become NULL. */
+/**
+ * The JSON fields toRawRows reads (but the event time, staged apart), as json_transform's
+ * structure; absent fields become NULL.
+ */
 const EVENT_STRUCTURE = JSON.stringify({
   eventId: 'VARCHAR',
   eventType: 'VARCHAR',
@@ -181,7 +183,8 @@ function staged({ source, event }: AcceptedRecord): { original: Buffer; canonica
 
 /**
  * A batch of accepted records for `LakeTable.appendBatch`: loads each record's JSON into DuckDB
- * and returns the SELECT of their events-table rows (toRawRows' rows plus source and original JSON).
+ * and returns the SELECT of their events-table rows (toRawRows' rows plus source and original
+ * JSON), and of their event times for the partitions.
  */
 export function stageAccepted(records: readonly AcceptedRecord[], dims: DimensionIndex): Stage {
   return async (connection) => {
