@@ -31,6 +31,7 @@ export function acceptedAt(event: TidewaterEvent, value: Buffer, offset: number)
   return {
     source: { topic: 'events', partition: 0, offset: String(offset), key: null, value, timestamp: 0 },
     event,
+    eventTimeMs: Date.parse(event.eventTime),
     late: false,
     warnings: [],
   };

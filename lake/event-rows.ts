@@ -3,27 +3,32 @@
 // object handed to DuckDB value by value costs several times more than the whole statement here.
 // test/lake-events.test.ts holds the two to exactly the same rows; change both together.
 //
-// DuckDB flattens the gate's validated event re-serialized (`JSON.stringify(event)`), not the
-// original bytes: those may repeat a key, where JSON.parse (the gate, the speed layer) keeps the
-// last value and DuckDB the first. The original bytes are kept as they arrived in the `event`
-// column. Offsets travel as DOUBLE (no BigInt per value), exact below 2^53.
-import type { DuckDBConnection } from '@duckdb/node-api';
+// DuckDB reads each record's original bytes (handed over as they are, no JS string made), which
+// are also the `event` column. Where the bytes do not spell exactly the gate's validated event (a
+// repeated key, where JSON.parse keeps the last value and DuckDB the first, or a stripped key; see
+// verbatim.ts) DuckDB reads that event re-serialized instead. Offsets travel as DOUBLE (no BigInt
+// per value), exact below 2^53.
+import { isUtf8 } from 'node:buffer';
+import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 import { sqlString } from './duck.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';
 import type { Stage } from './table.ts';
+import { spellsExactly } from './verbatim.ts';
 
 const STAGE_TABLE = 'lake_events_stage';
 const CATEGORY_TABLE = 'lake_dim_category';
 const REGION_TABLE = 'lake_dim_region';
 
-/** The JSON fields toRawRows reads, as json_transform's structure; absent fields become NULL. */
+/**
+ * The JSON fields toRawRows reads (but the event time, staged apart), as json_transform's
+ * structure; absent fields become NULL.
+ */
 const EVENT_STRUCTURE = JSON.stringify({
   eventId: 'VARCHAR',
   eventType: 'VARCHAR',
-  eventTime: 'VARCHAR',
   userId: 'VARCHAR',
   sessionId: 'VARCHAR',
   payload: {
@@ -61,14 +66,19 @@ const only = (when: string, value: string, otherwise = "''") =>
   `CASE WHEN ${when} THEN ${value} ELSE ${otherwise} END`;
 
 /**
+ * The event time as the gate parsed it (JS Date's reading, as toRawRows: UTC, milliseconds
+ * truncated), staged beside the JSON so that the batch's partitions are known without parsing it.
+ */
+const EVENT_TIME = 'make_timestamp(CAST(event_ms AS BIGINT) * 1000)';
+
+/**
  * Each events-table column from the flattened line rows: `t` event type, `p` payload, `li` line
  * index, `pid` / `qty` / `upm` the product, quantity and unit price of the line (or of the payload).
  */
 const COLUMNS: Record<string, string> = {
   event_id: 'e.eventId',
   event_type: 't',
-  // toSqlTimestamp: to UTC, milliseconds truncated as JS Date does.
-  event_time: `CAST(date_trunc('millisecond', CAST(e.eventTime AS TIMESTAMPTZ)) AS TIMESTAMP)`,
+  event_time: 'event_time',
   user_id: 'e.userId',
   session_id: 'e.sessionId',
   line_index: 'CAST(li AS BIGINT)',
@@ -98,14 +108,17 @@ const COLUMNS: Record<string, string> = {
   rating: only(typeIn('feedback.submitted'), 'p.rating', '0'),
   source_partition: 'source_partition',
   source_offset: 'CAST(source_offset AS BIGINT)',
-  event: 'CASE WHEN li = 0 THEN coalesce(original, canonical) END',
+  event: 'CASE WHEN li = 0 THEN original END',
 };
 
 const lines = `CASE WHEN ${ORDER} THEN p.lines ELSE [NULL] END`;
 
-const FLATTEN_SQL = `WITH parsed AS (
-  SELECT source_partition, source_offset, original, canonical, e, e.eventType AS t, e.payload AS p
-  FROM (SELECT *, json_transform(canonical, ${sqlString(EVENT_STRUCTURE)}) AS e FROM ${STAGE_TABLE})
+const FLATTEN_SQL = `WITH staged AS (
+  SELECT source_partition, source_offset, ${EVENT_TIME} AS event_time, decode(original) AS original, canonical
+  FROM ${STAGE_TABLE}
+), parsed AS (
+  SELECT source_partition, source_offset, event_time, original, e, e.eventType AS t, e.payload AS p
+  FROM (SELECT *, json_transform(coalesce(canonical, original), ${sqlString(EVENT_STRUCTURE)}) AS e FROM staged)
 ), line_rows AS (
   SELECT *, unnest(${lines}) AS line, generate_subscripts(${lines}, 1) - 1 AS li FROM parsed
 ), product_rows AS (
@@ -156,27 +169,40 @@ async function loadDimensions(connection: DuckDBConnection, dims: DimensionIndex
 }
 
 /**
+ * What DuckDB gets of a record: its bytes as the `event` text (as the gate decoded them where they
+ * are not UTF-8), and the validated event re-serialized where the bytes do not spell it exactly.
+ */
+function staged({ source, event }: AcceptedRecord): { original: Buffer; canonical: string | null } {
+  const bytes = source.value;
+  if (bytes !== null && isUtf8(bytes)) {
+    return { original: bytes, canonical: spellsExactly(bytes, event) ? null : JSON.stringify(event) };
+  }
+  const canonical = JSON.stringify(event);
+  return { original: Buffer.from(bytes?.toString('utf8') ?? canonical), canonical };
+}
+
+/**
  * A batch of accepted records for `LakeTable.appendBatch`: loads each record's JSON into DuckDB
- * and returns the SELECT of their events-table rows (toRawRows' rows plus source and original JSON).
+ * and returns the SELECT of their events-table rows (toRawRows' rows plus source and original
+ * JSON), and of their event times for the partitions.
  */
 export function stageAccepted(records: readonly AcceptedRecord[], dims: DimensionIndex): Stage {
   return async (connection) => {
     if (records.length === 0) return undefined;
     await loadDimensions(connection, dims);
     await connection.run(
-      `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (source_partition INTEGER, source_offset DOUBLE, canonical VARCHAR, original VARCHAR)`,
+      `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (source_partition INTEGER, source_offset DOUBLE, event_ms DOUBLE, original BLOB, canonical VARCHAR)`,
     );
-    const canonical = records.map((r) => JSON.stringify(r.event));
+    const json = records.map(staged);
     await appendRows(connection, STAGE_TABLE, records.length, (column, row) => {
-      const { source } = records[row] as AcceptedRecord;
+      const { source, eventTimeMs } = records[row] as AcceptedRecord;
       if (column === 0) return source.partition;
       if (column === 1) return Number(source.offset);
-      const json = canonical[row] as string;
-      if (column === 2) return json;
-      // Most producers serialize as JSON.stringify does: then the bytes need not cross twice.
-      const original = source.value?.toString('utf8') ?? json;
-      return original === json ? null : original;
+      if (column === 2) return eventTimeMs;
+      const { original, canonical } = json[row] as ReturnType<typeof staged>;
+      return column === 3 ? new DuckDBBlobValue(original) : canonical;
     });
-    return FLATTEN_SQL;
+    // Every record gives at least one row (an order has at least one line), all at its event time.
+    return { rows: FLATTEN_SQL, partitionKeys: `SELECT ${EVENT_TIME} AS event_time FROM ${STAGE_TABLE}` };
   };
 }

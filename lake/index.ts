@@ -2,7 +2,7 @@ export * from './delta-log/index.ts';
 export { type Duck, openDuck } from './duck.ts';
 export { stageAccepted } from './event-rows.ts';
 export { EVENTS_SCHEMA, type LakeRow, lakeTableDir } from './events.ts';
-export type { LakeValue, Row } from './parquet/stage.ts';
+export type { LakeValue, Row, StagedBatch } from './parquet/stage.ts';
 export type { ColumnDef, DeltaType, PartitionColumnDef, TableSchema } from './schema.ts';
 export {
   type AppendOptions,

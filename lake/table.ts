@@ -22,7 +22,7 @@ import {
 } from './delta-log/index.ts';
 import { type Duck, openDuck, sqlStringList } from './duck.ts';
 import { addActions, fromLogPath } from './parquet/add-actions.ts';
-import { ident, type Row, stageRows } from './parquet/stage.ts';
+import { ident, type Row, type StagedBatch, stageRows } from './parquet/stage.ts';
 import { rewriteFiles, writePartitioned } from './parquet/write.ts';
 import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema } from './schema.ts';
 import { type FileProblem, LakeCorruptionError, verifyFiles } from './verify.ts';
@@ -40,10 +40,10 @@ export interface AppendOptions {
 }
 
 /**
- * Puts a batch into the table's DuckDB connection and returns a SELECT of it with the schema's data
- * columns, or undefined when the batch has no rows. Runs while the table holds its connection.
+ * Puts a batch into the table's DuckDB connection, or returns undefined when the batch has no rows.
+ * Runs while the table holds its connection.
  */
-export type Stage = (connection: DuckDBConnection) => Promise<string | undefined>;
+export type Stage = (connection: DuckDBConnection) => Promise<StagedBatch | undefined>;
 
 export interface CommitResult {
   version: number;
@@ -163,8 +163,8 @@ export class LakeTable {
         throw new Error(`txn ${t.appId}: version ${t.version} is already covered (table has ${recorded})`);
       }
     }
-    const select = await stage(this.duck.connection);
-    const files = select ? await writePartitioned(this.duck.connection, this.dir, this.schema, select) : [];
+    const staged = await stage(this.duck.connection);
+    const files = staged ? await writePartitioned(this.duck.connection, this.dir, this.schema, staged) : [];
     const adds = await addActions(this.duck.connection, this.dir, this.schema, files, true);
     const now = Date.now();
     const actions: Action[] = [

@@ -54,7 +54,7 @@ export function createLakeSink({
     if (result.rejected.length > 0) await quarantine.publish(result.rejected);
     qualityMetrics?.observeBatch(result.report);
     let newest = 0;
-    for (const r of result.accepted) newest = Math.max(newest, Date.parse(r.event.eventTime));
+    for (const r of result.accepted) newest = Math.max(newest, r.eventTimeMs);
     return newest || undefined;
   };
 }

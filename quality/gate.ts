@@ -189,7 +189,7 @@ export function createGate(options: GateOptions = {}): Gate {
       }
       const late = arrival - context.eventTimeMs > latenessMs;
       const warnings = failures ?? NO_WARNINGS;
-      accepted.push({ source, event, late, warnings });
+      accepted.push({ source, event, eventTimeMs: context.eventTimeMs, late, warnings });
       tally.accepted(event.eventType, late, warnings);
     }
 

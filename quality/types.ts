@@ -26,6 +26,8 @@ export interface RuleFailure {
 export interface AcceptedRecord {
   source: RawMessage;
   event: TidewaterEvent;
+  /** `event.eventTime` in epoch ms as the gate read it (Date.parse's reading), for sinks to reuse. */
+  eventTimeMs: number;
   /** Event time older than the allowed lateness at arrival: kept, and counted by the batch layer. */
   late: boolean;
   /** Empty for most records: then a shared frozen array, so do not mutate it. */

@@ -7,11 +7,16 @@ import { generate } from '../generator/index.ts';
 import { type Duck, openDuck } from '../lake/duck.ts';
 import { EVENTS_SCHEMA, type LakeRow, stageAccepted } from '../lake/index.ts';
 import { stageRows } from '../lake/parquet/stage.ts';
+import { spellsExactly } from '../lake/verbatim.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 
 const dims = indexDimensions(buildDimensions());
 
-const accepted = (event: TidewaterEvent, offset: number, value = JSON.stringify(event)): AcceptedRecord => ({
+const accepted = (
+  event: TidewaterEvent,
+  offset: number,
+  value: string | Buffer = JSON.stringify(event),
+): AcceptedRecord => ({
   source: {
     topic: 'events',
     partition: offset % 3,
@@ -21,6 +26,7 @@ const accepted = (event: TidewaterEvent, offset: number, value = JSON.stringify(
     timestamp: 0,
   },
   event,
+  eventTimeMs: Date.parse(event.eventTime),
   late: false,
   warnings: [],
 });
@@ -57,13 +63,30 @@ function records(): AcceptedRecord[] {
   payment.payload.declineCode = null;
   const feedback = first('feedback.submitted');
   delete feedback.payload.productId;
-  const edge = [order, inventory, view, payment, feedback].map((e) => TidewaterEvent.parse(e));
+  const early = first('product.click');
+  early.eventTime = '1969-12-31T23:59:59.9995+00:30'; // before 1970: milliseconds floored, not rounded to 0
+  const edge = [order, inventory, view, payment, feedback, early].map((e) => TidewaterEvent.parse(e));
   const all = [...events, ...edge].map((e, i) => accepted(e, i));
   // Original bytes with a repeated key and a key the contract strips: rows follow the validated
   // event (as JSON.parse, the last value wins), the event column keeps the bytes as they came.
   const click = first('product.click');
   const quirky = `{"eventType":"page.view",${JSON.stringify(click).slice(1, -1)},"extra":{"region":"X"}}`;
   all.push(accepted(click, all.length, quirky));
+  // A repeated key alone, nested, with nothing stripped.
+  const repeated = first('order.created');
+  const payload = JSON.stringify(repeated.payload);
+  const reordered = JSON.stringify(repeated).replace(payload, `{"region":"Nowhere",${payload.slice(1)}`);
+  all.push(accepted(repeated, all.length, reordered));
+  // Bytes DuckDB reads as they are: whitespace and escapes that JSON.stringify would not write.
+  const spaced = first('cart.add');
+  const escaped = JSON.stringify(spaced, null, 2).replace(`"${spaced.userId}"`, (id) =>
+    id.replace(id[1] as string, `\\u${(id.codePointAt(1) as number).toString(16).padStart(4, '0')}`),
+  );
+  all.push(accepted(spaced, all.length, escaped));
+  // Bytes that are not UTF-8: the gate decoded them with a replacement character.
+  const broken = Buffer.from(JSON.stringify(first('feedback.submitted')));
+  broken[broken.indexOf('"userId":"') + 10] = 0xff;
+  all.push(accepted(TidewaterEvent.parse(JSON.parse(broken.toString())), all.length, broken));
   return all;
 }
 
@@ -78,15 +101,28 @@ describe('lake event rows', () => {
     const input = records();
     const expected = jsRows(input);
     const { connection } = duck;
-    await connection.run(`CREATE TEMP TABLE js AS ${await stageRows(connection, EVENTS_SCHEMA, expected)}`);
-    const select = await stageAccepted(input, dims)(connection);
-    await connection.run(`CREATE TEMP TABLE lake AS ${select}`);
+    await connection.run(
+      `CREATE TEMP TABLE js AS ${(await stageRows(connection, EVENTS_SCHEMA, expected)).rows}`,
+    );
+    const staged = await stageAccepted(input, dims)(connection);
+    if (!staged) throw new Error('nothing staged');
+    await connection.run(`CREATE TEMP TABLE lake AS ${staged.rows}`);
+    await connection.run(`CREATE TEMP TABLE lake_keys AS ${staged.partitionKeys}`);
 
     const count = async (sql: string) =>
       Number((await connection.runAndReadAll(sql)).getRowObjectsJS()[0]?.n);
     expect(await count('SELECT count(*) AS n FROM lake')).toBe(expected.length);
     expect(await count('SELECT count(*) AS n FROM (SELECT * FROM js EXCEPT ALL SELECT * FROM lake)')).toBe(0);
     expect(await count('SELECT count(*) AS n FROM (SELECT * FROM lake EXCEPT ALL SELECT * FROM js)')).toBe(0);
+    // The partition keys, read without the JSON, give the rows' hours.
+    const hours = (from: string) => `SELECT DISTINCT strftime(event_time, '%Y-%m-%d %H') FROM ${from}`;
+    expect(await count(`SELECT count(*) AS n FROM (${hours('lake')})`)).toBe(2);
+    expect(await count(`SELECT count(*) AS n FROM ((${hours('lake')}) EXCEPT (${hours('lake_keys')}))`)).toBe(
+      0,
+    );
+    expect(await count(`SELECT count(*) AS n FROM ((${hours('lake_keys')}) EXCEPT (${hours('lake')}))`)).toBe(
+      0,
+    );
     // Every type and edge case took part.
     expect(await count('SELECT count(DISTINCT event_type) AS n FROM lake')).toBe(10);
     expect(await count(`SELECT count(*) AS n FROM lake WHERE product_id = 'P999999' AND category = ''`)).toBe(
@@ -94,9 +130,48 @@ describe('lake event rows', () => {
     );
     expect(await count(`SELECT count(*) AS n FROM lake WHERE location_id = 'S9999' AND region = ''`)).toBe(1);
     expect(await count(`SELECT count(*) AS n FROM lake WHERE event LIKE '%"extra"%'`)).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM lake WHERE event LIKE '%"Nowhere"%'`)).toBe(1);
+    expect(await count(`SELECT count(*) AS n FROM lake WHERE region = 'Nowhere'`)).toBe(0);
+    expect(
+      await count(`SELECT count(*) AS n FROM lake WHERE user_id LIKE '\uFFFD%' AND event LIKE '%\uFFFD%'`),
+    ).toBe(1);
   });
 
   it('stages nothing for no records', async () => {
     expect(await stageAccepted([], dims)(duck.connection)).toBeUndefined();
+  });
+});
+
+describe('bytes that spell exactly their parsed event', () => {
+  const spells = (text: string, parsed: unknown = JSON.parse(text)) =>
+    spellsExactly(Buffer.from(text), parsed);
+
+  it('are those whose every key and string the event holds, however written', () => {
+    expect(spells('{"a":"x","b":[{"c":1},{"c":"y"}],"d":null,"e":true}')).toBe(true);
+    expect(spells('{ "a" : "\\u0078" ,\n "b" : [ ] }')).toBe(true);
+    expect(spells('{"a":"x"}', { a: 'x', b: undefined })).toBe(true);
+  });
+
+  it('are not those with a repeated or stripped key, nor (to be safe) an escaped quote', () => {
+    expect(spells('{"a":"x","a":"y"}')).toBe(false);
+    expect(spells('{"a":1,"a":2}')).toBe(false);
+    expect(spells('{"p":{"a":"x"},"p":{"a":"x"}}')).toBe(false);
+    expect(spells('{"a":"x","b":1}', { a: 'x' })).toBe(false);
+    expect(spells('{"a":"say \\"x\\""}')).toBe(false);
+  });
+
+  it('count quotes within the bytes only, at any alignment in the memory they share', () => {
+    const text = '{"eventId":"e","payload":{"lines":[{"productId":"P000001","quantity":2}]},"n":null}';
+    const quotes = (t: string) => t.split('"').length - 1;
+    for (let offset = 0; offset < 8; offset++) {
+      for (let cut = 0; cut < 12; cut++) {
+        const shared = Buffer.alloc(offset + text.length + 8, '"');
+        shared.write(text, offset);
+        const bytes = shared.subarray(offset, offset + text.length - cut);
+        const held = quotes(bytes.toString());
+        expect(spellsExactly(bytes, JSON.parse(text))).toBe(held === quotes(text));
+        expect(spellsExactly(bytes, Array(held >> 1).fill('x'))).toBe(held % 2 === 0);
+      }
+    }
   });
 });

@@ -108,6 +108,18 @@ describe('lake table', () => {
     expect(misplaced.getRows()).toEqual([[0]]);
     const adds = [...snapshot.files.values()];
     expect(adds.reduce((s, f) => s + JSON.parse(f.stats as string).numRecords, 0)).toBe(rows.length);
+
+    // A batch of one partition is written without DuckDB's partitioned COPY, into the same directory.
+    const firstHour = rows.filter((r) => r.event_time.slice(0, 13) === rows[0]?.event_time.slice(0, 13));
+    const single = await table.appendBatch(firstHour);
+    expect(single.filesAdded).toBe(1);
+    const [added] = [...table.current.files.values()].filter((f) => !snapshot.files.has(f.path));
+    const sameHour = adds.filter(
+      (f) => JSON.stringify(f.partitionValues) === JSON.stringify(added?.partitionValues),
+    );
+    expect(sameHour).toHaveLength(1);
+    expect(added?.path.replace(/[^/]*$/, '')).toBe(sameHour[0]?.path.replace(/[^/]*$/, ''));
+    expect(JSON.parse(added?.stats as string).numRecords).toBe(firstHour.length);
   });
 
   it('time travels by version and timestamp after later appends and an optimize', async () => {

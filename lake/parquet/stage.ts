@@ -4,12 +4,23 @@
 //   because every lake integer is below 2^53, as the raw-row contract already assumes;
 // - '' in a non-nullable string column travels as NULL (a validity bit instead of a string copy);
 //   most raw-row columns are '' for most event types.
-import { type DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
+import { type DuckDBBlobValue, type DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import type { ColumnDef, TableSchema } from '../schema.ts';
 import { DUCKDB_TYPES } from '../schema.ts';
 
 export type LakeValue = string | number | boolean | null;
 export type Row = Readonly<Record<string, LakeValue>>;
+
+/** A batch put into a DuckDB connection, as SELECTs over what was put there. */
+export interface StagedBatch {
+  /** The batch's rows with the schema's data columns. */
+  rows: string;
+  /**
+   * The data columns the partition expressions read, cheaper than `rows` (say, without parsing
+   * JSON): its rows fall in the same partitions as `rows`' (a partition of no rows gets no file).
+   */
+  partitionKeys: string;
+}
 
 const STAGE_TABLE = 'lake_stage';
 const CHUNK_ROWS = 2048;
@@ -39,7 +50,7 @@ export async function appendRows(
   connection: DuckDBConnection,
   table: string,
   rowCount: number,
-  value: (column: number, row: number) => LakeValue,
+  value: (column: number, row: number) => LakeValue | DuckDBBlobValue,
 ): Promise<void> {
   const appender = await connection.createAppender(table);
   const types = Array.from({ length: appender.columnCount }, (_, i) => appender.columnType(i));
@@ -59,13 +70,14 @@ export async function appendRows(
 
 /**
  * Replaces the connection's staging table with `rows` and returns a SELECT that reads them back
- * with the schema's column types. Timestamps are `YYYY-MM-DD HH:MM:SS.mmm` UTC text.
+ * with the schema's column types (also the partition keys: there is nothing cheaper to read).
+ * Timestamps are `YYYY-MM-DD HH:MM:SS.mmm` UTC text.
  */
 export async function stageRows(
   connection: DuckDBConnection,
   schema: TableSchema,
   rows: readonly Row[],
-): Promise<string> {
+): Promise<StagedBatch> {
   const { columns } = schema;
   await connection.run(
     `CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} (${columns.map((c) => `${ident(c.name)} ${stagedType(c)}`).join(', ')})`,
@@ -76,5 +88,6 @@ export async function stageRows(
     const value = (rows[row] as Row)[names[column] as string] ?? null;
     return nullForEmpty[column] && value === '' ? null : value;
   });
-  return `SELECT ${columns.map(typedColumn).join(', ')} FROM ${STAGE_TABLE}`;
+  const select = `SELECT ${columns.map(typedColumn).join(', ')} FROM ${STAGE_TABLE}`;
+  return { rows: select, partitionKeys: select };
 }
