@@ -65,4 +65,3 @@ export const redisConnection = (url: string): Redis => new Redis(url, { maxRetri
 
 /** Redis keys of our own, beside bullmq's `<prefix>:<queue>:...` keys. */
 export const cancelKey = (prefix: string, id: string) => `${prefix}:cancel:${id}`;
-export const tickKey = (prefix: string, schedule: string, at: string) => `${prefix}:tick:${schedule}:${at}`;

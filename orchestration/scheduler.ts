@@ -1,13 +1,13 @@
 // Schedules (node-cron, UTC): each tick enqueues one job. Several scheduler instances may run (one
-// per platform process); for each tick exactly one enqueues: the first to SET NX the tick's key in
-// Redis (kept a day, far longer than instances' clocks differ). The job id is derived from the tick
-// as well, so even a lost key could not make a second job of it.
+// per platform process); each enqueues every tick under a job id derived from the tick, and bullmq
+// stores the first and ignores the rest (finished jobs are kept for days, far longer than instances'
+// clocks differ). There is no separate claim to take first: an instance that dies before its add
+// leaves the tick to the others rather than taking it with it.
 
-import type { Redis } from 'ioredis';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Config } from '../config/index.ts';
 import { createOrchestrator } from './orchestrator.ts';
-import { type JobPayloads, type QueueName, redisConnection, tickKey } from './queues.ts';
+import type { JobPayloads, QueueName } from './queues.ts';
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
@@ -54,7 +54,6 @@ export interface Scheduler {
 }
 
 export function startScheduler(cfg: Config, onError: (error: Error) => void = console.error): Scheduler {
-  const redis: Redis = redisConnection(cfg.redisUrl);
   const orchestrator = createOrchestrator(cfg);
   const table = schedules(cfg);
   const enqueued: Record<ScheduleName, number> = {
@@ -69,11 +68,9 @@ export function startScheduler(cfg: Config, onError: (error: Error) => void = co
     // Cron fires on whole seconds; instances firing a few ms apart must name the same tick.
     const ms = Math.floor(at.getTime() / 1000) * 1000;
     const stamp = new Date(ms).toISOString().replace(/\.000Z$/, 'Z');
-    const won = await redis.set(tickKey(cfg.queuePrefix, name, stamp), '1', 'EX', 24 * 3600, 'NX');
-    if (won !== 'OK') return false;
-    await orchestrator.enqueue(schedule.queue, schedule.data(ms), `${name}.${stamp}`);
-    enqueued[name]++;
-    return true;
+    const { created } = await orchestrator.enqueue(schedule.queue, schedule.data(ms), `${name}.${stamp}`);
+    if (created) enqueued[name]++;
+    return created;
   }
 
   const tasks: ScheduledTask[] = [];
@@ -93,7 +90,6 @@ export function startScheduler(cfg: Config, onError: (error: Error) => void = co
     async stop() {
       for (const task of tasks) await task.destroy();
       await orchestrator.close();
-      redis.disconnect();
     },
   };
 }
