@@ -55,6 +55,9 @@ function stage(partition: number, message: KafkaMessage): StagedMessage {
   }
 }
 
+/** Pause before running a consumer again that kafkajs would not restart. */
+const RESTART_DELAY_MS = 1_000;
+
 export class QuarantineLakeWriter {
   private readonly kafka: Kafka;
   private readonly topic: string;
@@ -65,6 +68,7 @@ export class QuarantineLakeWriter {
   /** Highest offset in the table per partition; undefined until (re)learnt from the file names. */
   private written: Map<number, bigint> | undefined;
   private failure: unknown;
+  private restartTimer: NodeJS.Timeout | undefined;
 
   constructor(opts: QuarantineLakeWriterOptions) {
     this.kafka = opts.kafka;
@@ -84,21 +88,31 @@ export class QuarantineLakeWriter {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.written = undefined;
     });
+    const run = () =>
+      consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: (p) => this.eachBatch(p),
+      });
     consumer.on(consumer.events.CRASH, (event) => {
       this.failure ??= event.payload.error;
+      // As in pipeline/consumer.ts: kafkajs restarts a consumer only after a retriable error, and a
+      // broker restart also ends in non-retriable ones. Running it again rejoins the group and
+      // resumes from the committed offsets.
+      if (event.payload.restart || this.consumer !== consumer) return;
+      this.restartTimer = setTimeout(() => {
+        if (this.consumer === consumer) void run();
+      }, RESTART_DELAY_MS);
     });
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: (p) => this.eachBatch(p),
-    });
+    await run();
   }
 
   async stop(): Promise<void> {
     const { consumer, duck } = this;
     this.consumer = undefined;
+    clearTimeout(this.restartTimer);
     this.duck = undefined;
     try {
       await consumer?.disconnect();
