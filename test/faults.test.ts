@@ -21,6 +21,7 @@ import { GroundTruth, generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, LakeCorruptionError, lakeTableDir, openTable } from '../lake/index.ts';
 import { createOrchestrator, startWorkers } from '../orchestration/index.ts';
+import { QuarantineLakeWriter, QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { kafkaDown, kafkaUp, redisDown, redisUp } from '../scripts/services/index.ts';
 import { createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
 import { quarantinedSources } from './support/kafka.ts';
@@ -170,6 +171,13 @@ describe('Kafka broker stopped and restarted during ingest', () => {
     await ensurePlatformTopics(kafka, cfg);
     const speed = await startSpeedLayer(cfg, { clickhouse: client });
     stops.push(() => speed.stop());
+    const quarantineLake = new QuarantineLakeWriter({
+      kafka,
+      topic: cfg.quarantineTopic,
+      root: quarantineTableDir(cfg.dataDir),
+    });
+    await quarantineLake.start();
+    stops.push(() => quarantineLake.stop());
 
     const traffic = {
       seed: 71,
@@ -215,5 +223,18 @@ describe('Kafka broker stopped and restarted during ingest', () => {
     expect(await quarantinedSources(kafka, cfg.quarantineTopic, report.totals.bad, 120_000)).toBe(
       report.totals.bad,
     );
+    // The quarantine table's writer rode out the restart too (kafkajs does not restart a consumer
+    // after a non-retriable error, which a broker restart can end in).
+    const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
+    try {
+      let total = -1;
+      for (let i = 0; i < 240 && total !== report.totals.bad; i++) {
+        total = (await store.summary()).total;
+        if (total !== report.totals.bad) await sleep(500);
+      }
+      expect(total).toBe(report.totals.bad);
+    } finally {
+      store.close();
+    }
   }, 420_000);
 });
