@@ -4,6 +4,7 @@
 // are bounded per partition and processed one at a time per partition, so memory stays bounded:
 // Kafka is not read faster than the sink takes it.
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionOffset } from 'kafkajs';
+import { rerunAfterCrash } from '../kafka/index.ts';
 import {
   createGate,
   DEFAULT_ALLOWED_LATENESS_MINUTES,
@@ -59,9 +60,6 @@ export const GATED_CONSUMER_DEFAULTS = {
   lagIntervalMs: 2_000,
 };
 
-/** Pause before running a consumer again that kafkajs would not restart. */
-const RESTART_DELAY_MS = 1_000;
-
 function toRawMessage(topic: string, partition: number, message: KafkaMessage): RawMessage {
   return {
     topic,
@@ -82,7 +80,7 @@ export class GatedConsumer {
   private workers = new Map<number, Promise<PartitionWorker>>();
   private readonly watermarks = new Map<number, EventTimeWatermark>();
   private lagTimer: NodeJS.Timeout | undefined;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private cancelRerun: () => void = () => {};
   private stopping = false;
   private lastLag = new Map<number, number>();
   private deliveredRecords = 0;
@@ -112,14 +110,12 @@ export class GatedConsumer {
       for (const partition of this.watermarks.keys())
         if (!assigned.has(partition)) this.watermarks.delete(partition);
     });
-    this.consumer.on(this.consumer.events.CRASH, ({ payload }) => {
-      // kafkajs restarts a crashed consumer only after a retriable error, and a broker restart
-      // also ends in non-retriable ones (KafkaJSGroupCoordinatorNotFound while the coordinator
-      // loads): without this the consumer would stop for good while the process runs on. It has
-      // left the group by now; running it again rejoins and every worker starts over from Kafka.
-      if (payload.restart || this.stopping) return;
-      this.restartTimer = setTimeout(() => void this.run(), RESTART_DELAY_MS);
-    });
+    // A rerun rejoins the group, and every worker starts over from Kafka (GROUP_JOIN above).
+    this.cancelRerun = rerunAfterCrash(
+      this.consumer,
+      () => this.run(),
+      () => !this.stopping,
+    );
     await this.consumer.subscribe({ topic: this.o.topic, fromBeginning: true });
     await this.run();
     this.scheduleLagRefresh();
@@ -129,7 +125,7 @@ export class GatedConsumer {
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.lagTimer);
-    clearTimeout(this.restartTimer);
+    this.cancelRerun();
     await this.consumer.disconnect();
     await this.admin.disconnect();
   }

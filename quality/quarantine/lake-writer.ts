@@ -4,6 +4,7 @@
 // file names and skips what is already there, so a crash between rename and commit neither loses
 // nor duplicates a record.
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
+import { rerunAfterCrash } from '../../kafka/index.ts';
 import { type Duck, openDuck } from './duckdb.ts';
 import { parseQuarantineValue } from './message.ts';
 import { type PartFile, type StagedMessage, writePartFile } from './part-file.ts';
@@ -55,9 +56,6 @@ function stage(partition: number, message: KafkaMessage): StagedMessage {
   }
 }
 
-/** Pause before running a consumer again that kafkajs would not restart. */
-const RESTART_DELAY_MS = 1_000;
-
 export class QuarantineLakeWriter {
   private readonly kafka: Kafka;
   private readonly topic: string;
@@ -68,7 +66,7 @@ export class QuarantineLakeWriter {
   /** Highest offset in the table per partition; undefined until (re)learnt from the file names. */
   private written: Map<number, bigint> | undefined;
   private failure: unknown;
-  private restartTimer: NodeJS.Timeout | undefined;
+  private cancelRerun: () => void = () => {};
 
   constructor(opts: QuarantineLakeWriterOptions) {
     this.kafka = opts.kafka;
@@ -96,14 +94,8 @@ export class QuarantineLakeWriter {
       });
     consumer.on(consumer.events.CRASH, (event) => {
       this.failure ??= event.payload.error;
-      // As in pipeline/consumer.ts: kafkajs restarts a consumer only after a retriable error, and a
-      // broker restart also ends in non-retriable ones. Running it again rejoins the group and
-      // resumes from the committed offsets.
-      if (event.payload.restart || this.consumer !== consumer) return;
-      this.restartTimer = setTimeout(() => {
-        if (this.consumer === consumer) void run();
-      }, RESTART_DELAY_MS);
     });
+    this.cancelRerun = rerunAfterCrash(consumer, run, () => this.consumer === consumer);
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
     await run();
@@ -112,7 +104,7 @@ export class QuarantineLakeWriter {
   async stop(): Promise<void> {
     const { consumer, duck } = this;
     this.consumer = undefined;
-    clearTimeout(this.restartTimer);
+    this.cancelRerun();
     this.duck = undefined;
     try {
       await consumer?.disconnect();
