@@ -33,21 +33,22 @@ export function encodeRows(rows: readonly RawRow[]): string {
  * Inserts `rows` as one block deduplicated by `token` (derive it from the Kafka topic, partition and
  * offset range; a retry must send the same rows in the same order).
  */
-export async function insertRaw(
-  client: ClickHouseClient,
-  rows: readonly RawRow[],
-  token: string,
-): Promise<void> {
-  if (rows.length > 0) await insertEncoded(client, encodeRows(rows), token);
+export function insertRaw(client: ClickHouseClient, rows: readonly RawRow[], token: string): Promise<void> {
+  return insertEncoded(client, rows.length > 0 ? encodeRows(rows) : undefined, token);
 }
 
 /**
- * Inserts a non-empty body from encodeRows under `token`. Settings travel in the INSERT's own
- * SETTINGS clause rather than `clickhouse_settings`: the embedded chDB connection turns those into
- * session-wide SETs that would leak the token into later inserts.
+ * Inserts a body from encodeRows (undefined: no rows, nothing to insert) under `token`. Settings
+ * travel in the INSERT's own SETTINGS clause rather than `clickhouse_settings`: the embedded chDB
+ * connection turns those into session-wide SETs that would leak the token into later inserts.
  */
-export async function insertEncoded(client: ClickHouseClient, body: string, token: string): Promise<void> {
-  if (token === '') throw new Error('insertRaw needs a non-empty deduplication token');
+export async function insertEncoded(
+  client: ClickHouseClient,
+  body: string | undefined,
+  token: string,
+): Promise<void> {
+  if (token === '') throw new Error('an insert needs a non-empty deduplication token');
+  if (body === undefined) return;
   const settings = [
     'insert_deduplicate = 1',
     `insert_deduplication_token = ${clickhouseDialect.literal(token)}`,

@@ -3,9 +3,9 @@
 // resolves, so the caller may commit the range. Late events are inserted too: the views count
 // every minute they get, and the batch layer stays authoritative for late data.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { type DimensionIndex, type RawRow, toRawRows } from '../contracts/index.ts';
+import { type DimensionIndex, toRawRows } from '../contracts/index.ts';
 import type { Sink } from '../pipeline/index.ts';
-import type { GateResult, QualityMetrics, RejectedRecord } from '../quality/index.ts';
+import type { AcceptedRecord, GateResult, QualityMetrics, RejectedRecord } from '../quality/index.ts';
 import type { SpeedCommitPublisher } from './commits.ts';
 import { encodeRows, insertEncoded } from './insert.ts';
 import type { SpeedMetrics } from './metrics.ts';
@@ -25,26 +25,22 @@ export interface SinkOptions {
   commits?: Pick<SpeedCommitPublisher, 'notify'>;
 }
 
-const parseEventTime = (t: string) => Date.parse(`${t.replace(' ', 'T')}Z`);
-
-/**
- * Oldest and newest `event_time` of `rows`. The column is UTC at fixed width
- * (`2025-01-01 00:03:07.250`), so string order is time order and only the winners are parsed.
- */
-function eventTimeSpan(rows: readonly RawRow[]): { oldest: number; newest: number } | undefined {
-  if (rows.length === 0) return undefined;
-  let oldest = (rows[0] as RawRow).event_time;
-  let newest = oldest;
-  for (const row of rows) {
-    if (row.event_time > newest) newest = row.event_time;
-    else if (row.event_time < oldest) oldest = row.event_time;
+/** Oldest and newest event time of `records`, as the gate read them. */
+function eventTimeSpan(records: readonly AcceptedRecord[]): { oldest: number; newest: number } | undefined {
+  if (records.length === 0) return undefined;
+  let oldest = Number.POSITIVE_INFINITY;
+  let newest = Number.NEGATIVE_INFINITY;
+  for (const { eventTimeMs } of records) {
+    if (eventTimeMs > newest) newest = eventTimeMs;
+    if (eventTimeMs < oldest) oldest = eventTimeMs;
   }
-  return { oldest: parseEventTime(oldest), newest: parseEventTime(newest) };
+  return { oldest, newest };
 }
 
 /** What a delivery keeps while it inserts: the encoded rows rather than the parsed events. */
 interface Prepared {
-  body: string;
+  /** Undefined when no event gave a row. */
+  body: string | undefined;
   rows: number;
   records: number;
   rejected: readonly RejectedRecord[];
@@ -55,12 +51,12 @@ interface Prepared {
 function prepare(result: GateResult, dimensions: DimensionIndex): Prepared {
   const rows = result.accepted.flatMap((record) => toRawRows(record.event, dimensions));
   return {
-    body: encodeRows(rows),
+    body: rows.length > 0 ? encodeRows(rows) : undefined,
     rows: rows.length,
     records: result.accepted.length + result.rejected.length + result.duplicates,
     rejected: result.rejected,
     report: result.report,
-    span: eventTimeSpan(rows),
+    span: eventTimeSpan(result.accepted),
   };
 }
 
@@ -74,7 +70,7 @@ export function createSink({
 }: SinkOptions): Sink {
   const deliver = async (token: string, prepared: Prepared) => {
     const started = performance.now();
-    if (prepared.rows > 0) await insertEncoded(clickhouse, prepared.body, token);
+    await insertEncoded(clickhouse, prepared.body, token);
     const insertSeconds = (performance.now() - started) / 1000;
     if (prepared.rejected.length > 0) await quarantine.publish(prepared.rejected);
     metrics?.observeDelivery(prepared.records, prepared.rows, insertSeconds);
