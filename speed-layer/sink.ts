@@ -40,7 +40,7 @@ function eventTimeSpan(records: readonly AcceptedRecord[]): { oldest: number; ne
 /** What a delivery keeps while it inserts: the encoded rows rather than the parsed events. */
 interface Prepared {
   /** Undefined when no event gave a row. */
-  body: string | undefined;
+  body: Buffer | undefined;
   rows: number;
   records: number;
   rejected: readonly RejectedRecord[];

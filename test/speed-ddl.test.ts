@@ -257,6 +257,37 @@ describe('rollups of hand-made events', () => {
   });
 });
 
+describe('insertRaw encoding', () => {
+  it('round-trips every column exactly: non-ASCII and long strings, extreme integers, booleans', async () => {
+    const day = '2025-03-05';
+    const rows = rowsOf(fixtureEvents(day)).slice(0, 3);
+    const [a, b, c] = rows as [RawRow, RawRow, RawRow];
+    a.user_id = 'Zoë · 東京 · 🙂';
+    a.store_id = 's'.repeat(200); // two-byte length
+    a.product_id = 'é'.repeat(9_000); // 18,000 bytes: three-byte length
+    a.total_minor = Number.MAX_SAFE_INTEGER;
+    b.total_minor = -Number.MAX_SAFE_INTEGER;
+    b.delta = -1;
+    b.stock_out = true;
+    c.success = true;
+    c.amount_minor = 2 ** 32 + 5;
+    c.decline_code = '';
+    await insertRaw(client, rows, 'encoding-test');
+    const result = await client.query({
+      query: `SELECT * FROM ${RAW_TABLE} WHERE toDate(event_time) = '${day}' SETTINGS output_format_json_quote_64bit_integers = 1`,
+      format: 'JSONEachRow',
+    });
+    const key = (row: Record<string, unknown>) => JSON.stringify(row);
+    const expected = rows.map((row) =>
+      Object.fromEntries(
+        Object.entries(row).map(([name, value]) => [name, typeof value === 'number' ? String(value) : value]),
+      ),
+    );
+    const read = (await result.json<Record<string, unknown>>()).sort((x, y) => (key(x) < key(y) ? -1 : 1));
+    expect(read).toEqual(expected.sort((x, y) => (key(x) < key(y) ? -1 : 1)));
+  });
+});
+
 describe('insertRaw deduplication', () => {
   const day = '2025-03-02';
   const range = dayRange(day);
