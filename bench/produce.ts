@@ -4,6 +4,7 @@
 import { loadConfig } from '../config/index.ts';
 import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
+import { Pregenerated } from './pregenerated.ts';
 import { median, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
@@ -15,25 +16,12 @@ const kafka = createKafka(cfg, 'bench-produce');
 const admin = kafka.admin();
 await admin.connect();
 
-// Generated once, untimed, into one contiguous buffer: a million retained record objects would make
-// the collector, not the producer, the bottleneck. The generator's own rate is printed beside.
 const genStart = performance.now();
-const values = Buffer.allocUnsafe(EVENTS * 1024);
-const ends = new Uint32Array(EVENTS);
-const keys: string[] = new Array(EVENTS);
-let bytes = 0;
-let n = 0;
-for (const r of generate({
-  seed: 11,
-  count: EVENTS,
-  rate: 50_000,
-  lateFraction: 0.02,
-  duplicateFraction: 0.01,
-})) {
-  bytes += r.value.copy(values, bytes);
-  ends[n] = bytes;
-  keys[n++] = r.key;
-}
+const records = new Pregenerated(
+  generate({ seed: 11, count: EVENTS, rate: 50_000, lateFraction: 0.02, duplicateFraction: 0.01 }),
+  EVENTS,
+);
+const bytes = records.bytes;
 const generatorRate = EVENTS / ((performance.now() - genStart) / 1000);
 say(
   `generator: ${Math.round(generatorRate).toLocaleString('en')} events/s, ${(bytes / EVENTS).toFixed(0)} bytes/event`,
@@ -47,10 +35,7 @@ for (let run = 1; run <= RUNS; run++) {
   await producer.connect();
   const started = performance.now();
   for (let i = 0; i < EVENTS; i++) {
-    await producer.push({
-      key: keys[i] as string,
-      value: values.subarray(i === 0 ? 0 : ends[i - 1], ends[i]),
-    });
+    await producer.push(records.record(i));
   }
   await producer.flush();
   const seconds = (performance.now() - started) / 1000;

@@ -135,7 +135,14 @@ async function latency(speed: SpeedLayer): Promise<number[]> {
   const used = usage();
   const load = spawn(
     process.execPath,
-    ['--import', 'tsx', 'bench/speed-load.ts', String(RATE), String(LATENCY_SECONDS)],
+    [
+      '--max-semi-space-size=64',
+      '--import',
+      'tsx',
+      'bench/speed-load.ts',
+      String(RATE),
+      String(LATENCY_SECONDS),
+    ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   /** Per acknowledged chunk: when it was sent and the good-order total it completes. */
