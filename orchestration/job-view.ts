@@ -49,8 +49,8 @@ function progressOf(progress: unknown): JobProgress | null {
     : null;
 }
 
-export async function viewOf(job: Job, queue: QueueName, cancelRequested: boolean): Promise<JobView> {
-  const state = await job.getState();
+/** `state` as bullmq's getState gave it, read after `job` (see the orchestrator's `view`). */
+export function viewOf(job: Job, queue: QueueName, state: string, cancelRequested: boolean): JobView {
   return {
     id: job.id as string,
     queue,

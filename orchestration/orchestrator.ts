@@ -92,8 +92,14 @@ export function createOrchestrator(cfg: OrchestrationConfig): Orchestrator {
     return q;
   };
   const cancelRequested = async (id: string) => (await redis.exists(cancelKey(cfg.queuePrefix, id))) === 1;
-  const view = async (job: Job, name: QueueName) =>
-    viewOf(job, name, await cancelRequested(job.id as string));
+  const view = async (job: Job, name: QueueName) => {
+    const state = await job.getState();
+    // `job` may have been read just before it finished: its state then says finished while its
+    // result and last progress are missing, so read it again.
+    const finished = (state === 'completed' || state === 'failed') && !job.finishedOn;
+    const current = (finished && (await queue(name).getJob(job.id as string))) || job;
+    return viewOf(current, name, state, await cancelRequested(job.id as string));
+  };
 
   async function find(id: string): Promise<{ job: Job; name: QueueName } | undefined> {
     const name = queueOfId(id);

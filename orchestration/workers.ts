@@ -64,8 +64,11 @@ export async function startWorkers(cfg: Config, options: WorkerOptions = {}): Pr
     const watch = await watchCancel(redis, cfg.queuePrefix, job.id as string);
     try {
       if (watch.signal.aborted) throw new Cancelled('before it started');
+      // Updates are not awaited by the task, but the last one is awaited before the job completes:
+      // otherwise a job could read as completed with the progress of its next-to-last step.
+      let progressed: Promise<unknown> = Promise.resolve();
       const progress = (fraction: number, message: string) => {
-        job.updateProgress({ ...progressAt(fraction, message, started) }).catch(() => undefined);
+        progressed = job.updateProgress({ ...progressAt(fraction, message, started) }).catch(() => undefined);
       };
       progress(0, 'started');
       const task = TASKS[queue] as (
@@ -73,7 +76,9 @@ export async function startWorkers(cfg: Config, options: WorkerOptions = {}): Pr
         ctx: Parameters<(typeof TASKS)[Q]>[1],
       ) => Promise<unknown>;
       const run = () => task(job.data, { cfg, clickhouse, signal: watch.signal, progress });
-      return await (BATCH_QUEUES.has(queue) ? exclusive(run) : run());
+      const result = await (BATCH_QUEUES.has(queue) ? exclusive(run) : run());
+      await progressed;
+      return result;
     } catch (error) {
       if (error instanceof Cancelled) throw new UnrecoverableError(`${CANCELLED}: ${error.message}`);
       throw error;
