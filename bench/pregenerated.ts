@@ -23,6 +23,8 @@ export class Pregenerated {
     let n = 0;
     for (const r of records) {
       if (n === capacity) break;
+      if (bytes + r.value.length > this.values.length)
+        throw new Error(`generated records average over 1 KiB: ${n} records filled the buffer`);
       bytes += r.value.copy(this.values, bytes);
       if (mark?.(r)) marked++;
       this.ends[n] = bytes;

@@ -96,8 +96,8 @@ export function createOrchestrator(cfg: OrchestrationConfig): Orchestrator {
     const state = await job.getState();
     // `job` may have been read just before it finished: its state then says finished while its
     // result and last progress are missing, so read it again.
-    const finished = (state === 'completed' || state === 'failed') && !job.finishedOn;
-    const current = (finished && (await queue(name).getJob(job.id as string))) || job;
+    const stale = (state === 'completed' || state === 'failed') && !job.finishedOn;
+    const current = (stale && (await queue(name).getJob(job.id as string))) || job;
     return viewOf(current, name, state, await cancelRequested(job.id as string));
   };
 
