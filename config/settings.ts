@@ -76,6 +76,16 @@ export const settings = {
     z.string().min(1).default('tidewater-speed'),
     'Kafka consumer group of the speed layer (Kafka -> gate -> ClickHouse).',
   ),
+  speedGateThreads: setting(
+    'TIDEWATER_SPEED_GATE_THREADS',
+    z.coerce.number().int().min(0).max(16).default(1),
+    'Worker threads in which the speed layer gates and encodes records, leaving its event loop to Kafka and ClickHouse; 0 runs them on the event loop.',
+  ),
+  dimensionsRefreshSeconds: setting(
+    'TIDEWATER_DIMENSIONS_REFRESH_SECONDS',
+    z.coerce.number().int().min(0).default(60),
+    'How often the speed layer looks for changed dimension files and, when they changed, gates and enriches with them from its next range on (0: only at start).',
+  ),
   lakeGroup: setting(
     'TIDEWATER_LAKE_GROUP',
     z.string().min(1).default('tidewater-lake'),

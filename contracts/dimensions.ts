@@ -1,6 +1,6 @@
 // Reference data (products, stores, fulfilment centres), deterministic from a seed, written as
 // NDJSON so ClickHouse (JSONEachRow) and DuckDB (read_json) load it as is.
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { FulfilmentCentreId, ProductId, StoreId } from './events.ts';
@@ -209,4 +209,54 @@ export async function loadPlatformDimensions(dataDir: string): Promise<Dimension
     if (!['ENOTEMPTY', 'EEXIST'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
   }
   return dimensions;
+}
+
+/** What identifies a version of the dimension files: their sizes and modification times. */
+async function dimensionsStamp(dir: string): Promise<string> {
+  const stats = await Promise.all(Object.values(DIMENSION_FILES).map((file) => stat(join(dir, file))));
+  return stats.map((s) => `${s.size}:${s.mtimeMs}`).join(',');
+}
+
+export interface DimensionsWatch {
+  stop(): void;
+}
+
+/**
+ * Looks at the platform's dimension files every `everyMs` and calls `changed` with them when they
+ * have changed since the last look. Files that cannot be read or fail validation (a copy in
+ * progress, a bad edit) go to `failed` and the last good dimensions stay in use.
+ */
+export function watchPlatformDimensions(
+  dataDir: string,
+  everyMs: number,
+  changed: (dimensions: Dimensions) => Promise<void>,
+  failed: (error: Error) => void,
+): DimensionsWatch {
+  const dir = join(dataDir, 'dimensions');
+  let seen: Promise<string | undefined> = dimensionsStamp(dir).catch(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const look = async () => {
+    const stamp = await dimensionsStamp(dir);
+    if (stamp === (await seen)) return;
+    await changed(await loadDimensions(dir));
+    seen = Promise.resolve(stamp);
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      look()
+        .catch((error: Error) => failed(error))
+        .finally(() => {
+          if (!stopped) schedule();
+        });
+    }, everyMs);
+    timer.unref();
+  };
+  schedule();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+    },
+  };
 }

@@ -7,6 +7,7 @@ export {
   DEFAULT_DIMENSIONS_SEED,
   DIMENSION_FILES,
   type Dimensions,
+  type DimensionsWatch,
   FULFILMENT_CENTRE_COUNT,
   FulfilmentCentre,
   loadDimensions,
@@ -16,6 +17,7 @@ export {
   REGIONS,
   STORE_COUNT,
   Store,
+  watchPlatformDimensions,
   writeDimensions,
 } from './dimensions.ts';
 export * from './events.ts';

@@ -7,8 +7,15 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { type DimensionIndex, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
-import { GatedConsumer, type GatedConsumerOptions, parseToken, type Sink } from '../pipeline/index.ts';
 import {
+  GatedConsumer,
+  type GatedConsumerOptions,
+  localGates,
+  parseToken,
+  type Sink,
+} from '../pipeline/index.ts';
+import {
+  type AcceptedRecord,
   createQualityMetrics,
   type QualityMetrics,
   QuarantinePublisher,
@@ -36,8 +43,8 @@ export function createLakeSink({
   dimensions,
   quarantine,
   qualityMetrics,
-}: LakeSinkOptions): Sink {
-  return async (token, result) => {
+}: LakeSinkOptions): Sink<readonly AcceptedRecord[]> {
+  return async (token, { accepted, rejected, report }) => {
     const { topic, partition, range } = parseToken(token);
     const appId = txnAppId(groupId, topic, partition);
     const resumeAt = range.last + 1;
@@ -47,14 +54,14 @@ export function createLakeSink({
       throw new Error(`lake holds ${appId} up to ${covered}, inside range ${range.first}-${range.last}`);
     }
     if (covered < resumeAt) {
-      await table.appendBatch(stageAccepted(result.accepted, dimensions), {
+      await table.appendBatch(stageAccepted(accepted, dimensions), {
         txn: [{ appId, version: resumeAt }],
       });
     }
-    if (result.rejected.length > 0) await quarantine.publish(result.rejected);
-    qualityMetrics?.observeBatch(result.report);
+    if (rejected.length > 0) await quarantine.publish(rejected);
+    qualityMetrics?.observeBatch(report);
     let newest = 0;
-    for (const r of result.accepted) newest = Math.max(newest, r.eventTimeMs);
+    for (const r of accepted) newest = Math.max(newest, r.eventTimeMs);
     return newest || undefined;
   };
 }
@@ -73,11 +80,14 @@ export type LakeWriterConfig = Pick<
 >;
 
 export type LakeWriterOptions = Partial<
-  Pick<GatedConsumerOptions, 'groupId' | 'maxRecords' | 'dedupLookback' | 'sessionTimeoutMs' | 'lingerMs'>
+  Pick<
+    GatedConsumerOptions<readonly AcceptedRecord[]>,
+    'groupId' | 'maxRecords' | 'dedupLookback' | 'sessionTimeoutMs' | 'lingerMs'
+  >
 > & { registry?: Registry };
 
 export interface LakeWriter {
-  consumer: GatedConsumer;
+  consumer: GatedConsumer<readonly AcceptedRecord[]>;
   table: LakeTable;
   /** Graceful: the range in hand is committed to the lake and Kafka before anything closes. */
   stop(): Promise<void>;
@@ -104,7 +114,12 @@ export async function startLakeWriter(
     groupId,
     kafka,
     topic: cfg.eventsTopic,
-    gate: { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
+    // The sink stages the accepted records itself, in DuckDB: the gate hands them over as they are.
+    gates: localGates(
+      { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
+      () => (accepted) => accepted,
+    ),
+    allowedLatenessMinutes: cfg.allowedLatenessMinutes,
     sink: createLakeSink({
       table,
       groupId,

@@ -5,25 +5,26 @@
 // Kafka is not read faster than the sink takes it.
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionOffset } from 'kafkajs';
 import { rerunAfterCrash } from '../kafka/index.ts';
-import {
-  createGate,
-  DEFAULT_ALLOWED_LATENESS_MINUTES,
-  type GateOptions,
-  type RawMessage,
-} from '../quality/index.ts';
+import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
+import type { Gates } from './gates.ts';
 import { fetchPositions, lagOf } from './lag.ts';
 import { parsePending } from './offset-range.ts';
 import { type PartitionStart, PartitionWorker } from './partition.ts';
 import type { ConsumerMetrics, Sink } from './sink.ts';
 import { EventTimeWatermark } from './watermark.ts';
 
-export interface GatedConsumerOptions {
+export interface GatedConsumerOptions<P> {
   kafka: Kafka;
   topic: string;
-  sink: Sink;
+  /**
+   * Where each partition's gate runs (localGates, threadedGates) and what it prepares for the
+   * sink; the consumer closes them when it stops.
+   */
+  gates: Gates<P>;
+  sink: Sink<P>;
   groupId: string;
-  /** The gate of every partition (dimensions, lateness, ...); its metrics go through the sink. */
-  gate?: Omit<GateOptions, 'metrics'>;
+  /** Lateness the partitions' watermarks allow (the gate's setting); its default otherwise. */
+  allowedLatenessMinutes?: number;
   /** Records per insert at most. */
   maxRecords?: number;
   /** Bytes fetched per partition and request: bounds the records held in memory. */
@@ -71,13 +72,13 @@ function toRawMessage(topic: string, partition: number, message: KafkaMessage): 
   };
 }
 
-export class GatedConsumer {
+export class GatedConsumer<P> {
   readonly groupId: string;
-  private readonly o: GatedConsumerOptions & typeof GATED_CONSUMER_DEFAULTS;
+  private readonly o: GatedConsumerOptions<P> & typeof GATED_CONSUMER_DEFAULTS;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
   /** Workers of the current assignment; rebuilt from Kafka after every rebalance. */
-  private workers = new Map<number, Promise<PartitionWorker>>();
+  private workers = new Map<number, Promise<PartitionWorker<P>>>();
   private readonly watermarks = new Map<number, EventTimeWatermark>();
   private lagTimer: NodeJS.Timeout | undefined;
   private cancelRerun: () => void = () => {};
@@ -85,7 +86,7 @@ export class GatedConsumer {
   private lastLag = new Map<number, number>();
   private deliveredRecords = 0;
 
-  constructor(options: GatedConsumerOptions) {
+  constructor(options: GatedConsumerOptions<P>) {
     this.o = { ...GATED_CONSUMER_DEFAULTS, ...stripUndefined(options) };
     this.groupId = this.o.groupId;
     this.consumer = this.o.kafka.consumer({
@@ -105,6 +106,7 @@ export class GatedConsumer {
     await this.consumer.connect();
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       // The previous owner of a partition may have moved it on: every worker starts over from Kafka.
+      for (const worker of this.workers.values()) closeWorker(worker);
       this.workers = new Map();
       const assigned = new Set(payload.memberAssignment[this.o.topic] ?? []);
       for (const partition of this.watermarks.keys())
@@ -128,6 +130,7 @@ export class GatedConsumer {
     this.cancelRerun();
     await this.consumer.disconnect();
     await this.admin.disconnect();
+    await this.o.gates.close();
   }
 
   /** Records delivered into ClickHouse by this process (replayed ranges included). */
@@ -207,11 +210,12 @@ export class GatedConsumer {
     } catch (err) {
       // The worker's gate may have seen records that were not committed: rebuild it from Kafka.
       if (this.workers.get(partition) === worker) this.workers.delete(partition);
+      closeWorker(worker);
       throw err;
     }
   }
 
-  private async createWorker(partition: number): Promise<PartitionWorker> {
+  private async createWorker(partition: number): Promise<PartitionWorker<P>> {
     const positions = await fetchPositions(this.admin, this.groupId, this.o.topic);
     const position = positions.find((p) => p.partition === partition);
     if (!position) throw new Error(`partition ${partition} of ${this.o.topic} is unknown to the broker`);
@@ -224,7 +228,7 @@ export class GatedConsumer {
     };
     let watermark = this.watermarks.get(partition);
     if (!watermark) {
-      const latenessMinutes = this.o.gate?.allowedLatenessMinutes ?? DEFAULT_ALLOWED_LATENESS_MINUTES;
+      const latenessMinutes = this.o.allowedLatenessMinutes ?? DEFAULT_ALLOWED_LATENESS_MINUTES;
       watermark = new EventTimeWatermark(latenessMinutes * 60_000);
       this.watermarks.set(partition, watermark);
     }
@@ -234,20 +238,24 @@ export class GatedConsumer {
       start,
       // One gate per worker: its dedup window is this partition's alone and starts empty. Sized to
       // the lookback, so a running gate and one rebuilt after a crash reach back alike.
-      gate: createGate({ dedupWindow: this.o.dedupLookback, ...this.o.gate }),
-      // Not an async function: one would hold `result`, and with it every parsed event of the
-      // range, for as long as the sink takes.
-      sink: (token, result) => {
-        const records = result.accepted.length + result.rejected.length + result.duplicates;
-        return this.o.sink(token, result).then((newest) => {
-          this.deliveredRecords += records;
+      gate: this.o.gates.open(partition, this.o.dedupLookback),
+      sink: (token, range) =>
+        this.o.sink(token, range).then((newest) => {
+          this.deliveredRecords += range.report.in;
           return newest;
-        });
-      },
+        }),
       watermark,
       maxRecords: this.o.maxRecords,
     });
   }
+}
+
+/** Frees a dropped worker's gate once it exists (a worker that never got made has none). */
+function closeWorker<P>(worker: Promise<PartitionWorker<P>>): void {
+  worker.then(
+    (ready) => ready.close(),
+    () => undefined,
+  );
 }
 
 function stripUndefined<T extends object>(o: T): T {

@@ -3,7 +3,16 @@ export {
   GatedConsumer,
   type GatedConsumerOptions,
 } from './consumer.ts';
+export { type PreparerRef, type ThreadedGatesOptions, threadedGates } from './gate-threads.ts';
+export {
+  type Gates,
+  localGates,
+  type PartitionGate,
+  type Prepare,
+  type PreparerFactory,
+  type SharedGateOptions,
+} from './gates.ts';
 export { fetchPositions, lagOf, type PartitionPosition } from './lag.ts';
 export { dedupToken, type OffsetRange, parsePending, parseToken, pendingMetadata } from './offset-range.ts';
-export type { ConsumerMetrics, Sink } from './sink.ts';
+export type { ConsumerMetrics, GatedRange, Sink } from './sink.ts';
 export { EventTimeWatermark } from './watermark.ts';

@@ -8,7 +8,8 @@
 //     its insert and committed after it.
 // Any failure poisons the worker (its gate has moved past the records): the consumer drops it and
 // the next fetch starts over from the committed offset.
-import type { Gate, RawMessage } from '../quality/index.ts';
+import type { RawMessage } from '../quality/index.ts';
+import type { PartitionGate } from './gates.ts';
 import { dedupToken, type OffsetRange, pendingMetadata } from './offset-range.ts';
 import type { Sink } from './sink.ts';
 import type { EventTimeWatermark } from './watermark.ts';
@@ -33,24 +34,24 @@ export interface PartitionControl {
   proceed(): boolean;
 }
 
-export interface PartitionWorkerOptions {
+export interface PartitionWorkerOptions<P> {
   topic: string;
   partition: number;
   start: PartitionStart;
-  gate: Gate;
-  sink: Sink;
+  gate: PartitionGate<P>;
+  sink: Sink<P>;
   watermark: EventTimeWatermark;
   maxRecords: number;
 }
 
-export class PartitionWorker {
+export class PartitionWorker<P> {
   /** Next offset this worker expects; records below it were already handled. */
   private position: number;
   private pending: OffsetRange | undefined;
   private gathered: RawMessage[] = [];
   private rewound = false;
 
-  constructor(private readonly o: PartitionWorkerOptions) {
+  constructor(private readonly o: PartitionWorkerOptions<P>) {
     this.position = o.start.replayFrom;
     this.pending = o.start.pending;
   }
@@ -71,7 +72,7 @@ export class PartitionWorker {
 
     const historyEnd = this.takeWhile(messages, i, (offset) => offset < this.o.start.committed);
     if (historyEnd > i) {
-      this.o.gate.run(messages.slice(i, historyEnd));
+      await this.o.gate.replay(messages.slice(i, historyEnd));
       this.advance(messages, historyEnd, control);
       i = historyEnd;
     }
@@ -99,9 +100,14 @@ export class PartitionWorker {
     }
   }
 
+  /** Frees the gate: the worker is done with (revoked, or poisoned by a failure). */
+  close(): void {
+    this.o.gate.close();
+  }
+
   private async deliver(messages: readonly RawMessage[], range: OffsetRange, control: PartitionControl) {
-    const result = this.o.gate.run(messages);
-    const newest = await this.o.sink(dedupToken(this.o.topic, this.o.partition, range), result);
+    const gated = await this.o.gate.run(messages);
+    const newest = await this.o.sink(dedupToken(this.o.topic, this.o.partition, range), gated);
     if (newest !== undefined) this.o.watermark.observe(newest);
     await control.commit(range.last + 1, null);
   }

@@ -1,4 +1,13 @@
-import type { GateResult } from '../quality/index.ts';
+import type { BatchReport, RejectedRecord } from '../quality/index.ts';
+import type { EventTimeWatermark } from './watermark.ts';
+
+/** A gated offset range as its sink gets it. */
+export interface GatedRange<P> {
+  /** The accepted records as the consumer's preparer turned them (see gates.ts). */
+  accepted: P;
+  rejected: RejectedRecord[];
+  report: BatchReport;
+}
 
 /**
  * Where a gated offset range goes. `token` names the range (`<topic>:<partition>:<first>-<last>`,
@@ -6,11 +15,11 @@ import type { GateResult } from '../quality/index.ts';
  * idempotently so for a token it has seen, before it resolves: the caller then commits the range.
  * Resolves with the newest event time delivered (ms since epoch), for the watermark.
  */
-export type Sink = (token: string, result: GateResult) => Promise<number | undefined>;
+export type Sink<P> = (token: string, range: GatedRange<P>) => Promise<number | undefined>;
 
 /** What the consumer reports to a metrics registry. */
 export interface ConsumerMetrics {
   observeLag(partition: number, lag: number): void;
   /** The consumer's live watermarks by partition, read at scrape time so that their age is current. */
-  trackWatermarks(watermarks: ReadonlyMap<number, import('./watermark.ts').EventTimeWatermark>): void;
+  trackWatermarks(watermarks: ReadonlyMap<number, EventTimeWatermark>): void;
 }

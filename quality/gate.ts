@@ -70,6 +70,8 @@ export interface Gate {
   run(batch: readonly RawMessage[]): GateResult;
   /** Pre-seeds a partition's dedup window, oldest first, e.g. from its log after a restart. */
   remember(eventIds: Iterable<string>, partition: PartitionRef): void;
+  /** Reference data for the referential rules from the next run on (the dimensions were refreshed). */
+  setDimensions(dimensions: Dimensions): void;
 }
 
 /** Shared by every accepted record without warnings: one allocation fewer per record. */
@@ -208,5 +210,9 @@ export function createGate(options: GateOptions = {}): Gate {
     for (const eventId of eventIds) window.add(eventId);
   }
 
-  return { run, remember };
+  function setDimensions(dimensions: Dimensions): void {
+    context.dimensions = dimensionSets(dimensions);
+  }
+
+  return { run, remember, setDimensions };
 }

@@ -34,7 +34,7 @@ export type Rule = RuleHead &
 
 /** What a rule may consult besides the event; the gate fills the per-record fields. */
 export interface RuleContext {
-  readonly dimensions: Readonly<Record<DimensionRef, ReadonlySet<string>>>;
+  dimensions: Readonly<Record<DimensionRef, ReadonlySet<string>>>;
   readonly clockSkewMs: number;
   arrivalMs: number;
   eventTimeMs: number;

@@ -24,6 +24,7 @@ export {
 export { insertRaw } from './insert.ts';
 export { createSpeedMetrics, type SpeedMetrics } from './metrics.ts';
 export { serveMetrics } from './metrics-server.ts';
+export { INSERT_PREPARER, type PreparedInsert, prepareInsert } from './prepare.ts';
 export { type MetricRow, metricQuery, queryMetric, type TimeRange } from './query.ts';
 export {
   type SpeedLayer,

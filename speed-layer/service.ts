@@ -3,14 +3,15 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
-import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import { loadPlatformDimensions, watchPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
-import { GatedConsumer, type GatedConsumerOptions } from '../pipeline/index.ts';
+import { GatedConsumer, type GatedConsumerOptions, localGates, threadedGates } from '../pipeline/index.ts';
 import { createQualityMetrics } from '../quality/index.ts';
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
 import { createClickHouse } from './clickhouse.ts';
 import { applySpeedLayerDdl, DEFAULT_SPEED_DDL_OPTIONS, type SpeedDdlOptions } from './ddl.ts';
 import { createSpeedMetrics } from './metrics.ts';
+import { INSERT_PREPARER, type PreparedInsert, prepareInsert } from './prepare.ts';
 import { createSink, type SinkOptions } from './sink.ts';
 
 export type SpeedLayerConfig = Pick<
@@ -25,11 +26,13 @@ export type SpeedLayerConfig = Pick<
   | 'dataDir'
   | 'allowedLatenessMinutes'
   | 'speedGroup'
+  | 'speedGateThreads'
+  | 'dimensionsRefreshSeconds'
 >;
 
-export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions, 'groupId'>> &
+export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions<PreparedInsert>, 'groupId'>> &
   Pick<
-    GatedConsumerOptions,
+    GatedConsumerOptions<PreparedInsert>,
     | 'maxRecords'
     | 'maxBytesPerPartition'
     | 'lingerMs'
@@ -44,10 +47,12 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions, 'groupId'>> &
     ddl?: SpeedDdlOptions;
     /** Announces each commit to API instances (live push, query cache). */
     commits?: SinkOptions['commits'];
+    /** Told when changed dimension files cannot be used (the previous ones stay); logged by default. */
+    onDimensionsError?: (error: Error) => void;
   };
 
 export interface SpeedLayer {
-  consumer: GatedConsumer;
+  consumer: GatedConsumer<PreparedInsert>;
   clickhouse: ClickHouseClient;
   /** Graceful: the chunk in hand is finished and committed before anything closes. */
   stop(): Promise<void>;
@@ -57,7 +62,16 @@ export async function startSpeedLayer(
   cfg: SpeedLayerConfig,
   options: SpeedLayerOptions = {},
 ): Promise<SpeedLayer> {
-  const { registry, ddl = DEFAULT_SPEED_DDL_OPTIONS, commits, ...consumerOptions } = options;
+  const {
+    registry,
+    ddl = DEFAULT_SPEED_DDL_OPTIONS,
+    commits,
+    onDimensionsError = (error: Error) =>
+      console.error(
+        `speed layer: dimensions in ${cfg.dataDir} not refreshed, the previous ones stay: ${error.message}`,
+      ),
+    ...consumerOptions
+  } = options;
   const kafka = createKafka(cfg, 'speed');
   await ensurePlatformTopics(kafka, cfg);
   const ownsClickHouse = options.clickhouse === undefined;
@@ -67,27 +81,46 @@ export async function startSpeedLayer(
   const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
   await quarantine.connect();
   const metrics = registry && createSpeedMetrics(registry);
+  const gateOptions = { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes };
+  const gates =
+    cfg.speedGateThreads > 0
+      ? threadedGates<PreparedInsert>({
+          options: gateOptions,
+          preparer: INSERT_PREPARER,
+          threads: cfg.speedGateThreads,
+        })
+      : localGates(gateOptions, prepareInsert);
   const consumer = new GatedConsumer({
     ...consumerOptions,
     groupId: consumerOptions.groupId ?? cfg.speedGroup,
     kafka,
     topic: cfg.eventsTopic,
-    gate: { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
+    gates,
+    allowedLatenessMinutes: cfg.allowedLatenessMinutes,
     metrics,
     sink: createSink({
       clickhouse,
       quarantine,
-      dimensions: indexDimensions(dimensions),
       metrics,
       qualityMetrics: registry && createQualityMetrics(registry),
       commits,
     }),
   });
   await consumer.start();
+  const watch =
+    cfg.dimensionsRefreshSeconds > 0
+      ? watchPlatformDimensions(
+          cfg.dataDir,
+          cfg.dimensionsRefreshSeconds * 1000,
+          (next) => gates.setDimensions(next),
+          onDimensionsError,
+        )
+      : undefined;
   return {
     consumer,
     clickhouse,
     async stop() {
+      watch?.stop();
       try {
         await consumer.stop();
         await quarantine.disconnect();

@@ -5,14 +5,16 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import { loadPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, kafkajs } from '../kafka/index.ts';
-import { fetchPositions, GatedConsumer, parsePending } from '../pipeline/index.ts';
+import { fetchPositions, GatedConsumer, parsePending, threadedGates } from '../pipeline/index.ts';
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
 import {
   applySpeedLayerDdl,
   createClickHouse,
   createSink,
+  INSERT_PREPARER,
+  type PreparedInsert,
   type QuarantineSink,
   startSpeedLayer,
   type TimeRange,
@@ -72,18 +74,23 @@ async function inProcess(name: string, seed: number, start: string) {
   const publisher = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
   await publisher.connect();
   const dimensions = await loadPlatformDimensions(cfg.dataDir);
-  const consumers: GatedConsumer[] = [];
+  const consumers: GatedConsumer<PreparedInsert>[] = [];
   return {
     truth,
     publisher,
-    async consumer(quarantine: QuarantineSink = publisher): Promise<GatedConsumer> {
+    async consumer(quarantine: QuarantineSink = publisher): Promise<GatedConsumer<PreparedInsert>> {
       const consumer = new GatedConsumer({
         kafka,
         topic: cfg.eventsTopic,
         groupId,
         maxRecords: 250,
-        gate: { dimensions },
-        sink: createSink({ clickhouse, quarantine, dimensions: indexDimensions(dimensions) }),
+        // As the speed layer runs by default: gate and encoding in a worker thread.
+        gates: threadedGates<PreparedInsert>({
+          options: { dimensions },
+          preparer: INSERT_PREPARER,
+          threads: 1,
+        }),
+        sink: createSink({ clickhouse, quarantine }),
       });
       consumers.push(consumer);
       await consumer.start();

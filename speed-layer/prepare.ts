@@ -1,0 +1,38 @@
+// What the speed sink inserts, made where the gate runs (a gate thread by default): accepted events
+// become raw rows (orders one per line, enriched with the product's category) and one RowBinary
+// body, so the parsed events never reach the inserting thread.
+import { type Dimensions, indexDimensions, toRawRows } from '../contracts/index.ts';
+import type { Prepare, PreparerRef } from '../pipeline/index.ts';
+import { encodeRows } from './row-binary.ts';
+
+export interface PreparedInsert {
+  /** Undefined when no event gave a row. */
+  body: Uint8Array | undefined;
+  rows: number;
+  /** Oldest and newest event time of the accepted events (ms since epoch); undefined when none. */
+  oldest: number | undefined;
+  newest: number | undefined;
+}
+
+export function prepareInsert(dimensions: Dimensions): Prepare<PreparedInsert> {
+  const index = indexDimensions(dimensions);
+  return (accepted) => {
+    const rows = accepted.flatMap((record) => toRawRows(record.event, index));
+    let oldest = Number.POSITIVE_INFINITY;
+    let newest = Number.NEGATIVE_INFINITY;
+    for (const { eventTimeMs } of accepted) {
+      if (eventTimeMs > newest) newest = eventTimeMs;
+      if (eventTimeMs < oldest) oldest = eventTimeMs;
+    }
+    const any = accepted.length > 0;
+    return {
+      body: rows.length > 0 ? encodeRows(rows) : undefined,
+      rows: rows.length,
+      oldest: any ? oldest : undefined,
+      newest: any ? newest : undefined,
+    };
+  };
+}
+
+/** prepareInsert as a gate thread loads it. */
+export const INSERT_PREPARER: PreparerRef = { module: import.meta.url, name: 'prepareInsert' };
