@@ -19,7 +19,7 @@ import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { type SpeedLayer, startSpeedLayer } from '../speed-layer/index.ts';
-import { percentile, report, say } from './support.ts';
+import { describeThreadCpu, percentile, report, say, threadCpu } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 5_000_000);
 const LATENCY_SECONDS = Number(process.argv[3] ?? 20);
@@ -67,6 +67,7 @@ async function prefill(): Promise<void> {
 /** A meter started now: where the CPU went by the time it is read, per event of `events`. */
 function usage() {
   const cpu = process.cpuUsage();
+  const threads = threadCpu();
   const loop = performance.eventLoopUtilization();
   const started = performance.now();
   return (events: number) => {
@@ -74,7 +75,8 @@ function usage() {
     const seconds = (performance.now() - started) / 1000;
     return (
       `CPU ${((user + system) / events).toFixed(1)} µs/event, ${((user + system) / 1e6 / seconds).toFixed(2)} cores busy, ` +
-      `main thread ${(performance.eventLoopUtilization(loop).utilization * 100).toFixed(0)}% busy, load ${loadavg()[0]?.toFixed(1)}`
+      `main thread ${(performance.eventLoopUtilization(loop).utilization * 100).toFixed(0)}% busy, load ${loadavg()[0]?.toFixed(1)}\n` +
+      `  by thread (µs/event): ${describeThreadCpu(threads, events)}`
     );
   };
 }

@@ -1,3 +1,4 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { TidewaterEvent } from '../contracts/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 
@@ -35,4 +36,45 @@ export function acceptedAt(event: TidewaterEvent, value: Buffer, offset: number)
     late: false,
     warnings: [],
   };
+}
+
+/**
+ * CPU time (µs) this process's threads have used, by kind: the main thread, the other JS threads
+ * (worker threads such as the speed layer's gate thread, and V8's garbage-collection helpers, which
+ * Node names alike), and the rest under their own thread names (chDB's query pool, its merges, ...).
+ * Empty where /proc is not there.
+ */
+export function threadCpu(): Map<string, number> {
+  const cpu = new Map<string, number>();
+  const tasks = '/proc/self/task';
+  if (!existsSync(tasks)) return cpu;
+  const tickMicros = 10_000; // USER_HZ is 100 on Linux
+  for (const tid of readdirSync(tasks)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`${tasks}/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const kind =
+      tid === String(process.pid)
+        ? 'main'
+        : name === 'node'
+          ? 'other JS threads'
+          : name.replace(/[\d:]+$/, '');
+    cpu.set(kind, (cpu.get(kind) ?? 0) + (Number(fields[11]) + Number(fields[12])) * tickMicros);
+  }
+  return cpu;
+}
+
+/** CPU per event of each thread kind since `from` (a threadCpu reading), largest first. */
+export function describeThreadCpu(from: Map<string, number>, events: number): string {
+  return [...threadCpu()]
+    .map(([kind, micros]) => [kind, (micros - (from.get(kind) ?? 0)) / events] as const)
+    .filter(([, perEvent]) => perEvent >= 0.1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, perEvent]) => `${kind} ${perEvent.toFixed(1)}`)
+    .join(', ');
 }

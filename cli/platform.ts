@@ -60,7 +60,13 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     if (roles.has('speed')) {
       // Each insert publishes a commit notice on Redis: live push and the query cache follow them.
       const commits = connectCommitPublisher(cfg);
-      const speed = await startSpeedLayer(cfg, { clickhouse: ch(), registry, commits: commits.publisher });
+      const speed = await startSpeedLayer(cfg, {
+        clickhouse: ch(),
+        registry,
+        commits: commits.publisher,
+        // Sharing the process, the speed layer gates on its event loop unless told otherwise (config).
+        gateThreads: cfg.speedGateThreads ?? (roles.size > 1 ? 0 : 1),
+      });
       stops.push(async () => {
         await speed.stop();
         commits.close();

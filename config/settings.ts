@@ -78,8 +78,11 @@ export const settings = {
   ),
   speedGateThreads: setting(
     'TIDEWATER_SPEED_GATE_THREADS',
-    z.coerce.number().int().min(0).max(16).default(1),
-    'Worker threads in which the speed layer gates and encodes records, leaving its event loop to Kafka and ClickHouse; 0 runs them on the event loop.',
+    z.preprocess(
+      (v) => (v === '' || v === undefined ? undefined : Number(v)),
+      z.number().int().min(0).max(16).optional(),
+    ),
+    'Worker threads in which the speed layer gates and encodes records, leaving its event loop to Kafka and ClickHouse (0: on the event loop). Unset: 1 when the speed layer has its process to itself, 0 when it shares it with other roles (the all-in-one platform), whose other components already keep both cores busy and whose memory has no room for another JS heap (about 250 MB).',
   ),
   dimensionsRefreshSeconds: setting(
     'TIDEWATER_DIMENSIONS_REFRESH_SECONDS',

@@ -47,6 +47,8 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions<PreparedInsert
     ddl?: SpeedDdlOptions;
     /** Announces each commit to API instances (live push, query cache). */
     commits?: SinkOptions['commits'];
+    /** Gate threads (0: gate on the event loop); TIDEWATER_SPEED_GATE_THREADS, else 1. */
+    gateThreads?: number;
     /** Told when changed dimension files cannot be used (the previous ones stay); logged by default. */
     onDimensionsError?: (error: Error) => void;
   };
@@ -66,6 +68,7 @@ export async function startSpeedLayer(
     registry,
     ddl = DEFAULT_SPEED_DDL_OPTIONS,
     commits,
+    gateThreads = cfg.speedGateThreads ?? 1,
     onDimensionsError = (error: Error) =>
       console.error(
         `speed layer: dimensions in ${cfg.dataDir} not refreshed, the previous ones stay: ${error.message}`,
@@ -83,11 +86,11 @@ export async function startSpeedLayer(
   const metrics = registry && createSpeedMetrics(registry);
   const gateOptions = { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes };
   const gates =
-    cfg.speedGateThreads > 0
+    gateThreads > 0
       ? threadedGates<PreparedInsert>({
           options: gateOptions,
           preparer: INSERT_PREPARER,
-          threads: cfg.speedGateThreads,
+          threads: gateThreads,
         })
       : localGates(gateOptions, prepareInsert);
   const consumer = new GatedConsumer({
