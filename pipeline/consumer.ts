@@ -6,11 +6,12 @@
 import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionOffset } from 'kafkajs';
 import { rerunAfterCrash } from '../kafka/index.ts';
 import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
+import { type Delivery, groupDelivery, rangeDelivery } from './delivery.ts';
 import type { Gates } from './gates.ts';
 import { fetchPositions, lagOf } from './lag.ts';
 import { parsePending } from './offset-range.ts';
 import { type PartitionStart, PartitionWorker } from './partition.ts';
-import type { ConsumerMetrics, Sink } from './sink.ts';
+import type { ConsumerMetrics, GroupSink, Sink } from './sink.ts';
 import { EventTimeWatermark } from './watermark.ts';
 
 export interface GatedConsumerOptions<P> {
@@ -21,14 +22,20 @@ export interface GatedConsumerOptions<P> {
    * sink; the consumer closes them when it stops.
    */
   gates: Gates<P>;
-  sink: Sink<P>;
+  /**
+   * Where gated ranges go: a Sink takes one partition's range per insert, a GroupSink the ranges
+   * of several partitions (delivery.ts).
+   */
+  sink: Sink<P> | GroupSink<P>;
   groupId: string;
   /** Lateness the partitions' watermarks allow (the gate's setting); its default otherwise. */
   allowedLatenessMinutes?: number;
   /** Records per insert at most. */
   maxRecords?: number;
-  /** Bytes fetched per partition and request: bounds the records held in memory. */
+  /** Bytes fetched per partition and request. */
   maxBytesPerPartition?: number;
+  /** Bytes fetched per request, all partitions together: bounds the records held in memory. */
+  maxBytes?: number;
   /**
    * How long a fetch may wait for a partition's worth of bytes. Every insert costs ClickHouse a new
    * part in the raw table and in each view's table (~50 ms of CPU in chDB whatever its size), so
@@ -54,6 +61,7 @@ export interface GatedConsumerOptions<P> {
 export const GATED_CONSUMER_DEFAULTS = {
   maxRecords: 20_000,
   maxBytesPerPartition: 8 * 1024 * 1024,
+  maxBytes: 24 * 1024 * 1024,
   lingerMs: 250,
   dedupLookback: 20_000,
   partitionsConsumedConcurrently: 3,
@@ -77,6 +85,7 @@ export class GatedConsumer<P> {
   private readonly o: GatedConsumerOptions<P> & typeof GATED_CONSUMER_DEFAULTS;
   private readonly consumer: Consumer;
   private readonly admin: Admin;
+  private readonly delivery: Delivery<P>;
   /** Workers of the current assignment; rebuilt from Kafka after every rebalance. */
   private workers = new Map<number, Promise<PartitionWorker<P>>>();
   private readonly watermarks = new Map<number, EventTimeWatermark>();
@@ -92,12 +101,14 @@ export class GatedConsumer<P> {
     this.consumer = this.o.kafka.consumer({
       groupId: this.groupId,
       maxBytesPerPartition: this.o.maxBytesPerPartition,
-      maxBytes: this.o.maxBytesPerPartition * this.o.partitionsConsumedConcurrently,
+      maxBytes: this.o.maxBytes,
       minBytes: this.o.maxBytesPerPartition,
       maxWaitTimeInMs: this.o.lingerMs,
       sessionTimeout: this.o.sessionTimeoutMs,
     });
     this.admin = this.o.kafka.admin();
+    const { sink, topic } = this.o;
+    this.delivery = typeof sink === 'function' ? rangeDelivery(topic, sink) : groupDelivery(topic, sink);
     this.o.metrics?.trackWatermarks(this.watermarks);
   }
 
@@ -196,10 +207,20 @@ export class GatedConsumer<P> {
       await ready.handle(
         batch.messages.map((m) => toRawMessage(topic, partition, m)),
         {
-          commit: (offset, metadata) =>
+          commit: (commits) =>
             payload.commitOffsetsIfNecessary({
               topics: [
-                { topic, partitions: [{ partition, offset: String(offset), metadata } as PartitionOffset] },
+                {
+                  topic,
+                  partitions: commits.map(
+                    (c) =>
+                      ({
+                        partition: c.partition,
+                        offset: String(c.offset),
+                        metadata: c.metadata,
+                      }) as PartitionOffset,
+                  ),
+                },
               ],
             }),
           resolveOffset: payload.resolveOffset,
@@ -233,19 +254,17 @@ export class GatedConsumer<P> {
       this.watermarks.set(partition, watermark);
     }
     return new PartitionWorker({
-      topic: this.o.topic,
       partition,
       start,
       // One gate per worker: its dedup window is this partition's alone and starts empty. Sized to
       // the lookback, so a running gate and one rebuilt after a crash reach back alike.
       gate: this.o.gates.open(partition, this.o.dedupLookback),
-      sink: (token, range) =>
-        this.o.sink(token, range).then((newest) => {
-          this.deliveredRecords += range.report.in;
-          return newest;
-        }),
+      delivery: this.delivery,
       watermark,
       maxRecords: this.o.maxRecords,
+      onDelivered: (records) => {
+        this.deliveredRecords += records;
+      },
     });
   }
 }

@@ -3,6 +3,14 @@ export {
   GatedConsumer,
   type GatedConsumerOptions,
 } from './consumer.ts';
+export {
+  type Delivery,
+  groupDelivery,
+  MAX_GROUP_MEMBERS,
+  type PartitionCommit,
+  type PartitionControl,
+  rangeDelivery,
+} from './delivery.ts';
 export { type PreparerRef, type ThreadedGatesOptions, threadedGates } from './gate-threads.ts';
 export {
   type Gates,
@@ -13,6 +21,15 @@ export {
   type SharedGateOptions,
 } from './gates.ts';
 export { fetchPositions, lagOf, type PartitionPosition } from './lag.ts';
-export { dedupToken, type OffsetRange, parsePending, parseToken, pendingMetadata } from './offset-range.ts';
-export type { ConsumerMetrics, GatedRange, Sink } from './sink.ts';
+export {
+  dedupToken,
+  type GroupMemberRange,
+  groupToken,
+  type OffsetRange,
+  type PendingRange,
+  parsePending,
+  parseToken,
+  pendingMetadata,
+} from './offset-range.ts';
+export type { ConsumerMetrics, GatedRange, GroupMember, GroupSink, Sink, StagedGroup } from './sink.ts';
 export { EventTimeWatermark } from './watermark.ts';

@@ -2,16 +2,17 @@
 //  1. history: the records before the committed offset (up to the dedup lookback) go through a
 //     fresh gate and are discarded, which rebuilds the gate's eventId window exactly as it stood;
 //  2. pending: if the commit announced a range that never got committed, that range is gathered
-//     (across fetches if need be) and delivered again with the same token: ClickHouse drops the
-//     insert if it had landed, and the rows are identical because gate and records are;
+//     (across fetches if need be) and delivered again under the same token: ClickHouse drops the
+//     insert if it had landed, and the rows are identical because gate and records are (or, for
+//     a grouped insert, because the group's block was staged; see delivery.ts);
 //  3. live: the rest in chunks of at most `maxRecords`, each announced in the offset commit before
-//     its insert and committed after it.
+//     its insert and committed after it (delivery.ts).
 // Any failure poisons the worker (its gate has moved past the records): the consumer drops it and
 // the next fetch starts over from the committed offset.
 import type { RawMessage } from '../quality/index.ts';
+import type { Delivery, PartitionControl } from './delivery.ts';
 import type { PartitionGate } from './gates.ts';
-import { dedupToken, type OffsetRange, pendingMetadata } from './offset-range.ts';
-import type { Sink } from './sink.ts';
+import type { PendingRange } from './offset-range.ts';
 import type { EventTimeWatermark } from './watermark.ts';
 
 /** Where an assigned partition stands in Kafka. */
@@ -21,33 +22,24 @@ export interface PartitionStart {
   /** First record to re-gate for the dedup window (committed minus lookback, not below the log start). */
   replayFrom: number;
   /** Announced by the last commit and not yet committed. */
-  pending?: OffsetRange;
-}
-
-/** The fetch in hand's handles on the consumer. */
-export interface PartitionControl {
-  /** Commits `offset` as the partition's position, with `metadata` (null clears it). */
-  commit(offset: number, metadata: string | null): Promise<void>;
-  resolveOffset(offset: string): void;
-  heartbeat(): Promise<void>;
-  /** False once the consumer stops or the partition is being revoked: stop after the chunk in hand. */
-  proceed(): boolean;
+  pending?: PendingRange;
 }
 
 export interface PartitionWorkerOptions<P> {
-  topic: string;
   partition: number;
   start: PartitionStart;
   gate: PartitionGate<P>;
-  sink: Sink<P>;
+  delivery: Delivery<P>;
   watermark: EventTimeWatermark;
   maxRecords: number;
+  /** Told the number of records of each range delivered (replayed ones included). */
+  onDelivered(records: number): void;
 }
 
 export class PartitionWorker<P> {
   /** Next offset this worker expects; records below it were already handled. */
   private position: number;
-  private pending: OffsetRange | undefined;
+  private pending: PendingRange | undefined;
   private gathered: RawMessage[] = [];
   private rewound = false;
 
@@ -84,7 +76,8 @@ export class PartitionWorker<P> {
       if (end > i) this.advance(messages, end, control);
       i = end;
       if (this.position <= pending.last) return;
-      await this.deliver(this.gathered, pending, control);
+      this.observe(await this.o.delivery.pending(pending, this.hand(this.gathered, control)));
+      this.o.onDelivered(this.gathered.length);
       this.gathered = [];
       this.pending = undefined;
     }
@@ -92,8 +85,8 @@ export class PartitionWorker<P> {
     while (i < messages.length && control.proceed()) {
       const chunk = messages.slice(i, i + this.o.maxRecords);
       const range = { first: Number(chunk[0]?.offset), last: Number(chunk[chunk.length - 1]?.offset) };
-      await control.commit(range.first, pendingMetadata(range));
-      await this.deliver(chunk, range, control);
+      this.observe(await this.o.delivery.live(range, this.hand(chunk, control)));
+      this.o.onDelivered(chunk.length);
       i += chunk.length;
       this.advance(messages, i, control);
       await control.heartbeat();
@@ -105,11 +98,12 @@ export class PartitionWorker<P> {
     this.o.gate.close();
   }
 
-  private async deliver(messages: readonly RawMessage[], range: OffsetRange, control: PartitionControl) {
-    const gated = await this.o.gate.run(messages);
-    const newest = await this.o.sink(dedupToken(this.o.topic, this.o.partition, range), gated);
+  private hand(records: readonly RawMessage[], control: PartitionControl) {
+    return { gate: this.o.gate, partition: this.o.partition, records, control };
+  }
+
+  private observe(newest: number | undefined): void {
     if (newest !== undefined) this.o.watermark.observe(newest);
-    await control.commit(range.last + 1, null);
   }
 
   /** Index of the first record from `from` whose offset fails `test`. */

@@ -1,4 +1,5 @@
 import type { BatchReport, RejectedRecord } from '../quality/index.ts';
+import type { GroupMemberRange } from './offset-range.ts';
 import type { EventTimeWatermark } from './watermark.ts';
 
 /** A gated offset range as its sink gets it. */
@@ -16,6 +17,39 @@ export interface GatedRange<P> {
  * Resolves with the newest event time delivered (ms since epoch), for the watermark.
  */
 export type Sink<P> = (token: string, range: GatedRange<P>) => Promise<number | undefined>;
+
+/** One partition's gated range in a grouped insert. */
+export interface GroupMember<P> extends GroupMemberRange {
+  gated: GatedRange<P>;
+}
+
+/**
+ * Where grouped inserts go (see delivery.ts): one block for the ranges of several partitions. A
+ * group is staged before it is announced, so that whichever consumer finishes one of its members
+ * after a crash or a rebalance inserts the identical block, not only its own range.
+ */
+export interface GroupSink<P> {
+  /**
+   * Keeps the group's block durably under `token`, where every consumer of the group can read it,
+   * before the group is announced in the members' offset commits.
+   */
+  stage(token: string, members: readonly GroupMember<P>[]): Promise<StagedGroup>;
+  /**
+   * Inserts the block staged under `token` again (idempotently: ClickHouse drops it if it landed)
+   * and makes `member`'s rejected records durable; fails when nothing is staged under `token`.
+   */
+  redeliver(token: string, member: GroupMember<P>): Promise<number | undefined>;
+}
+
+export interface StagedGroup {
+  /**
+   * Inserts the block and makes every member's rejected records durable; resolves with each
+   * member's newest event time (ms since epoch), for the watermarks.
+   */
+  deliver(): Promise<(number | undefined)[]>;
+  /** The group is committed: its staged block is no longer needed. Never fails. */
+  release(): Promise<void>;
+}
 
 /** What the consumer reports to a metrics registry. */
 export interface ConsumerMetrics {

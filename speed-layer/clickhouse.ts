@@ -1,7 +1,8 @@
 // The one way the project gets a ClickHouse client: HTTP to a server when a URL is configured,
 // otherwise ClickHouse embedded in this process through chDB. Both are @clickhouse/client, so
 // callers run the same SQL on either.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { createChdbConnection } from 'chdb/connection';
@@ -26,18 +27,41 @@ export function embeddedPath(dataDir: string): string {
 }
 
 /**
- * Where inserts into the embedded engine stage their binary bodies (see insert.ts), or undefined
- * for a server, which takes the body over HTTP instead.
+ * Where inserts into the embedded engine stage their binary bodies (see insert.ts) and grouped
+ * inserts their blocks (sink.ts), or undefined for a server, which takes the body over HTTP instead.
  */
 export function insertStagingDir(client: ClickHouseClient): string | undefined {
   return embedded?.client === client ? embedded.staging : undefined;
 }
 
-/** The staging directory of `dataDir`, emptied: files left there by a killed process are dead. */
+/** A grouped insert's staged block (sink.ts): kept across restarts, a replay may need it. */
+const STAGED_GROUP_FILE = /^group-[0-9a-f]{40}\.bin$/;
+
+/** Where the block of the grouped insert named `token` is staged in `staging`. */
+export function stagedGroupFile(staging: string, token: string): string {
+  return join(staging, `group-${createHash('sha1').update(token).digest('hex')}.bin`);
+}
+
+/**
+ * A staged block stays until its group is committed. One left behind by a crash after that commit
+ * is never read again; it is removed at the first open after this long. A group still pending
+ * this long (no speed layer ran meanwhile) cannot be replayed exactly and says so.
+ */
+const STAGED_GROUP_MAX_AGE_MS = 7 * 86_400_000;
+
+/**
+ * The staging directory of `dataDir`: transient bodies left there by a killed process are dead, and
+ * so are staged blocks past their age.
+ */
 function openStaging(dataDir: string): string {
   const dir = join(dataDir, 'clickhouse-inserts');
   mkdirSync(dir, { recursive: true });
-  for (const name of readdirSync(dir)) rmSync(join(dir, name), { force: true });
+  const now = Date.now();
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (STAGED_GROUP_FILE.test(name) && now - statSync(path).mtimeMs < STAGED_GROUP_MAX_AGE_MS) continue;
+    rmSync(path, { force: true });
+  }
   return dir;
 }
 

@@ -2,8 +2,9 @@
 // raw table and by every metric view (needs the tables' dedup window, see ddl.ts).
 //
 // The body is RowBinary (row-binary.ts). chDB only takes a query as text, so the embedded engine
-// reads the body from a staging file (`file()`); a server gets it as the HTTP body (`input()`).
-import { unlink, writeFile } from 'node:fs/promises';
+// reads the body from a file (`file()`): a transient one, or a grouped insert's staged block
+// (sink.ts); a server gets it as the HTTP body (`input()`).
+import { stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -34,13 +35,8 @@ export async function insertEncoded(
   body: Uint8Array | undefined,
   token: string,
 ): Promise<void> {
-  if (token === '') throw new Error('an insert needs a non-empty deduplication token');
+  const into = intoRaw(token);
   if (body === undefined) return;
-  const literal = clickhouseDialect.literal;
-  const into = [
-    `INSERT INTO ${clickhouseDialect.quote(RAW_TABLE)} SETTINGS insert_deduplicate = 1,`,
-    `insert_deduplication_token = ${literal(token)}, deduplicate_blocks_in_dependent_materialized_views = 1`,
-  ].join(' ');
   const staging = insertStagingDir(client);
   if (staging === undefined) {
     const { stream } = await client.exec({
@@ -53,10 +49,27 @@ export async function insertEncoded(
   const file = join(staging, `${process.pid}-${staged++}.bin`);
   await writeFile(file, body);
   try {
-    await client.command({
-      query: `${into} SELECT * FROM file(${literal(file)}, 'RowBinary', ${literal(STRUCTURE)})`,
-    });
+    await insertFile(client, file, token);
   } finally {
     await unlink(file).catch(() => undefined);
   }
+}
+
+/** Inserts a body from encodeRows that the embedded engine reads from `file` (empty: no rows). */
+export async function insertFile(client: ClickHouseClient, file: string, token: string): Promise<void> {
+  const into = intoRaw(token);
+  if ((await stat(file)).size === 0) return;
+  await client.command({
+    query: `${into} SELECT * FROM file(${literal(file)}, 'RowBinary', ${literal(STRUCTURE)})`,
+  });
+}
+
+const literal = clickhouseDialect.literal;
+
+function intoRaw(token: string): string {
+  if (token === '') throw new Error('an insert needs a non-empty deduplication token');
+  return [
+    `INSERT INTO ${clickhouseDialect.quote(RAW_TABLE)} SETTINGS insert_deduplicate = 1,`,
+    `insert_deduplication_token = ${literal(token)}, deduplicate_blocks_in_dependent_materialized_views = 1`,
+  ].join(' ');
 }

@@ -94,6 +94,8 @@ export async function startSpeedLayer(
         })
       : localGates(gateOptions, prepareInsert);
   const consumer = new GatedConsumer({
+    // Every assigned partition gated at once, so that a fetch round's ranges meet in one grouped insert.
+    partitionsConsumedConcurrently: cfg.eventsPartitions,
     ...consumerOptions,
     groupId: consumerOptions.groupId ?? cfg.speedGroup,
     kafka,

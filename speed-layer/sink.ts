@@ -1,12 +1,20 @@
-// Where a gated offset range goes: its prepared insert (prepare.ts) into ClickHouse under the range's
-// deduplication token; rejected records to quarantine. Both are durable when this resolves, so the
-// caller may commit the range. Late events are inserted too: the views count every minute they
-// get, and the batch layer stays authoritative for late data.
+// Where gated offset ranges go: their prepared inserts (prepare.ts) into ClickHouse under the
+// deduplication token, rejected records to quarantine. Both are durable when a delivery resolves, so
+// the caller may commit. Late events are inserted too: the views count every minute they get, and
+// the batch layer stays authoritative for late data.
+//
+// The embedded engine takes grouped inserts (pipeline/delivery.ts): one block for the ranges of
+// several partitions, staged as a file beside the engine's data before it is announced. That file
+// is also what the insert reads, so staging costs no extra write. A server gets one insert per
+// partition range: speed processes on several hosts may share it, and none could read another's
+// staged block.
+import { access, unlink, writeFile } from 'node:fs/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Sink } from '../pipeline/index.ts';
+import type { GatedRange, GroupSink, Sink } from '../pipeline/index.ts';
 import type { QualityMetrics, RejectedRecord } from '../quality/index.ts';
+import { insertStagingDir, stagedGroupFile } from './clickhouse.ts';
 import type { SpeedCommitPublisher } from './commits.ts';
-import { insertEncoded } from './insert.ts';
+import { insertEncoded, insertFile } from './insert.ts';
 import type { SpeedMetrics } from './metrics.ts';
 import type { PreparedInsert } from './prepare.ts';
 
@@ -24,22 +32,77 @@ export interface SinkOptions {
   commits?: Pick<SpeedCommitPublisher, 'notify'>;
 }
 
-export function createSink({
-  clickhouse,
-  quarantine,
-  metrics,
-  qualityMetrics,
-  commits,
-}: SinkOptions): Sink<PreparedInsert> {
-  return async (token, { accepted: prepared, rejected, report }) => {
-    const started = performance.now();
-    await insertEncoded(clickhouse, prepared.body, token);
-    const insertSeconds = (performance.now() - started) / 1000;
-    if (rejected.length > 0) await quarantine.publish(rejected);
-    metrics?.observeDelivery(report.in, prepared.rows, insertSeconds);
-    qualityMetrics?.observeBatch(report);
-    const { oldest, newest } = prepared;
-    if (oldest !== undefined && newest !== undefined) commits?.notify(oldest, newest);
-    return newest;
+type Ranges = readonly GatedRange<PreparedInsert>[];
+
+/** A group sink for the embedded engine, a per-range sink for a server. */
+export function createSink(options: SinkOptions): Sink<PreparedInsert> | GroupSink<PreparedInsert> {
+  const staging = insertStagingDir(options.clickhouse);
+  return staging === undefined ? rangeSink(options) : groupSink(options, staging);
+}
+
+/** Everything after the insert, for the ranges it held: quarantine, metrics, the commit notice. */
+async function afterInsert(
+  { quarantine, metrics, qualityMetrics, commits }: SinkOptions,
+  ranges: Ranges,
+  insertSeconds: number,
+): Promise<void> {
+  const rejected = ranges.flatMap((r) => r.rejected);
+  if (rejected.length > 0) await quarantine.publish(rejected);
+  metrics?.observeDelivery(
+    sum(ranges, (r) => r.report.in),
+    sum(ranges, (r) => r.accepted.rows),
+    insertSeconds,
+  );
+  for (const { report } of ranges) qualityMetrics?.observeBatch(report);
+  const oldest = Math.min(...ranges.map((r) => r.accepted.oldest ?? Number.POSITIVE_INFINITY));
+  const newest = Math.max(...ranges.map((r) => r.accepted.newest ?? Number.NEGATIVE_INFINITY));
+  if (Number.isFinite(oldest) && Number.isFinite(newest)) commits?.notify(oldest, newest);
+}
+
+async function timed(insert: Promise<void>): Promise<number> {
+  const started = performance.now();
+  await insert;
+  return (performance.now() - started) / 1000;
+}
+
+function rangeSink(options: SinkOptions): Sink<PreparedInsert> {
+  return async (token, range) => {
+    const seconds = await timed(insertEncoded(options.clickhouse, range.accepted.body, token));
+    await afterInsert(options, [range], seconds);
+    return range.accepted.newest;
   };
+}
+
+function groupSink(options: SinkOptions, staging: string): GroupSink<PreparedInsert> {
+  const { clickhouse } = options;
+  return {
+    async stage(token, members) {
+      const file = stagedGroupFile(staging, token);
+      // Row bodies concatenate: the block is the members' rows in the members' order.
+      const bodies = members.flatMap((m) => (m.gated.accepted.body ? [m.gated.accepted.body] : []));
+      await writeFile(file, Buffer.concat(bodies));
+      const ranges = members.map((m) => m.gated);
+      return {
+        async deliver() {
+          await afterInsert(options, ranges, await timed(insertFile(clickhouse, file, token)));
+          return ranges.map((r) => r.accepted.newest);
+        },
+        release: () => unlink(file).catch(() => undefined),
+      };
+    },
+    async redeliver(token, member) {
+      const file = stagedGroupFile(staging, token);
+      await access(file).catch(() => {
+        throw new Error(
+          `the grouped insert ${token} was announced but its staged block ${file} is gone: it cannot be replayed exactly`,
+        );
+      });
+      await afterInsert(options, [member.gated], await timed(insertFile(clickhouse, file, token)));
+      return member.gated.accepted.newest;
+    },
+  };
+}
+
+function sum<T>(items: readonly T[], of: (item: T) => number): number {
+  return items.reduce((total, item) => total + of(item), 0);
 }

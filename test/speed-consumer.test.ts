@@ -7,7 +7,13 @@ import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { loadPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, kafkajs } from '../kafka/index.ts';
-import { fetchPositions, GatedConsumer, parsePending, threadedGates } from '../pipeline/index.ts';
+import {
+  fetchPositions,
+  GatedConsumer,
+  type GroupSink,
+  parsePending,
+  threadedGates,
+} from '../pipeline/index.ts';
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
 import {
   applySpeedLayerDdl,
@@ -74,32 +80,43 @@ async function inProcess(name: string, seed: number, start: string) {
   const publisher = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
   await publisher.connect();
   const dimensions = await loadPlatformDimensions(cfg.dataDir);
+  const admin = kafka.admin();
+  await admin.connect();
   const consumers: GatedConsumer<PreparedInsert>[] = [];
   return {
     truth,
     publisher,
-    async consumer(quarantine: QuarantineSink = publisher): Promise<GatedConsumer<PreparedInsert>> {
+    /** A consumer whose group sink `wrap` may intercept (the embedded engine takes grouped inserts). */
+    async consumer(
+      quarantine: QuarantineSink = publisher,
+      wrap: (sink: GroupSink<PreparedInsert>) => GroupSink<PreparedInsert> = (sink) => sink,
+    ): Promise<GatedConsumer<PreparedInsert>> {
+      const sink = createSink({ clickhouse, quarantine });
+      if (typeof sink === 'function') throw new Error('embedded ClickHouse should take grouped inserts');
       const consumer = new GatedConsumer({
         kafka,
         topic: cfg.eventsTopic,
         groupId,
         maxRecords: 250,
+        partitionsConsumedConcurrently: 6,
         // As the speed layer runs by default: gate and encoding in a worker thread.
         gates: threadedGates<PreparedInsert>({
           options: { dimensions },
           preparer: INSERT_PREPARER,
           threads: 1,
         }),
-        sink: createSink({ clickhouse, quarantine }),
+        sink: wrap(sink),
       });
       consumers.push(consumer);
       await consumer.start();
       return consumer;
     },
     caughtUp: () => waitForCatchUp(kafka, groupId, cfg.eventsTopic, 90_000),
+    positions: () => fetchPositions(admin, groupId, cfg.eventsTopic),
     orders: () => readOrders(clickhouse, dayFrom(start)),
     async close() {
       for (const consumer of consumers) await consumer.stop();
+      await admin.disconnect();
       await publisher.disconnect();
       await clickhouse.close();
     },
@@ -166,6 +183,74 @@ describe('speed consumers in one process', () => {
       await run.close();
     }
   }, 120_000);
+});
+
+describe('grouped inserts', () => {
+  // A consumer dies inside a grouped insert, after announcing it: whoever owns its members next
+  // must insert the group's staged block under its token, once per member, and ClickHouse must
+  // keep it once, whether or not the dead consumer's insert had landed.
+  it.each([
+    ['after its insert landed', true],
+    ['before its insert', false],
+  ])(
+    'finishes a group its owner died in %s',
+    async (_, landed) => {
+      const run = await inProcess(`speed-g${landed ? 'l' : 'n'}`, landed ? 16 : 17, '2025-04-05T00:00:00Z');
+      try {
+        let stages = 0;
+        let died: string | undefined;
+        const dead = () => new Error('the first consumer is dead');
+        const first = await run.consumer(run.publisher, (sink) => ({
+          async stage(token, members) {
+            if (died) throw dead();
+            // Holding the first group lets the other partitions' ranges queue up behind it.
+            if (++stages === 1) await sleep(500);
+            const staged = await sink.stage(token, members);
+            if (members.length < 2) return staged;
+            return {
+              async deliver() {
+                if (landed) await staged.deliver();
+                died = token;
+                throw dead();
+              },
+              release: staged.release,
+            };
+          },
+          async redeliver(token, member) {
+            if (died) throw dead();
+            return sink.redeliver(token, member);
+          },
+        }));
+        for (let waited = 0; died === undefined; waited += 20) {
+          if (waited > 30_000) throw new Error('no group of two or more ranges formed');
+          await sleep(20);
+        }
+        await first.stop();
+        const token = died;
+        const announced = (await run.positions()).filter((p) => parsePending(p.metadata)?.group === token);
+        expect(announced.length).toBeGreaterThanOrEqual(2);
+
+        // The group's members, as the new owners finished them.
+        const finished: number[] = [];
+        const owner = (sink: GroupSink<PreparedInsert>): GroupSink<PreparedInsert> => ({
+          stage: sink.stage,
+          async redeliver(t, member) {
+            const newest = await sink.redeliver(t, member);
+            if (t === token) finished.push(member.partition);
+            return newest;
+          },
+        });
+        await run.consumer(run.publisher, owner);
+        await run.consumer(run.publisher, owner);
+        await run.caughtUp();
+        expect(await run.orders()).toEqual(expectedOrders(run.truth));
+        expect(finished.sort()).toEqual(announced.map((p) => p.partition).sort());
+      } finally {
+        await run.close();
+      }
+    },
+    120_000,
+  );
 });
 
 describe('speed consumer killed and restarted', () => {
