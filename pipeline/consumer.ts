@@ -1,12 +1,27 @@
 // A gated consumer of the events topic, shared by the speed layer (sink: ClickHouse) and the lake
 // writer (sink: Parquet + Delta log): a consumer group, one PartitionWorker per assigned partition
-// (see partition.ts for the exactly-once protocol), offsets committed only by the workers. Fetches
-// are bounded per partition and processed one at a time per partition, so memory stays bounded:
-// Kafka is not read faster than the sink takes it.
-import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage, PartitionOffset } from 'kafkajs';
+// (see partition.ts for the exactly-once protocol), offsets committed only by the workers. A batch
+// handler returns once its ranges are gated and handed over, so kafkajs fetches the next round
+// while they are in the sink; each worker holds at most `maxInFlight` ranges and fetches are
+// bounded, so memory stays bounded: Kafka is not read faster than the sink takes it.
+//
+// Ranges outlive the batch handler that handed them over, so kafkajs may rejoin the group while
+// some are in the sink. Each worker's ranges commit only while its lane holds (delivery.ts), and
+// every lane ends before kafkajs rejoins (REBALANCING, CRASH) or at the latest when it has joined
+// (GROUP_JOIN, before any new worker reads Kafka's positions): a range revoked mid-insert is left
+// announced, and its next owner finishes it under the same token.
+import type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  Kafka,
+  KafkaMessage,
+  OffsetsByTopicPartition,
+  PartitionOffset,
+} from 'kafkajs';
 import { rerunAfterCrash } from '../kafka/index.ts';
 import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
-import { type Delivery, groupDelivery, rangeDelivery } from './delivery.ts';
+import { type Delivery, groupDelivery, Lane, type PartitionCommit, rangeDelivery } from './delivery.ts';
 import type { Gates } from './gates.ts';
 import { fetchPositions, lagOf } from './lag.ts';
 import { parsePending } from './offset-range.ts';
@@ -32,6 +47,11 @@ export interface GatedConsumerOptions<P> {
   allowedLatenessMinutes?: number;
   /** Records per insert at most. */
   maxRecords?: number;
+  /**
+   * Ranges per partition handed over and not yet committed, at most: 2 lets a partition's next
+   * range be gated while the previous one is in the sink.
+   */
+  maxInFlight?: number;
   /** Bytes fetched per partition and request. */
   maxBytesPerPartition?: number;
   /** Bytes fetched per request, all partitions together: bounds the records held in memory. */
@@ -60,6 +80,7 @@ export interface GatedConsumerOptions<P> {
 
 export const GATED_CONSUMER_DEFAULTS = {
   maxRecords: 20_000,
+  maxInFlight: 2,
   maxBytesPerPartition: 8 * 1024 * 1024,
   maxBytes: 24 * 1024 * 1024,
   lingerMs: 250,
@@ -87,13 +108,19 @@ export class GatedConsumer<P> {
   private readonly admin: Admin;
   private readonly delivery: Delivery<P>;
   /** Workers of the current assignment; rebuilt from Kafka after every rebalance. */
-  private workers = new Map<number, Promise<PartitionWorker<P>>>();
+  private workers = new Map<number, WorkerEntry<P>>();
   private readonly watermarks = new Map<number, EventTimeWatermark>();
   private lagTimer: NodeJS.Timeout | undefined;
   private cancelRerun: () => void = () => {};
   private stopping = false;
   private lastLag = new Map<number, number>();
   private deliveredRecords = 0;
+  /** Batch handlers running now: a stop waits for their hand-overs. */
+  private readonly handling = new Set<Promise<void>>();
+  /** Workers of earlier assignments whose ranges may still be in the sink. */
+  private retiring: Promise<unknown> = Promise.resolve();
+  /** The running consumer's commit (kafkajs makes a new one for each run). */
+  private commitOffsets: ((offsets: OffsetsByTopicPartition) => Promise<void>) | undefined;
 
   constructor(options: GatedConsumerOptions<P>) {
     this.o = { ...GATED_CONSUMER_DEFAULTS, ...stripUndefined(options) };
@@ -108,17 +135,21 @@ export class GatedConsumer<P> {
     });
     this.admin = this.o.kafka.admin();
     const { sink, topic } = this.o;
-    this.delivery = typeof sink === 'function' ? rangeDelivery(topic, sink) : groupDelivery(topic, sink);
+    const commit = (commits: readonly PartitionCommit[]) => this.commit(commits);
+    this.delivery =
+      typeof sink === 'function' ? rangeDelivery(topic, sink, commit) : groupDelivery(topic, sink, commit);
     this.o.metrics?.trackWatermarks(this.watermarks);
   }
 
   async start(): Promise<void> {
     await this.admin.connect();
     await this.consumer.connect();
+    // Before kafkajs rejoins after a rebalance or a crash; GROUP_JOIN covers the other ways in.
+    this.consumer.on(this.consumer.events.REBALANCING, () => this.retireWorkers('the group is rebalancing'));
+    this.consumer.on(this.consumer.events.CRASH, () => this.retireWorkers('the consumer crashed'));
     this.consumer.on(this.consumer.events.GROUP_JOIN, ({ payload }) => {
       // The previous owner of a partition may have moved it on: every worker starts over from Kafka.
-      for (const worker of this.workers.values()) closeWorker(worker);
-      this.workers = new Map();
+      this.retireWorkers('the consumer rejoined the group');
       const assigned = new Set(payload.memberAssignment[this.o.topic] ?? []);
       for (const partition of this.watermarks.keys())
         if (!assigned.has(partition)) this.watermarks.delete(partition);
@@ -134,11 +165,18 @@ export class GatedConsumer<P> {
     this.scheduleLagRefresh();
   }
 
-  /** Stops fetching, lets the chunk in hand finish and commit, leaves the group. */
+  /** Stops fetching, lets the ranges in hand finish and commit, leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
     clearTimeout(this.lagTimer);
     this.cancelRerun();
+    try {
+      this.consumer.pause([{ topic: this.o.topic }]);
+    } catch {
+      // Not running (it crashed or never started): nothing is fetched anyway.
+    }
+    await Promise.all(this.handling);
+    await Promise.all([...this.workers.values()].map(settledOf));
     await this.consumer.disconnect();
     await this.admin.disconnect();
     await this.o.gates.close();
@@ -187,18 +225,54 @@ export class GatedConsumer<P> {
     return this.watermarks;
   }
 
-  private async eachBatch(payload: EachBatchPayload): Promise<void> {
+  /** Commits through the running consumer; the caller has checked that the ranges' lanes hold. */
+  private commit(commits: readonly PartitionCommit[]): Promise<void> {
+    if (!this.commitOffsets) return Promise.reject(new Error('the consumer is not running'));
+    return this.commitOffsets({
+      topics: [
+        {
+          topic: this.o.topic,
+          partitions: commits.map(
+            (c) =>
+              ({ partition: c.partition, offset: String(c.offset), metadata: c.metadata }) as PartitionOffset,
+          ),
+        },
+      ],
+    });
+  }
+
+  /** Ends every worker: none of their ranges is committed from now on; new workers start from Kafka. */
+  private retireWorkers(why: string): void {
+    const retired = [...this.workers.values()];
+    this.workers = new Map();
+    if (retired.length === 0) return;
+    const reason = new Error(`partition revoked: ${why}`);
+    for (const worker of retired) closeWorker(worker, reason);
+    this.retiring = Promise.all([this.retiring, ...retired.map(settledOf)]);
+  }
+
+  private eachBatch(payload: EachBatchPayload): Promise<void> {
+    const handling = this.handleBatch(payload);
+    const tracked = handling.then(noop, noop);
+    this.handling.add(tracked);
+    void tracked.finally(() => this.handling.delete(tracked));
+    return handling;
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch, isRunning, isStale } = payload;
     const { topic, partition } = batch;
     const firstOffset = batch.firstOffset();
-    if (firstOffset === null || !isRunning() || isStale()) return;
+    if (firstOffset === null || !isRunning() || isStale() || this.stopping) return;
+    this.commitOffsets = payload.commitOffsetsIfNecessary;
     let worker = this.workers.get(partition);
     if (!worker) {
-      worker = this.createWorker(partition);
+      const lane = new Lane();
+      worker = { lane, ready: this.createWorker(partition, lane) };
       this.workers.set(partition, worker);
     }
     try {
-      const ready = await worker;
+      const ready = await worker.ready;
       const rewindTo = ready.rewindTo(Number(firstOffset));
       if (rewindTo !== undefined) {
         this.consumer.seek({ topic, partition, offset: String(rewindTo) });
@@ -207,36 +281,47 @@ export class GatedConsumer<P> {
       await ready.handle(
         batch.messages.map((m) => toRawMessage(topic, partition, m)),
         {
-          commit: (commits) =>
-            payload.commitOffsetsIfNecessary({
-              topics: [
-                {
-                  topic,
-                  partitions: commits.map(
-                    (c) =>
-                      ({
-                        partition: c.partition,
-                        offset: String(c.offset),
-                        metadata: c.metadata,
-                      }) as PartitionOffset,
-                  ),
-                },
-              ],
-            }),
           resolveOffset: payload.resolveOffset,
           heartbeat: payload.heartbeat,
-          proceed: () => isRunning() && !isStale(),
+          proceed: () => isRunning() && !isStale() && !this.stopping,
         },
       );
     } catch (err) {
       // The worker's gate may have seen records that were not committed: rebuild it from Kafka.
+      // kafkajs retries after a pause, and the next worker starts from the committed offset.
       if (this.workers.get(partition) === worker) this.workers.delete(partition);
-      closeWorker(worker);
+      closeWorker(worker, err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
   }
 
-  private async createWorker(partition: number): Promise<PartitionWorker<P>> {
+  /**
+   * A range handed over failed after its batch handler returned. The worker's lane has ended; the
+   * next batch of the partition replaces it (and fails, so kafkajs pauses before retrying). The
+   * seek makes that batch come even when nothing new arrives.
+   */
+  private failed(partition: number, worker: PartitionWorker<P>, first: number, error: Error): void {
+    this.consumer.logger().error('a range failed in the sink; the partition starts over from Kafka', {
+      topic: this.o.topic,
+      partition,
+      offset: first,
+      error: error.message,
+    });
+    if (this.stopping) return;
+    void this.workers.get(partition)?.ready.then((current) => {
+      if (current !== worker || this.stopping) return;
+      try {
+        this.consumer.seek({ topic: this.o.topic, partition, offset: String(first) });
+      } catch {
+        // The consumer is not running: it starts from the committed offsets when it runs again.
+      }
+    }, noop);
+  }
+
+  private async createWorker(partition: number, lane: Lane): Promise<PartitionWorker<P>> {
+    // Ranges of the previous assignment still in the sink settle first: they no longer commit,
+    // and this worker reads what Kafka recorded after them.
+    await this.retiring;
     const positions = await fetchPositions(this.admin, this.groupId, this.o.topic);
     const position = positions.find((p) => p.partition === partition);
     if (!position) throw new Error(`partition ${partition} of ${this.o.topic} is unknown to the broker`);
@@ -253,29 +338,42 @@ export class GatedConsumer<P> {
       watermark = new EventTimeWatermark(latenessMinutes * 60_000);
       this.watermarks.set(partition, watermark);
     }
-    return new PartitionWorker({
+    const worker: PartitionWorker<P> = new PartitionWorker({
       partition,
       start,
+      lane,
       // One gate per worker: its dedup window is this partition's alone and starts empty. Sized to
       // the lookback, so a running gate and one rebuilt after a crash reach back alike.
       gate: this.o.gates.open(partition, this.o.dedupLookback),
       delivery: this.delivery,
       watermark,
       maxRecords: this.o.maxRecords,
+      maxInFlight: this.o.maxInFlight,
       onDelivered: (records) => {
         this.deliveredRecords += records;
       },
+      onFailed: (range, error) => this.failed(partition, worker, range.first, error),
     });
+    return worker;
   }
 }
 
-/** Frees a dropped worker's gate once it exists (a worker that never got made has none). */
-function closeWorker<P>(worker: Promise<PartitionWorker<P>>): void {
-  worker.then(
-    (ready) => ready.close(),
-    () => undefined,
-  );
+const noop = () => undefined;
+
+/** A partition's worker, made asynchronously (it reads Kafka's positions), and its lane, at once. */
+interface WorkerEntry<P> {
+  lane: Lane;
+  ready: Promise<PartitionWorker<P>>;
 }
+
+/** Ends a dropped worker: its lane now, its gate once it exists (one never made has none). */
+function closeWorker<P>({ lane, ready }: WorkerEntry<P>, reason: Error): void {
+  lane.end(reason);
+  ready.then((worker) => worker.close(reason), noop);
+}
+
+/** Resolves once the worker's ranges in the sink are committed or failed. */
+const settledOf = <P>({ ready }: WorkerEntry<P>): Promise<void> => ready.then((w) => w.settled(), noop);
 
 function stripUndefined<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

@@ -4,11 +4,13 @@ export {
   type GatedConsumerOptions,
 } from './consumer.ts';
 export {
+  type Commit,
   type Delivery,
   groupDelivery,
+  type InFlight,
+  Lane,
   MAX_GROUP_MEMBERS,
   type PartitionCommit,
-  type PartitionControl,
   rangeDelivery,
 } from './delivery.ts';
 export { type PreparerRef, type ThreadedGatesOptions, threadedGates } from './gate-threads.ts';

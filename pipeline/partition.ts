@@ -6,13 +6,16 @@
 //     insert if it had landed, and the rows are identical because gate and records are (or, for
 //     a grouped insert, because the group's block was staged; see delivery.ts);
 //  3. live: the rest in chunks of at most `maxRecords`, each announced in the offset commit before
-//     its insert and committed after it (delivery.ts).
-// Any failure poisons the worker (its gate has moved past the records): the consumer drops it and
-// the next fetch starts over from the committed offset.
+//     its insert and committed after it (delivery.ts). Up to `maxInFlight` of them are on their
+//     way at once: the worker gates the next while the previous is in the sink, and returns to
+//     Kafka for more once its chunks are handed over, so fetching, gating and inserting overlap.
+// Any failure ends the worker's lane (its gate has moved past records that were not committed):
+// its later ranges are dropped, the consumer replaces it, and the new worker starts over from the
+// committed offset.
 import type { RawMessage } from '../quality/index.ts';
-import type { Delivery, PartitionControl } from './delivery.ts';
+import type { Delivery, Lane } from './delivery.ts';
 import type { PartitionGate } from './gates.ts';
-import type { PendingRange } from './offset-range.ts';
+import type { OffsetRange, PendingRange } from './offset-range.ts';
 import type { EventTimeWatermark } from './watermark.ts';
 
 /** Where an assigned partition stands in Kafka. */
@@ -25,15 +28,29 @@ export interface PartitionStart {
   pending?: PendingRange;
 }
 
+/** The fetch in hand's handles on the consumer. */
+export interface FetchControl {
+  resolveOffset(offset: string): void;
+  heartbeat(): Promise<void>;
+  /** False once the consumer stops or the partition is being revoked: stop after the chunk in hand. */
+  proceed(): boolean;
+}
+
 export interface PartitionWorkerOptions<P> {
   partition: number;
   start: PartitionStart;
+  /** The worker's hold on its partition; whoever ends it (a rebalance) ends the worker. */
+  lane: Lane;
   gate: PartitionGate<P>;
   delivery: Delivery<P>;
   watermark: EventTimeWatermark;
   maxRecords: number;
+  /** Live ranges handed over and not yet committed, at most: bounds the records held in memory. */
+  maxInFlight: number;
   /** Told the number of records of each range delivered (replayed ones included). */
   onDelivered(records: number): void;
+  /** Told when a range handed over failed: the worker is done, its lane ended. */
+  onFailed(range: OffsetRange, error: Error): void;
 }
 
 export class PartitionWorker<P> {
@@ -42,8 +59,15 @@ export class PartitionWorker<P> {
   private pending: PendingRange | undefined;
   private gathered: RawMessage[] = [];
   private rewound = false;
+  /** Live ranges handed over, each settling (never rejecting) once committed or failed. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** Closed by the consumer, or a failure already reported: later failures are its echoes. */
+  private done = false;
+
+  private readonly lane: Lane;
 
   constructor(private readonly o: PartitionWorkerOptions<P>) {
+    this.lane = o.lane;
     this.position = o.start.replayFrom;
     this.pending = o.start.pending;
   }
@@ -58,7 +82,9 @@ export class PartitionWorker<P> {
     return this.position;
   }
 
-  async handle(messages: readonly RawMessage[], control: PartitionControl): Promise<void> {
+  /** Handles a fetched batch; resolves once its live ranges are handed over (not committed). */
+  async handle(messages: readonly RawMessage[], control: FetchControl): Promise<void> {
+    this.lane.check();
     let i = 0;
     while (i < messages.length && Number((messages[i] as RawMessage).offset) < this.position) i++;
 
@@ -76,30 +102,68 @@ export class PartitionWorker<P> {
       if (end > i) this.advance(messages, end, control);
       i = end;
       if (this.position <= pending.last) return;
-      this.observe(await this.o.delivery.pending(pending, this.hand(this.gathered, control)));
+      this.observe(await this.o.delivery.pending(pending, this.hand(this.gathered)));
       this.o.onDelivered(this.gathered.length);
       this.gathered = [];
       this.pending = undefined;
     }
 
-    while (i < messages.length && control.proceed()) {
+    while (i < messages.length) {
+      await this.room();
+      if (!control.proceed()) return;
       const chunk = messages.slice(i, i + this.o.maxRecords);
       const range = { first: Number(chunk[0]?.offset), last: Number(chunk[chunk.length - 1]?.offset) };
-      this.observe(await this.o.delivery.live(range, this.hand(chunk, control)));
-      this.o.onDelivered(chunk.length);
+      this.track(range, chunk.length, (await this.o.delivery.live(range, this.hand(chunk))).committed);
       i += chunk.length;
       this.advance(messages, i, control);
       await control.heartbeat();
     }
   }
 
-  /** Frees the gate: the worker is done with (revoked, or poisoned by a failure). */
-  close(): void {
+  /** The first failure of a range of this worker, or why it was closed; undefined while it works. */
+  get failure(): Error | undefined {
+    return this.lane.ended;
+  }
+
+  /** Resolves once every range handed over is committed or has failed. */
+  async settled(): Promise<void> {
+    await Promise.all(this.inFlight);
+  }
+
+  /** Ends the worker (revoked, or replaced after a failure): nothing of it is committed from now on. */
+  close(reason: Error): void {
+    this.done = true;
+    this.lane.end(reason);
     this.o.gate.close();
   }
 
-  private hand(records: readonly RawMessage[], control: PartitionControl) {
-    return { gate: this.o.gate, partition: this.o.partition, records, control };
+  /** Waits until fewer than maxInFlight ranges are on their way; throws once the lane has ended. */
+  private async room(): Promise<void> {
+    while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
+    this.lane.check();
+  }
+
+  private track(range: OffsetRange, records: number, committed: Promise<number | undefined>): void {
+    const settled: Promise<void> = committed
+      .then(
+        (newest) => {
+          this.observe(newest);
+          this.o.onDelivered(records);
+        },
+        (error: unknown) => {
+          const reason = error instanceof Error ? error : new Error(String(error));
+          this.lane.end(reason);
+          if (this.done) return;
+          this.done = true;
+          this.o.onFailed(range, reason);
+        },
+      )
+      .finally(() => this.inFlight.delete(settled));
+    this.inFlight.add(settled);
+  }
+
+  private hand(records: readonly RawMessage[]) {
+    return { gate: this.o.gate, partition: this.o.partition, records, lane: this.lane };
   }
 
   private observe(newest: number | undefined): void {
@@ -118,7 +182,7 @@ export class PartitionWorker<P> {
   }
 
   /** Records before `end` are handled: fetch on from the one after. */
-  private advance(messages: readonly RawMessage[], end: number, control: PartitionControl): void {
+  private advance(messages: readonly RawMessage[], end: number, control: FetchControl): void {
     const last = (messages[end - 1] as RawMessage).offset;
     this.position = Number(last) + 1;
     control.resolveOffset(last);

@@ -18,9 +18,12 @@ export interface GatedRange<P> {
  */
 export type Sink<P> = (token: string, range: GatedRange<P>) => Promise<number | undefined>;
 
-/** One partition's gated range in a grouped insert. */
+/**
+ * One partition's part of a grouped insert: its range, gated as one or more consecutive ranges
+ * (in offset order), whose rows follow one another in the block.
+ */
 export interface GroupMember<P> extends GroupMemberRange {
-  gated: GatedRange<P>;
+  gated: readonly GatedRange<P>[];
 }
 
 /**

@@ -79,13 +79,19 @@ function groupSink(options: SinkOptions, staging: string): GroupSink<PreparedIns
     async stage(token, members) {
       const file = stagedGroupFile(staging, token);
       // Row bodies concatenate: the block is the members' rows in the members' order.
-      const bodies = members.flatMap((m) => (m.gated.accepted.body ? [m.gated.accepted.body] : []));
+      const bodies = members.flatMap((m) =>
+        m.gated.flatMap((g) => (g.accepted.body ? [g.accepted.body] : [])),
+      );
       await writeFile(file, Buffer.concat(bodies));
-      const ranges = members.map((m) => m.gated);
       return {
         async deliver() {
-          await afterInsert(options, ranges, await timed(insertFile(clickhouse, file, token)));
-          return ranges.map((r) => r.accepted.newest);
+          const seconds = await timed(insertFile(clickhouse, file, token));
+          await afterInsert(
+            options,
+            members.flatMap((m) => m.gated),
+            seconds,
+          );
+          return members.map((m) => newestOf(m.gated));
         },
         release: () => unlink(file).catch(() => undefined),
       };
@@ -97,10 +103,16 @@ function groupSink(options: SinkOptions, staging: string): GroupSink<PreparedIns
           `the grouped insert ${token} was announced but its staged block ${file} is gone: it cannot be replayed exactly`,
         );
       });
-      await afterInsert(options, [member.gated], await timed(insertFile(clickhouse, file, token)));
-      return member.gated.accepted.newest;
+      await afterInsert(options, member.gated, await timed(insertFile(clickhouse, file, token)));
+      return newestOf(member.gated);
     },
   };
+}
+
+/** The newest event time accepted in `ranges`, if any. */
+function newestOf(ranges: Ranges): number | undefined {
+  const newest = Math.max(...ranges.map((r) => r.accepted.newest ?? Number.NEGATIVE_INFINITY));
+  return Number.isFinite(newest) ? newest : undefined;
 }
 
 function sum<T>(items: readonly T[], of: (item: T) => number): number {

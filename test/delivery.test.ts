@@ -1,0 +1,362 @@
+// The delivery protocols as pure units: gates and sinks are stand-ins whose answers the test
+// releases by hand, and commits are recorded, so the order of announcements, inserts and commits
+// of pipelined ranges can be checked step by step.
+import { describe, expect, it } from 'vitest';
+import {
+  type GatedRange,
+  type GroupMember,
+  type GroupSink,
+  groupDelivery,
+  Lane,
+  type PartitionCommit,
+  type PartitionGate,
+  parsePending,
+  rangeDelivery,
+} from '../pipeline/index.ts';
+import type { BatchReport, RawMessage } from '../quality/index.ts';
+
+type Rows = number[];
+
+const report: BatchReport = {
+  kind: 'batch',
+  at: 0,
+  arrival: null,
+  in: 0,
+  accepted: 0,
+  rejected: 0,
+  duplicates: 0,
+  late: 0,
+  warned: 0,
+  byRule: {},
+  byEventType: {},
+  badShare: 0,
+};
+
+const records = (partition: number, first: number, last: number): RawMessage[] =>
+  Array.from({ length: last - first + 1 }, (_, i) => ({
+    topic: 't',
+    partition,
+    offset: String(first + i),
+    key: null,
+    value: null,
+    timestamp: 0,
+  }));
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+/** A gate whose answers the test releases in order; each answer's rows are the records' offsets. */
+function manualGate() {
+  const waiting: { records: readonly RawMessage[]; answer: ReturnType<typeof deferred<GatedRange<Rows>>> }[] =
+    [];
+  const gate: PartitionGate<Rows> = {
+    replay: async () => undefined,
+    run(batch) {
+      const answer = deferred<GatedRange<Rows>>();
+      waiting.push({ records: batch, answer });
+      return answer.promise;
+    },
+    close: () => undefined,
+  };
+  return {
+    gate,
+    get waiting() {
+      return waiting.length;
+    },
+    /** Answers the oldest open request. */
+    release() {
+      const next = waiting.shift();
+      if (!next) throw new Error('no gate request is open');
+      next.answer.resolve({ accepted: next.records.map((r) => Number(r.offset)), rejected: [], report });
+    },
+    fail(error: Error) {
+      waiting.shift()?.answer.reject(error);
+    },
+  };
+}
+
+/** Everything in the order it happened: commits (announce/clear) and inserts. */
+function journal() {
+  const log: string[] = [];
+  const commit = async (commits: readonly PartitionCommit[]) => {
+    for (const c of commits)
+      log.push(
+        `${c.metadata ? 'announce' : 'commit'} p${c.partition}@${c.offset}${c.metadata ? ` ${JSON.stringify(parsePending(c.metadata))}` : ''}`,
+      );
+  };
+  return { log, commit };
+}
+
+/** A group sink whose inserts the test releases; it records each group's members and rows. */
+function manualGroupSink(log: string[]) {
+  const inserts: ReturnType<typeof deferred<void>>[] = [];
+  const sink: GroupSink<Rows> = {
+    async stage(_token, members: readonly GroupMember<Rows>[]) {
+      return {
+        async deliver() {
+          log.push(
+            `insert ${members.map((m) => `p${m.partition}:${m.range.first}-${m.range.last}=${m.gated.flatMap((g) => g.accepted).join(',')}`).join(' ')}`,
+          );
+          const done = deferred<void>();
+          inserts.push(done);
+          await done.promise;
+          return members.map(() => undefined);
+        },
+        release: async () => undefined,
+      };
+    },
+    redeliver: async () => undefined,
+  };
+  return {
+    sink,
+    get inserting() {
+      return inserts.length;
+    },
+    finish() {
+      inserts.shift()?.resolve();
+    },
+    fail(error: Error) {
+      inserts.shift()?.reject(error);
+    },
+  };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
+
+describe('group delivery', () => {
+  it('waits for ranges in their gates, merges a lane’s ranges into one member and commits after the insert', async () => {
+    const { log, commit } = journal();
+    const sink = manualGroupSink(log);
+    const delivery = groupDelivery('t', sink.sink, commit, { records: 1_000, waitMs: 60_000 });
+    const a = manualGate();
+    const b = manualGate();
+    const laneA = new Lane();
+    const laneB = new Lane();
+    const hand = (gate: PartitionGate<Rows>, partition: number, lane: Lane, first: number, last: number) =>
+      delivery.live({ first, last }, { gate, partition, records: records(partition, first, last), lane });
+
+    const a1 = await hand(a.gate, 0, laneA, 0, 1);
+    const a2 = await hand(a.gate, 0, laneA, 2, 3);
+    const b1 = await hand(b.gate, 1, laneB, 10, 11);
+    a.release();
+    a.release();
+    await settle();
+    // b1 is still in its gate: the group waits for it.
+    expect(log).toEqual([]);
+    b.release();
+    await settle();
+    expect(log).toEqual([
+      'announce p0@0 {"first":0,"last":3,"group":"t:0:0-3,1:10-11"}',
+      'announce p1@10 {"first":10,"last":11,"group":"t:0:0-3,1:10-11"}',
+      'insert p0:0-3=0,1,2,3 p1:10-11=10,11',
+    ]);
+    sink.finish();
+    await Promise.all([a1.committed, a2.committed, b1.committed]);
+    expect(log.slice(3)).toEqual(['commit p0@4', 'commit p1@12']);
+  });
+
+  it('goes without the ranges still in their gates once it holds enough records', async () => {
+    const { log, commit } = journal();
+    const sink = manualGroupSink(log);
+    const delivery = groupDelivery('t', sink.sink, commit, { records: 4, waitMs: 60_000 });
+    const a = manualGate();
+    const b = manualGate();
+    const first = await delivery.live(
+      { first: 0, last: 4 },
+      { gate: a.gate, partition: 0, records: records(0, 0, 4), lane: new Lane() },
+    );
+    await delivery.live(
+      { first: 0, last: 0 },
+      { gate: b.gate, partition: 1, records: records(1, 0, 0), lane: new Lane() },
+    );
+    a.release();
+    await settle();
+    expect(log.at(-1)).toBe('insert p0:0-4=0,1,2,3,4');
+    sink.finish();
+    await first.committed;
+    expect(b.waiting).toBe(1);
+  });
+
+  it('goes without them once its oldest range has waited long enough', async () => {
+    const { log, commit } = journal();
+    const sink = manualGroupSink(log);
+    const delivery = groupDelivery('t', sink.sink, commit, { records: 1_000, waitMs: 30 });
+    const a = manualGate();
+    const b = manualGate();
+    await delivery.live(
+      { first: 0, last: 0 },
+      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane: new Lane() },
+    );
+    await delivery.live(
+      { first: 0, last: 0 },
+      { gate: b.gate, partition: 1, records: records(1, 0, 0), lane: new Lane() },
+    );
+    a.release();
+    await settle();
+    expect(log).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(log.at(-1)).toBe('insert p0:0-0=0');
+    sink.finish();
+  });
+
+  it('neither announces nor commits the ranges of a lane that ended, and leaves a revoked insert announced', async () => {
+    const { log, commit } = journal();
+    const sink = manualGroupSink(log);
+    const delivery = groupDelivery('t', sink.sink, commit, { records: 1, waitMs: 60_000 });
+    const a = manualGate();
+    const lane = new Lane();
+    const inserted = await delivery.live(
+      { first: 0, last: 0 },
+      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane },
+    );
+    const queued = await delivery.live(
+      { first: 1, last: 1 },
+      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane },
+    );
+    a.release();
+    await settle();
+    expect(sink.inserting).toBe(1);
+    a.release();
+    await settle();
+    // The partition is revoked while its first range is in the sink.
+    lane.end(new Error('revoked'));
+    sink.finish();
+    await expect(inserted.committed).rejects.toThrow('revoked');
+    await expect(queued.committed).rejects.toThrow('revoked');
+    expect(log).toEqual(['announce p0@0 {"first":0,"last":0,"group":"t:0:0-0"}', 'insert p0:0-0=0']);
+  });
+
+  it('ends the lanes of a failed group, drops their later ranges and goes on with the others', async () => {
+    const { log, commit } = journal();
+    const sink = manualGroupSink(log);
+    const delivery = groupDelivery('t', sink.sink, commit, { records: 1, waitMs: 60_000 });
+    const a = manualGate();
+    const b = manualGate();
+    const laneA = new Lane();
+    const laneB = new Lane();
+    const failing = await delivery.live(
+      { first: 0, last: 0 },
+      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane: laneA },
+    );
+    const later = await delivery.live(
+      { first: 1, last: 1 },
+      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane: laneA },
+    );
+    a.release();
+    await settle();
+    const other = await delivery.live(
+      { first: 5, last: 5 },
+      { gate: b.gate, partition: 1, records: records(1, 5, 5), lane: laneB },
+    );
+    a.release();
+    b.release();
+    await settle();
+    sink.fail(new Error('insert failed'));
+    await expect(failing.committed).rejects.toThrow('insert failed');
+    await expect(later.committed).rejects.toThrow('insert failed');
+    expect(laneA.ended?.message).toBe('insert failed');
+    await settle();
+    sink.finish();
+    await other.committed;
+    expect(laneB.ended).toBeUndefined();
+    expect(log.filter((line) => line.startsWith('insert'))).toEqual(['insert p0:0-0=0', 'insert p1:5-5=5']);
+    expect(log).not.toContain('commit p0@1');
+    expect(log).not.toContain('commit p0@2');
+  });
+
+  it('fails the ranges behind one whose gate failed, without inserting them', async () => {
+    const { log, commit } = journal();
+    const sink = manualGroupSink(log);
+    const delivery = groupDelivery('t', sink.sink, commit, { records: 1, waitMs: 60_000 });
+    const a = manualGate();
+    const lane = new Lane();
+    const first = await delivery.live(
+      { first: 0, last: 0 },
+      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane },
+    );
+    const second = await delivery.live(
+      { first: 1, last: 1 },
+      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane },
+    );
+    a.fail(new Error('gate thread died'));
+    a.release();
+    await expect(first.committed).rejects.toThrow('gate thread died');
+    await expect(second.committed).rejects.toThrow('gate thread died');
+    expect(log).toEqual([]);
+  });
+});
+
+describe('range delivery', () => {
+  it('gates ahead, but announces, inserts and commits a lane’s ranges one after another', async () => {
+    const { log, commit } = journal();
+    const inserts: ReturnType<typeof deferred<void>>[] = [];
+    const delivery = rangeDelivery<Rows>(
+      't',
+      async (token, range) => {
+        log.push(`insert ${token}=${range.accepted.join(',')}`);
+        const done = deferred<void>();
+        inserts.push(done);
+        await done.promise;
+        return undefined;
+      },
+      commit,
+    );
+    const a = manualGate();
+    const lane = new Lane();
+    const r1 = await delivery.live(
+      { first: 0, last: 1 },
+      { gate: a.gate, partition: 0, records: records(0, 0, 1), lane },
+    );
+    const r2 = await delivery.live(
+      { first: 2, last: 2 },
+      { gate: a.gate, partition: 0, records: records(0, 2, 2), lane },
+    );
+    expect(a.waiting).toBe(2);
+    a.release();
+    a.release();
+    await settle();
+    expect(log).toEqual(['announce p0@0 {"first":0,"last":1}', 'insert t:0:0-1=0,1']);
+    inserts.shift()?.resolve();
+    await r1.committed;
+    await settle();
+    expect(log.slice(2)).toEqual(['commit p0@2', 'announce p0@2 {"first":2,"last":2}', 'insert t:0:2-2=2']);
+    lane.end(new Error('revoked'));
+    inserts.shift()?.resolve();
+    await expect(r2.committed).rejects.toThrow('revoked');
+    expect(log).toHaveLength(5);
+  });
+
+  it('fails a lane’s later ranges when one fails, before they reach the sink', async () => {
+    const { log, commit } = journal();
+    const delivery = rangeDelivery<Rows>(
+      't',
+      async (token) => {
+        log.push(`insert ${token}`);
+        throw new Error('sink down');
+      },
+      commit,
+    );
+    const a = manualGate();
+    const lane = new Lane();
+    const r1 = await delivery.live(
+      { first: 0, last: 0 },
+      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane },
+    );
+    const r2 = await delivery.live(
+      { first: 1, last: 1 },
+      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane },
+    );
+    a.release();
+    a.release();
+    await expect(r1.committed).rejects.toThrow('sink down');
+    await expect(r2.committed).rejects.toThrow('sink down');
+    expect(log).toEqual(['announce p0@0 {"first":0,"last":0}', 'insert t:0:0-0']);
+  });
+});
