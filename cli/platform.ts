@@ -65,7 +65,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         registry,
         commits: commits.publisher,
         // Sharing the process, the speed layer gates on its event loop unless told otherwise (config).
-        gateThreads: cfg.speedGateThreads ?? (roles.size > 1 ? 0 : 1),
+        gateThreads: cfg.speedGateThreads ?? (roles.size > 1 ? 0 : undefined),
       });
       stops.push(async () => {
         await speed.stop();

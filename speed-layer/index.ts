@@ -27,6 +27,7 @@ export { serveMetrics } from './metrics-server.ts';
 export { INSERT_PREPARER, type PreparedInsert, prepareInsert } from './prepare.ts';
 export { type MetricRow, metricQuery, queryMetric, type TimeRange } from './query.ts';
 export {
+  DEFAULT_SPEED_GATE_THREADS,
   type SpeedLayer,
   type SpeedLayerConfig,
   type SpeedLayerOptions,

@@ -34,6 +34,7 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions<PreparedInsert
   Pick<
     GatedConsumerOptions<PreparedInsert>,
     | 'maxRecords'
+    | 'maxInFlight'
     | 'maxBytesPerPartition'
     | 'lingerMs'
     | 'dedupLookback'
@@ -47,11 +48,20 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions<PreparedInsert
     ddl?: SpeedDdlOptions;
     /** Announces each commit to API instances (live push, query cache). */
     commits?: SinkOptions['commits'];
-    /** Gate threads (0: gate on the event loop); TIDEWATER_SPEED_GATE_THREADS, else 1. */
+    /** Gate threads (0: gate on the event loop); TIDEWATER_SPEED_GATE_THREADS, else DEFAULT_SPEED_GATE_THREADS. */
     gateThreads?: number;
     /** Told when changed dimension files cannot be used (the previous ones stay); logged by default. */
     onDimensionsError?: (error: Error) => void;
   };
+
+const SPEED_FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
+
+/**
+ * Gate threads of a speed layer with its process to itself. Gating and encoding are most of its CPU
+ * and one thread caps it near 90,000 events/s on two cores (docs/speed.md); each thread costs a JS
+ * heap (~250 MB at peak).
+ */
+export const DEFAULT_SPEED_GATE_THREADS = 2;
 
 export interface SpeedLayer {
   consumer: GatedConsumer<PreparedInsert>;
@@ -68,7 +78,7 @@ export async function startSpeedLayer(
     registry,
     ddl = DEFAULT_SPEED_DDL_OPTIONS,
     commits,
-    gateThreads = cfg.speedGateThreads ?? 1,
+    gateThreads = cfg.speedGateThreads ?? DEFAULT_SPEED_GATE_THREADS,
     onDimensionsError = (error: Error) =>
       console.error(
         `speed layer: dimensions in ${cfg.dataDir} not refreshed, the previous ones stay: ${error.message}`,
@@ -96,6 +106,9 @@ export async function startSpeedLayer(
   const consumer = new GatedConsumer({
     // Every assigned partition gated at once, so that a fetch round's ranges meet in one grouped insert.
     partitionsConsumedConcurrently: cfg.eventsPartitions,
+    // A fetch (24 MB) then holds every partition of the default six, which gate threads share by
+    // partition: with 8 MB a round held three, often all on one thread.
+    maxBytesPerPartition: SPEED_FETCH_BYTES_PER_PARTITION,
     ...consumerOptions,
     groupId: consumerOptions.groupId ?? cfg.speedGroup,
     kafka,
