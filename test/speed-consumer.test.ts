@@ -271,7 +271,8 @@ describe('speed consumer killed and restarted', () => {
     const { cfg, groupId, env } = await isolated('speed-b');
     const kafka = createKafka(cfg, 'test');
     const start = '2025-03-08T00:00:00Z';
-    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(12, start, 40_000));
+    // Enough traffic that the fourth kill still lands mid-stream: a child consumes tens of thousands a second.
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(12, start, 200_000));
     const admin = kafka.admin();
     await admin.connect();
     const committed = async () =>
