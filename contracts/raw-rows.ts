@@ -116,17 +116,53 @@ function eventSqlTimestamp(isoTime: string): string {
 }
 
 /**
- * A row with every column at its "not applicable" value. Rows are built by assigning to this one
- * literal rather than by spreading partial objects: every row then shares one object shape, and
- * building them allocates nothing else (it is a large share of the consumers' time per event).
+ * Sets every column of `row` to its "not applicable" value, and the event's own columns. Rows are
+ * built by assigning to one object literal's fields rather than by spreading partial objects: every
+ * row then shares one object shape, and a writer that reuses one row (eachRawRow) allocates nothing
+ * per row (building rows is a large share of the consumers' time per event).
  */
-function baseRow(event: TidewaterEvent, eventTime: string): RawRow {
+function resetRow(row: RawRow, event: TidewaterEvent, eventTime: string): RawRow {
+  row.event_id = event.eventId;
+  row.event_type = event.eventType;
+  row.event_time = eventTime;
+  row.user_id = event.userId;
+  row.session_id = event.sessionId;
+  row.line_index = 0;
+  row.region = '';
+  row.store_id = '';
+  row.channel = '';
+  row.currency = '';
+  row.order_id = '';
+  row.order_units = 0;
+  row.total_minor = 0;
+  row.product_id = '';
+  row.category = '';
+  row.quantity = 0;
+  row.unit_price_minor = 0;
+  row.line_revenue_minor = 0;
+  row.page_type = '';
+  row.location_id = '';
+  row.location_type = '';
+  row.on_hand = 0;
+  row.delta = 0;
+  row.stock_out = false;
+  row.card_fingerprint = '';
+  row.ip_hash = '';
+  row.amount_minor = 0;
+  row.success = false;
+  row.decline_code = '';
+  row.rating = 0;
+  return row;
+}
+
+/** A row object for eachRawRow to fill. */
+export function emptyRawRow(): RawRow {
   return {
-    event_id: event.eventId,
-    event_type: event.eventType,
-    event_time: eventTime,
-    user_id: event.userId,
-    session_id: event.sessionId,
+    event_id: '',
+    event_type: '',
+    event_time: '',
+    user_id: '',
+    session_id: '',
     line_index: 0,
     region: '',
     store_id: '',
@@ -169,8 +205,16 @@ function setLine(row: RawRow, dims: DimensionIndex, line: OrderLine): void {
   row.line_revenue_minor = line.quantity * line.unitPriceMinor;
 }
 
-/** Flattens and enriches one valid event into raw rows (orders: one row per line, in line order). */
-export function toRawRows(event: TidewaterEvent, dims: DimensionIndex): RawRow[] {
+/**
+ * Flattens and enriches one valid event into raw rows (orders: one row per line, in line order),
+ * handing each to `emit` in `row`, which is filled anew for every row: copy it to keep it.
+ */
+export function eachRawRow(
+  event: TidewaterEvent,
+  dims: DimensionIndex,
+  emit: (row: RawRow) => void,
+  row: RawRow = emptyRawRow(),
+): void {
   const eventTime = eventSqlTimestamp(event.eventTime);
   switch (event.eventType) {
     case 'order.created':
@@ -179,8 +223,8 @@ export function toRawRows(event: TidewaterEvent, dims: DimensionIndex): RawRow[]
       const { payload } = event;
       let orderUnits = 0;
       for (const line of payload.lines) orderUnits += line.quantity;
-      return payload.lines.map((line, index) => {
-        const row = baseRow(event, eventTime);
+      for (let index = 0; index < payload.lines.length; index++) {
+        resetRow(row, event, eventTime);
         row.line_index = index;
         row.region = payload.region;
         row.store_id = payload.storeId;
@@ -189,30 +233,28 @@ export function toRawRows(event: TidewaterEvent, dims: DimensionIndex): RawRow[]
         row.order_id = payload.orderId;
         row.order_units = orderUnits;
         row.total_minor = payload.totalMinor;
-        setLine(row, dims, line);
-        return row;
-      });
+        setLine(row, dims, payload.lines[index] as OrderLine);
+        emit(row);
+      }
+      return;
     }
-    case 'page.view': {
-      const row = baseRow(event, eventTime);
+    case 'page.view':
+      resetRow(row, event, eventTime);
       setProduct(row, dims, event.payload.productId);
       row.page_type = event.payload.pageType;
-      return [row];
-    }
-    case 'product.click': {
-      const row = baseRow(event, eventTime);
+      return emit(row);
+    case 'product.click':
+      resetRow(row, event, eventTime);
       setProduct(row, dims, event.payload.productId);
-      return [row];
-    }
+      return emit(row);
     case 'cart.add':
-    case 'cart.remove': {
-      const row = baseRow(event, eventTime);
+    case 'cart.remove':
+      resetRow(row, event, eventTime);
       setLine(row, dims, event.payload);
-      return [row];
-    }
+      return emit(row);
     case 'inventory.update': {
       const { payload } = event;
-      const row = baseRow(event, eventTime);
+      resetRow(row, event, eventTime);
       setProduct(row, dims, payload.productId);
       row.region = dims.regionByLocation.get(payload.locationId) ?? '';
       row.location_id = payload.locationId;
@@ -220,11 +262,11 @@ export function toRawRows(event: TidewaterEvent, dims: DimensionIndex): RawRow[]
       row.on_hand = payload.onHand;
       row.delta = payload.delta;
       row.stock_out = payload.onHand === 0;
-      return [row];
+      return emit(row);
     }
     case 'payment.attempted': {
       const { payload } = event;
-      const row = baseRow(event, eventTime);
+      resetRow(row, event, eventTime);
       row.order_id = payload.orderId ?? '';
       row.card_fingerprint = payload.cardFingerprint;
       row.ip_hash = payload.ipHash;
@@ -232,13 +274,19 @@ export function toRawRows(event: TidewaterEvent, dims: DimensionIndex): RawRow[]
       row.currency = payload.currency;
       row.success = payload.success;
       row.decline_code = payload.declineCode ?? '';
-      return [row];
+      return emit(row);
     }
-    case 'feedback.submitted': {
-      const row = baseRow(event, eventTime);
+    case 'feedback.submitted':
+      resetRow(row, event, eventTime);
       setProduct(row, dims, event.payload.productId);
       row.rating = event.payload.rating;
-      return [row];
-    }
+      return emit(row);
   }
+}
+
+/** The raw rows of one valid event, each an object of its own (see eachRawRow). */
+export function toRawRows(event: TidewaterEvent, dims: DimensionIndex): RawRow[] {
+  const rows: RawRow[] = [];
+  eachRawRow(event, dims, (row) => rows.push({ ...row }));
+  return rows;
 }

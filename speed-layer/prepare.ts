@@ -1,9 +1,9 @@
 // What the speed sink inserts, made where the gate runs (a gate thread by default): accepted events
 // become raw rows (orders one per line, enriched with the product's category) and one RowBinary
 // body, so the parsed events never reach the inserting thread.
-import { type Dimensions, indexDimensions, toRawRows } from '../contracts/index.ts';
+import { type Dimensions, eachRawRow, emptyRawRow, indexDimensions } from '../contracts/index.ts';
 import type { Prepare, PreparerRef } from '../pipeline/index.ts';
-import { encodeRows } from './row-binary.ts';
+import { RowBinaryWriter } from './row-binary.ts';
 
 export interface PreparedInsert {
   /** Undefined when no event gave a row. */
@@ -16,8 +16,12 @@ export interface PreparedInsert {
 
 export function prepareInsert(dimensions: Dimensions): Prepare<PreparedInsert> {
   const index = indexDimensions(dimensions);
+  const writer = new RowBinaryWriter();
+  const row = emptyRawRow();
+  const write = (filled: typeof row) => writer.write(filled);
   return (accepted) => {
-    const rows = accepted.flatMap((record) => toRawRows(record.event, index));
+    for (const record of accepted) eachRawRow(record.event, index, write, row);
+    const rows = writer.rows;
     let oldest = Number.POSITIVE_INFINITY;
     let newest = Number.NEGATIVE_INFINITY;
     for (const { eventTimeMs } of accepted) {
@@ -25,9 +29,10 @@ export function prepareInsert(dimensions: Dimensions): Prepare<PreparedInsert> {
       if (eventTimeMs < oldest) oldest = eventTimeMs;
     }
     const any = accepted.length > 0;
+    const body = writer.finish();
     return {
-      body: rows.length > 0 ? encodeRows(rows) : undefined,
-      rows: rows.length,
+      body: rows > 0 ? body : undefined,
+      rows,
       oldest: any ? oldest : undefined,
       newest: any ? newest : undefined,
     };

@@ -69,34 +69,62 @@ function writeColumn(name: string, type: LogicalType): string {
   }
 }
 
-/** Writes `rows` into `buf` from 0; the end offset, or -1 when `buf` is too small. */
-const writeRows = new Function(
+/** Writes `row` into `buf` at `o`; the end offset, or -1 when `buf` is too small. */
+const writeRow = new Function(
   'writeString',
   [
-    'return (rows, buf) => {',
-    'let o = 0;',
-    'for (let i = 0; i < rows.length; i++) {',
-    '  const row = rows[i];',
+    'return (row, buf, o) => {',
     `  if (o + ${ROW_HEADROOM} > buf.length) return -1;`,
     ...RAW_COLUMN_NAMES.map((name) => `  ${writeColumn(name, RAW_COLUMNS[name].type)}`),
-    '}',
-    'return o;',
+    '  return o;',
     '};',
   ].join('\n'),
-)(writeString) as (rows: readonly RawRow[], buf: Buffer) => number;
-
-/** Reused by every encode (encoding is synchronous); grows to the largest body seen. */
-let scratch = Buffer.allocUnsafe(1 << 20);
+)(writeString) as (row: RawRow, buf: Buffer, o: number) => number;
 
 /**
- * The insert body of `rows`, deterministic: a retry built from the same rows is byte-identical. Its
- * ArrayBuffer is its own, so a gate thread can move it to the inserting thread.
+ * Encodes rows one by one, so that a row object can be filled anew for each (eachRawRow). One
+ * writer is used synchronously from its first write to its finish.
  */
-export function encodeRows(rows: readonly RawRow[]): Uint8Array {
-  let end = writeRows(rows, scratch);
-  while (end < 0) {
-    scratch = Buffer.allocUnsafe(scratch.length * 2);
-    end = writeRows(rows, scratch);
+export class RowBinaryWriter {
+  /** Reused from body to body; grows to the largest body seen. */
+  private buf = Buffer.allocUnsafe(1 << 20);
+  private end = 0;
+  private count = 0;
+
+  /** Rows written since the last finish. */
+  get rows(): number {
+    return this.count;
   }
-  return new Uint8Array(scratch.subarray(0, end));
+
+  write(row: RawRow): void {
+    let end = writeRow(row, this.buf, this.end);
+    while (end < 0) {
+      const grown = Buffer.allocUnsafe(this.buf.length * 2);
+      this.buf.copy(grown, 0, 0, this.end);
+      this.buf = grown;
+      end = writeRow(row, this.buf, this.end);
+    }
+    this.end = end;
+    this.count++;
+  }
+
+  /**
+   * The body of the rows written since the last finish, deterministic: a retry built from the same
+   * rows is byte-identical. Its ArrayBuffer is its own, so a gate thread can move it to the
+   * inserting thread.
+   */
+  finish(): Uint8Array {
+    const body = new Uint8Array(this.buf.subarray(0, this.end));
+    this.end = 0;
+    this.count = 0;
+    return body;
+  }
+}
+
+const shared = new RowBinaryWriter();
+
+/** The insert body of `rows` (see RowBinaryWriter.finish). */
+export function encodeRows(rows: readonly RawRow[]): Uint8Array {
+  for (const row of rows) shared.write(row);
+  return shared.finish();
 }
