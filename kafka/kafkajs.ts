@@ -1,12 +1,18 @@
 import { createRequire } from 'node:module';
 
 /*
- * The one place kafkajs is loaded, with hot paths of kafkajs 2.2.4's producer replaced by
- * equivalent linear, allocation-light versions (they dominated the produce profile):
+ * The one place kafkajs is loaded, with hot paths of kafkajs 2.2.4 replaced by equivalent linear,
+ * allocation-light versions. The producer's dominated the produce profile:
  *  - grouping a send's messages per partition used `[...current, message]` in a reduce: quadratic;
  *  - encoding each record allocated a zero-filled 512-byte Encoder and grew it;
  *  - concatenating a batch's records grew a zero-filled buffer by doubling, one copy per step;
  *    the garbage (external memory) triggered a quarter of the producer's time in collections.
+ * The consumer's made most of the consuming thread's garbage (~1.8 KB per record, collected by
+ * V8's helper threads at ~2 µs per record):
+ *  - decoding a record's timestamp delta built a Long per varint byte, and its offset and
+ *    timestamp went through Long arithmetic; numbers are exact for both (below 2^53);
+ *  - a fetched batch dropped records before the fetched offset by parsing every offset into a Long.
+ * Each keeps kafkajs's own code for what numbers cannot hold exactly (and for record headers).
  * Replacements must sit in require's cache before kafkajs's modules load, and an ES `import` of
  * kafkajs may not share that cache, so kafkajs itself is loaded with the same `require`. Import
  * kafkajs only from here (types may be imported directly).
@@ -101,6 +107,138 @@ function fastRecord(original: RecordEncoder): RecordEncoder {
   };
 }
 
+interface RecordDecoder {
+  buffer: Buffer;
+  offset: number;
+  readInt8(): number;
+  readVarInt(): number;
+  readVarIntBytes(): Buffer | null;
+}
+
+interface BatchContext {
+  firstOffset: string;
+  firstTimestamp: string;
+  maxTimestamp: string;
+  magicByte: number;
+  isControlBatch?: boolean;
+  timestampType: number;
+}
+
+/** Kafka record v0 as kafkajs's decoder reads it (`decoder` at the record's attributes). */
+export type RecordDecode = (decoder: RecordDecoder, batchContext?: BatchContext) => unknown;
+
+const LOG_APPEND_TIME = 1;
+const TWO_POW_53 = 2 ** 53;
+
+/** A zigzag varint64 as a number, or undefined when it does not fit one exactly. */
+function readVarLongNumber(decoder: RecordDecoder): number | undefined {
+  const { buffer } = decoder;
+  let value = 0;
+  let scale = 1;
+  let byte: number;
+  do {
+    byte = buffer[decoder.offset++] as number;
+    value += (byte & 127) * scale;
+    scale *= 128;
+  } while (byte >= 128 && scale < TWO_POW_53);
+  if (byte >= 128 || value >= TWO_POW_53) return undefined;
+  return value % 2 === 0 ? value / 2 : -(value + 1) / 2;
+}
+
+/** The zigzag varint at the decoder's position, without moving it. */
+function peekVarInt(decoder: RecordDecoder): number {
+  const at = decoder.offset;
+  const value = decoder.readVarInt();
+  decoder.offset = at;
+  return value;
+}
+
+function fastRecordDecoder(original: RecordDecode): RecordDecode {
+  // The batch's base offset and timestamp as numbers, parsed once per batch.
+  let context: BatchContext | undefined;
+  let baseOffset = 0;
+  let baseTimestamp = 0;
+  return (decoder, batchContext) => {
+    if (batchContext === undefined) return original(decoder, batchContext);
+    if (batchContext !== context) {
+      context = batchContext;
+      baseOffset = Number(batchContext.firstOffset);
+      baseTimestamp = Number(batchContext.firstTimestamp);
+    }
+    if (!Number.isSafeInteger(baseOffset) || !Number.isSafeInteger(baseTimestamp))
+      return original(decoder, batchContext);
+    const start = decoder.offset;
+    const attributes = decoder.readInt8();
+    const timestampDelta = readVarLongNumber(decoder);
+    const offsetDelta = timestampDelta === undefined ? 0 : decoder.readVarInt();
+    const key = timestampDelta === undefined ? null : decoder.readVarIntBytes();
+    const value = timestampDelta === undefined ? null : decoder.readVarIntBytes();
+    const headers = timestampDelta === undefined ? 1 : peekVarInt(decoder);
+    if (timestampDelta === undefined || (headers !== 0 && headers !== -1)) {
+      decoder.offset = start;
+      return original(decoder, batchContext);
+    }
+    decoder.readVarInt();
+    const { magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
+    return {
+      magicByte,
+      attributes,
+      timestamp:
+        timestampType === LOG_APPEND_TIME && maxTimestamp
+          ? maxTimestamp
+          : String(baseTimestamp + timestampDelta),
+      offset: String(baseOffset + offsetDelta),
+      key,
+      value,
+      headers: {},
+      isControlRecord: isControlBatch,
+      batchContext,
+    };
+  };
+}
+
+interface PartitionData {
+  partition: number;
+  highWatermark: string;
+  abortedTransactions?: unknown[];
+  messages: { offset: string; isControlRecord?: boolean }[];
+}
+type BatchClass = new (topic: string, fetchedOffset: string, partitionData: PartitionData) => object;
+type FilterAborted = (args: {
+  messages: PartitionData['messages'];
+  abortedTransactions?: unknown[];
+}) => PartitionData['messages'];
+
+/** kafkajs's Batch, its records before the fetched offset dropped by comparing numbers. */
+function fastBatch(Original: BatchClass, filterAbortedMessages: FilterAborted): BatchClass {
+  function Batch(
+    this: Record<string, unknown>,
+    topic: string,
+    fetchedOffset: string,
+    partitionData: PartitionData,
+  ) {
+    const fetched = Number(fetchedOffset);
+    if (!Number.isSafeInteger(fetched)) return new Original(topic, fetchedOffset, partitionData);
+    const { abortedTransactions, messages } = partitionData;
+    this.fetchedOffset = fetchedOffset;
+    this.topic = topic;
+    this.partition = partitionData.partition;
+    this.highWatermark = partitionData.highWatermark;
+    this.rawMessages = messages;
+    // Offsets ascend within a fetch: most often none is before the fetched one.
+    const within =
+      messages.length > 0 && Number(messages[0]?.offset) >= fetched
+        ? messages
+        : messages.filter((message) => Number(message.offset) >= fetched);
+    this.messagesWithinOffset = within;
+    this.messages = filterAbortedMessages({ messages: within, abortedTransactions }).filter(
+      (message) => !message.isControlRecord,
+    );
+  }
+  Batch.prototype = Original.prototype;
+  return Batch as unknown as BatchClass;
+}
+
 /** Swaps a kafkajs module for `replace(original)`; returns the original for tests to compare. */
 function replaceModule<T>(path: string, replace: (original: T) => unknown): T {
   const resolved = require.resolve(`kafkajs/src/${path}`);
@@ -139,7 +277,25 @@ replaceModule<{ prototype: object }>('protocol/encoder.js', (Encoder) => {
 });
 const originalRecord = replaceModule<RecordEncoder>('protocol/recordBatch/record/v0/index.js', fastRecord);
 
+const originalRecordDecoder = replaceModule<RecordDecode>(
+  'protocol/recordBatch/record/v0/decoder.js',
+  fastRecordDecoder,
+);
+const originalBatch = replaceModule<BatchClass>('consumer/batch.js', (Batch) =>
+  fastBatch(Batch, require('kafkajs/src/consumer/filterAbortedMessages.js') as FilterAborted),
+);
+
 /** Both record encoders, so a test can prove they write the same bytes. */
 export const recordEncoders = { original: originalRecord, fast: fastRecord(originalRecord) };
+
+/** Both record decoders and batches, so a test can prove they read the same records. */
+export const recordDecoders = {
+  original: originalRecordDecoder,
+  fast: fastRecordDecoder(originalRecordDecoder),
+};
+export const batches = {
+  original: originalBatch,
+  fast: fastBatch(originalBatch, require('kafkajs/src/consumer/filterAbortedMessages.js') as FilterAborted),
+};
 
 export const kafkajs: typeof import('kafkajs') = require('kafkajs');

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
-import { recordEncoders } from '../kafka/kafkajs.ts';
+import { batches, recordDecoders, recordEncoders } from '../kafka/kafkajs.ts';
 import { consumeAll } from './support/kafka.ts';
 
 describe('record encoder', () => {
@@ -16,6 +17,60 @@ describe('record encoder', () => {
     ];
     for (const c of cases) {
       expect(recordEncoders.fast(c).buffer.equals(recordEncoders.original(c).buffer)).toBe(true);
+    }
+  });
+});
+
+describe('record decoder and batch', () => {
+  // kafkajs's own Decoder, positioned as its record-batch decoder hands a record over.
+  const Decoder = createRequire(import.meta.url)('kafkajs/src/protocol/decoder.js') as new (
+    buffer: Buffer,
+  ) => { offset: number; readVarIntBytes(): Buffer };
+  const recordDecoder = (encoded: Buffer) => new Decoder(new Decoder(encoded).readVarIntBytes() as Buffer);
+
+  it('reads the same records as kafkajs, falling back to it for headers and unsafe numbers', () => {
+    const records = [
+      { key: 'user-1', value: Buffer.from('{"a":1}'), offsetDelta: 0, timestampDelta: 0 },
+      { key: null, value: 'héllo wörld ✓', offsetDelta: 63, timestampDelta: 64 },
+      { key: Buffer.alloc(200, 7), value: null, offsetDelta: 8191, timestampDelta: 1_700_000_000_000 },
+      { key: 'k', value: Buffer.alloc(70_000, 1), offsetDelta: 2 ** 20, timestampDelta: -5 },
+      { key: 'h', value: 'v', offsetDelta: 3, timestampDelta: 9, headers: { trace: 'abc', n: ['1', '2'] } },
+    ];
+    const contexts = [
+      { firstOffset: '0', firstTimestamp: '1700000000000', timestampType: 0 },
+      { firstOffset: '123456789012', firstTimestamp: '-1', timestampType: 0 },
+      { firstOffset: '5', firstTimestamp: '1700000000000', timestampType: 1 },
+      { firstOffset: '9007199254740993', firstTimestamp: '1700000000000', timestampType: 0 },
+    ].map((c) => ({ ...c, maxTimestamp: '1700000000999', magicByte: 2, isControlBatch: false }));
+    for (const context of contexts)
+      for (const record of records) {
+        const encoded = recordEncoders.original(record).buffer;
+        const fast = recordDecoder(encoded);
+        const original = recordDecoder(encoded);
+        expect(recordDecoders.fast(fast as never, context)).toEqual(
+          recordDecoders.original(original as never, context),
+        );
+        expect(fast.offset).toBe(original.offset);
+      }
+  });
+
+  it('keeps the records from the fetched offset on, as kafkajs does', () => {
+    const messages = (offsets: string[]) =>
+      offsets.map((offset, i) => ({ offset, key: null, value: Buffer.from([i]), isControlRecord: i === 3 }));
+    for (const [fetched, offsets] of [
+      ['10', ['10', '11', '12', '13']],
+      ['12', ['10', '11', '12', '13', '14']],
+      ['20', ['10', '11']],
+      ['9007199254740993', ['9007199254740993', '9007199254740994']],
+    ] as const) {
+      const data = { partition: 1, highWatermark: '30', messages: messages([...offsets]) };
+      const fast = new batches.fast('t', fetched, data) as Record<string, unknown> & {
+        firstOffset(): string | null;
+      };
+      const original = new batches.original('t', fetched, data) as typeof fast;
+      expect({ ...fast }).toEqual({ ...original });
+      expect(fast.firstOffset()).toBe(original.firstOffset());
+      expect(fast).toBeInstanceOf(batches.original);
     }
   });
 });
