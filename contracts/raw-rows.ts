@@ -242,16 +242,16 @@ export function eachRawRow(
       resetRow(row, event, eventTime);
       setProduct(row, dims, event.payload.productId);
       row.page_type = event.payload.pageType;
-      return emit(row);
+      break;
     case 'product.click':
       resetRow(row, event, eventTime);
       setProduct(row, dims, event.payload.productId);
-      return emit(row);
+      break;
     case 'cart.add':
     case 'cart.remove':
       resetRow(row, event, eventTime);
       setLine(row, dims, event.payload);
-      return emit(row);
+      break;
     case 'inventory.update': {
       const { payload } = event;
       resetRow(row, event, eventTime);
@@ -262,7 +262,7 @@ export function eachRawRow(
       row.on_hand = payload.onHand;
       row.delta = payload.delta;
       row.stock_out = payload.onHand === 0;
-      return emit(row);
+      break;
     }
     case 'payment.attempted': {
       const { payload } = event;
@@ -274,14 +274,18 @@ export function eachRawRow(
       row.currency = payload.currency;
       row.success = payload.success;
       row.decline_code = payload.declineCode ?? '';
-      return emit(row);
+      break;
     }
     case 'feedback.submitted':
       resetRow(row, event, eventTime);
       setProduct(row, dims, event.payload.productId);
       row.rating = event.payload.rating;
-      return emit(row);
+      break;
+    default:
+      // The gate lets only contract types through; a type without rows here is a gap in this switch.
+      throw new Error(`no raw rows for event type ${(event as TidewaterEvent).eventType}`);
   }
+  emit(row);
 }
 
 /** The raw rows of one valid event, each an object of its own (see eachRawRow). */
