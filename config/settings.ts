@@ -82,7 +82,7 @@ export const settings = {
       (v) => (v === '' || v === undefined ? undefined : Number(v)),
       z.number().int().min(0).max(16).optional(),
     ),
-    'Worker threads in which the speed layer gates and encodes records, leaving its event loop to Kafka and ClickHouse (0: on the event loop). Unset: 2 when the speed layer has its process to itself, 0 when it shares it with other roles (the all-in-one platform), whose other components already keep both cores busy and whose memory has no room for more JS heaps (about 250 MB each).',
+    'Worker threads in which the speed layer gates and encodes records, leaving its event loop to Kafka and ClickHouse (0: on the event loop). Unset: 1 when the speed layer has its process to itself, 0 when it shares it with other roles (the all-in-one platform), whose other components already keep both cores busy and whose memory has no room for more JS heaps (about 250 MB each).',
   ),
   dimensionsRefreshSeconds: setting(
     'TIDEWATER_DIMENSIONS_REFRESH_SECONDS',

@@ -57,11 +57,11 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions<PreparedInsert
 const SPEED_FETCH_BYTES_PER_PARTITION = 4 * 1024 * 1024;
 
 /**
- * Gate threads of a speed layer with its process to itself. Gating and encoding are most of its CPU
- * and one thread caps it near 90,000 events/s on two cores (docs/speed.md); each thread costs a JS
- * heap (~250 MB at peak).
+ * Gate threads of a speed layer with its process to itself. One gates ~200,000 events/s, more than
+ * two cores sustain for the whole layer (docs/speed.md: a second thread measured no faster), and
+ * each costs a JS heap (~250 MB at peak).
  */
-export const DEFAULT_SPEED_GATE_THREADS = 2;
+export const DEFAULT_SPEED_GATE_THREADS = 1;
 
 export interface SpeedLayer {
   consumer: GatedConsumer<PreparedInsert>;
@@ -106,8 +106,9 @@ export async function startSpeedLayer(
   const consumer = new GatedConsumer({
     // Every assigned partition gated at once, so that a fetch round's ranges meet in one grouped insert.
     partitionsConsumedConcurrently: cfg.eventsPartitions,
-    // A fetch (24 MB) then holds every partition of the default six, which gate threads share by
-    // partition: with 8 MB a round held three, often all on one thread.
+    // A fetch (24 MB) then holds every partition of the default six (with 8 MB a backlog round held
+    // three): a round's ranges meet in one grouped insert, and gate threads, which share the
+    // partitions by number, all get work.
     maxBytesPerPartition: SPEED_FETCH_BYTES_PER_PARTITION,
     ...consumerOptions,
     groupId: consumerOptions.groupId ?? cfg.speedGroup,
