@@ -28,8 +28,8 @@ export function createSpeedMetrics(registry: Registry): SpeedMetrics {
   });
   const batchRecords = new Histogram({
     name: 'tidewater_speed_batch_records',
-    help: 'Records per delivered offset range.',
-    buckets: [1, 10, 100, 500, 1_000, 2_500, 5_000, 10_000, 20_000, 50_000],
+    help: "Records per insert: several partitions' ranges with embedded ClickHouse (grouped), one partition's range with a server.",
+    buckets: [1, 10, 100, 1_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000],
     registers,
   });
   const lag = new Gauge({
