@@ -5,7 +5,9 @@ export {
 } from './consumer.ts';
 export {
   type Commit,
+  DEFAULT_GROUP_FILL,
   type Delivery,
+  type GroupFill,
   groupDelivery,
   type InFlight,
   Lane,

@@ -3,7 +3,9 @@
 // of pipelined ranges can be checked step by step.
 import { describe, expect, it } from 'vitest';
 import {
+  type Delivery,
   type GatedRange,
+  type GroupFill,
   type GroupMember,
   type GroupSink,
   groupDelivery,
@@ -41,6 +43,16 @@ const records = (partition: number, first: number, last: number): RawMessage[] =
     value: null,
     timestamp: 0,
   }));
+
+/** Hands offsets first..last of `partition` to `delivery` through `gate`, on `lane`. */
+const handOver = (
+  delivery: Delivery<Rows>,
+  gate: PartitionGate<Rows>,
+  partition: number,
+  lane: Lane,
+  first: number,
+  last: number,
+) => delivery.live({ first, last }, { gate, partition, records: records(partition, first, last), lane });
 
 function deferred<T>() {
   let resolve!: (value: T) => void;
@@ -130,21 +142,24 @@ function manualGroupSink(log: string[]) {
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 5));
 
+/** A group delivery with the given fill rules into a hand-released sink, and its journal. */
+function grouped(fill: GroupFill) {
+  const { log, commit } = journal();
+  const sink = manualGroupSink(log);
+  return { log, sink, delivery: groupDelivery('t', sink.sink, commit, fill) };
+}
+
 describe('group delivery', () => {
   it('waits for ranges in their gates, merges a lane’s ranges into one member and commits after the insert', async () => {
-    const { log, commit } = journal();
-    const sink = manualGroupSink(log);
-    const delivery = groupDelivery('t', sink.sink, commit, { records: 1_000, waitMs: 60_000 });
+    const { log, sink, delivery } = grouped({ records: 1_000, waitMs: 60_000 });
     const a = manualGate();
     const b = manualGate();
     const laneA = new Lane();
     const laneB = new Lane();
-    const hand = (gate: PartitionGate<Rows>, partition: number, lane: Lane, first: number, last: number) =>
-      delivery.live({ first, last }, { gate, partition, records: records(partition, first, last), lane });
 
-    const a1 = await hand(a.gate, 0, laneA, 0, 1);
-    const a2 = await hand(a.gate, 0, laneA, 2, 3);
-    const b1 = await hand(b.gate, 1, laneB, 10, 11);
+    const a1 = await handOver(delivery, a.gate, 0, laneA, 0, 1);
+    const a2 = await handOver(delivery, a.gate, 0, laneA, 2, 3);
+    const b1 = await handOver(delivery, b.gate, 1, laneB, 10, 11);
     a.release();
     a.release();
     await settle();
@@ -163,19 +178,11 @@ describe('group delivery', () => {
   });
 
   it('goes without the ranges still in their gates once it holds enough records', async () => {
-    const { log, commit } = journal();
-    const sink = manualGroupSink(log);
-    const delivery = groupDelivery('t', sink.sink, commit, { records: 4, waitMs: 60_000 });
+    const { log, sink, delivery } = grouped({ records: 4, waitMs: 60_000 });
     const a = manualGate();
     const b = manualGate();
-    const first = await delivery.live(
-      { first: 0, last: 4 },
-      { gate: a.gate, partition: 0, records: records(0, 0, 4), lane: new Lane() },
-    );
-    await delivery.live(
-      { first: 0, last: 0 },
-      { gate: b.gate, partition: 1, records: records(1, 0, 0), lane: new Lane() },
-    );
+    const first = await handOver(delivery, a.gate, 0, new Lane(), 0, 4);
+    await handOver(delivery, b.gate, 1, new Lane(), 0, 0);
     a.release();
     await settle();
     expect(log.at(-1)).toBe('insert p0:0-4=0,1,2,3,4');
@@ -185,19 +192,11 @@ describe('group delivery', () => {
   });
 
   it('goes without them once its oldest range has waited long enough', async () => {
-    const { log, commit } = journal();
-    const sink = manualGroupSink(log);
-    const delivery = groupDelivery('t', sink.sink, commit, { records: 1_000, waitMs: 30 });
+    const { log, sink, delivery } = grouped({ records: 1_000, waitMs: 30 });
     const a = manualGate();
     const b = manualGate();
-    await delivery.live(
-      { first: 0, last: 0 },
-      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane: new Lane() },
-    );
-    await delivery.live(
-      { first: 0, last: 0 },
-      { gate: b.gate, partition: 1, records: records(1, 0, 0), lane: new Lane() },
-    );
+    await handOver(delivery, a.gate, 0, new Lane(), 0, 0);
+    await handOver(delivery, b.gate, 1, new Lane(), 0, 0);
     a.release();
     await settle();
     expect(log).toEqual([]);
@@ -207,19 +206,11 @@ describe('group delivery', () => {
   });
 
   it('neither announces nor commits the ranges of a lane that ended, and leaves a revoked insert announced', async () => {
-    const { log, commit } = journal();
-    const sink = manualGroupSink(log);
-    const delivery = groupDelivery('t', sink.sink, commit, { records: 1, waitMs: 60_000 });
+    const { log, sink, delivery } = grouped({ records: 1, waitMs: 60_000 });
     const a = manualGate();
     const lane = new Lane();
-    const inserted = await delivery.live(
-      { first: 0, last: 0 },
-      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane },
-    );
-    const queued = await delivery.live(
-      { first: 1, last: 1 },
-      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane },
-    );
+    const inserted = await handOver(delivery, a.gate, 0, lane, 0, 0);
+    const queued = await handOver(delivery, a.gate, 0, lane, 1, 1);
     a.release();
     await settle();
     expect(sink.inserting).toBe(1);
@@ -234,27 +225,16 @@ describe('group delivery', () => {
   });
 
   it('ends the lanes of a failed group, drops their later ranges and goes on with the others', async () => {
-    const { log, commit } = journal();
-    const sink = manualGroupSink(log);
-    const delivery = groupDelivery('t', sink.sink, commit, { records: 1, waitMs: 60_000 });
+    const { log, sink, delivery } = grouped({ records: 1, waitMs: 60_000 });
     const a = manualGate();
     const b = manualGate();
     const laneA = new Lane();
     const laneB = new Lane();
-    const failing = await delivery.live(
-      { first: 0, last: 0 },
-      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane: laneA },
-    );
-    const later = await delivery.live(
-      { first: 1, last: 1 },
-      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane: laneA },
-    );
+    const failing = await handOver(delivery, a.gate, 0, laneA, 0, 0);
+    const later = await handOver(delivery, a.gate, 0, laneA, 1, 1);
     a.release();
     await settle();
-    const other = await delivery.live(
-      { first: 5, last: 5 },
-      { gate: b.gate, partition: 1, records: records(1, 5, 5), lane: laneB },
-    );
+    const other = await handOver(delivery, b.gate, 1, laneB, 5, 5);
     a.release();
     b.release();
     await settle();
@@ -272,19 +252,11 @@ describe('group delivery', () => {
   });
 
   it('fails the ranges behind one whose gate failed, without inserting them', async () => {
-    const { log, commit } = journal();
-    const sink = manualGroupSink(log);
-    const delivery = groupDelivery('t', sink.sink, commit, { records: 1, waitMs: 60_000 });
+    const { log, delivery } = grouped({ records: 1, waitMs: 60_000 });
     const a = manualGate();
     const lane = new Lane();
-    const first = await delivery.live(
-      { first: 0, last: 0 },
-      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane },
-    );
-    const second = await delivery.live(
-      { first: 1, last: 1 },
-      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane },
-    );
+    const first = await handOver(delivery, a.gate, 0, lane, 0, 0);
+    const second = await handOver(delivery, a.gate, 0, lane, 1, 1);
     a.fail(new Error('gate thread died'));
     a.release();
     await expect(first.committed).rejects.toThrow('gate thread died');
@@ -310,14 +282,8 @@ describe('range delivery', () => {
     );
     const a = manualGate();
     const lane = new Lane();
-    const r1 = await delivery.live(
-      { first: 0, last: 1 },
-      { gate: a.gate, partition: 0, records: records(0, 0, 1), lane },
-    );
-    const r2 = await delivery.live(
-      { first: 2, last: 2 },
-      { gate: a.gate, partition: 0, records: records(0, 2, 2), lane },
-    );
+    const r1 = await handOver(delivery, a.gate, 0, lane, 0, 1);
+    const r2 = await handOver(delivery, a.gate, 0, lane, 2, 2);
     expect(a.waiting).toBe(2);
     a.release();
     a.release();
@@ -345,14 +311,8 @@ describe('range delivery', () => {
     );
     const a = manualGate();
     const lane = new Lane();
-    const r1 = await delivery.live(
-      { first: 0, last: 0 },
-      { gate: a.gate, partition: 0, records: records(0, 0, 0), lane },
-    );
-    const r2 = await delivery.live(
-      { first: 1, last: 1 },
-      { gate: a.gate, partition: 0, records: records(0, 1, 1), lane },
-    );
+    const r1 = await handOver(delivery, a.gate, 0, lane, 0, 0);
+    const r2 = await handOver(delivery, a.gate, 0, lane, 1, 1);
     a.release();
     a.release();
     await expect(r1.committed).rejects.toThrow('sink down');
