@@ -263,8 +263,10 @@ export function groupDelivery<P>(
         lanes,
         group.map((m) => cleared(m.partition, m.range)),
       );
-      await staged.release();
+      // Resolved in the tick the commit is seen, before the clean-up: a caller that finds the
+      // offsets committed finds the ranges delivered.
       for (const [i, ranges] of members.entries()) for (const q of ranges) q.resolve(newest[i]);
+      await staged.release();
     } catch (error) {
       // Before the rejections are seen: the lanes' later ranges must not go into the next group.
       const reason = error instanceof Error ? error : new Error(String(error));
