@@ -1,7 +1,7 @@
 // The lake writer: the events topic through the quality gate into the lake's events table. It
 // rides the shared gated consumer; its sink commits each offset range as one Delta version whose
 // txn action records where the partition resumes, so the lake itself says what it already holds.
-// A range replayed after a crash (announced in the offset commit, see pipeline/partition.ts) is
+// A range replayed after a crash (announced in the offset commit, see pipeline/delivery.ts) is
 // found covered by the txn and not written twice; Parquet written without a commit is never read.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
@@ -96,6 +96,12 @@ export interface LakeWriter {
 /** Larger ranges than the speed layer's: each one is a Parquet file per partition and a commit. */
 const LAKE_MAX_RECORDS = 50_000;
 
+/**
+ * One range per partition on its way at a time: a range holds its parsed events until it is
+ * written, ~50 MB at this size, and the all-in-one platform has little memory to spare.
+ */
+const LAKE_MAX_IN_FLIGHT = 1;
+
 export async function startLakeWriter(
   cfg: LakeWriterConfig,
   options: LakeWriterOptions = {},
@@ -110,6 +116,7 @@ export async function startLakeWriter(
   await quarantine.connect();
   const consumer = new GatedConsumer({
     maxRecords: LAKE_MAX_RECORDS,
+    maxInFlight: LAKE_MAX_IN_FLIGHT,
     ...consumerOptions,
     groupId,
     kafka,
