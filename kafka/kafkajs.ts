@@ -281,8 +281,9 @@ const originalRecordDecoder = replaceModule<RecordDecode>(
   'protocol/recordBatch/record/v0/decoder.js',
   fastRecordDecoder,
 );
+const filterAbortedMessages = require('kafkajs/src/consumer/filterAbortedMessages.js') as FilterAborted;
 const originalBatch = replaceModule<BatchClass>('consumer/batch.js', (Batch) =>
-  fastBatch(Batch, require('kafkajs/src/consumer/filterAbortedMessages.js') as FilterAborted),
+  fastBatch(Batch, filterAbortedMessages),
 );
 
 /** Both record encoders, so a test can prove they write the same bytes. */
@@ -295,7 +296,7 @@ export const recordDecoders = {
 };
 export const batches = {
   original: originalBatch,
-  fast: fastBatch(originalBatch, require('kafkajs/src/consumer/filterAbortedMessages.js') as FilterAborted),
+  fast: fastBatch(originalBatch, filterAbortedMessages),
 };
 
 export const kafkajs: typeof import('kafkajs') = require('kafkajs');

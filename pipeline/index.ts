@@ -4,12 +4,9 @@ export {
   type GatedConsumerOptions,
 } from './consumer.ts';
 export {
-  type Commit,
-  DEFAULT_GROUP_FILL,
   type Delivery,
   type GroupFill,
   groupDelivery,
-  type InFlight,
   Lane,
   MAX_GROUP_MEMBERS,
   type PartitionCommit,

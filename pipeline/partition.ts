@@ -64,10 +64,7 @@ export class PartitionWorker<P> {
   /** Closed by the consumer, or a failure already reported: later failures are its echoes. */
   private done = false;
 
-  private readonly lane: Lane;
-
   constructor(private readonly o: PartitionWorkerOptions<P>) {
-    this.lane = o.lane;
     this.position = o.start.replayFrom;
     this.pending = o.start.pending;
   }
@@ -84,7 +81,7 @@ export class PartitionWorker<P> {
 
   /** Handles a fetched batch; resolves once its live ranges are handed over (not committed). */
   async handle(messages: readonly RawMessage[], control: FetchControl): Promise<void> {
-    this.lane.check();
+    this.o.lane.check();
     let i = 0;
     while (i < messages.length && Number((messages[i] as RawMessage).offset) < this.position) i++;
 
@@ -120,11 +117,6 @@ export class PartitionWorker<P> {
     }
   }
 
-  /** The first failure of a range of this worker, or why it was closed; undefined while it works. */
-  get failure(): Error | undefined {
-    return this.lane.ended;
-  }
-
   /** Resolves once every range handed over is committed or has failed. */
   async settled(): Promise<void> {
     await Promise.all(this.inFlight);
@@ -133,14 +125,14 @@ export class PartitionWorker<P> {
   /** Ends the worker (revoked, or replaced after a failure): nothing of it is committed from now on. */
   close(reason: Error): void {
     this.done = true;
-    this.lane.end(reason);
+    this.o.lane.end(reason);
     this.o.gate.close();
   }
 
   /** Waits until fewer than maxInFlight ranges are on their way; throws once the lane has ended. */
   private async room(): Promise<void> {
     while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
-    this.lane.check();
+    this.o.lane.check();
   }
 
   private track(range: OffsetRange, records: number, committed: Promise<number | undefined>): void {
@@ -152,7 +144,7 @@ export class PartitionWorker<P> {
         },
         (error: unknown) => {
           const reason = error instanceof Error ? error : new Error(String(error));
-          this.lane.end(reason);
+          this.o.lane.end(reason);
           if (this.done) return;
           this.done = true;
           this.o.onFailed(range, reason);
@@ -163,7 +155,7 @@ export class PartitionWorker<P> {
   }
 
   private hand(records: readonly RawMessage[]) {
-    return { gate: this.o.gate, partition: this.o.partition, records, lane: this.lane };
+    return { gate: this.o.gate, partition: this.o.partition, records, lane: this.o.lane };
   }
 
   private observe(newest: number | undefined): void {

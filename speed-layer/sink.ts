@@ -55,8 +55,8 @@ async function afterInsert(
   );
   for (const { report } of ranges) qualityMetrics?.observeBatch(report);
   const oldest = Math.min(...ranges.map((r) => r.accepted.oldest ?? Number.POSITIVE_INFINITY));
-  const newest = Math.max(...ranges.map((r) => r.accepted.newest ?? Number.NEGATIVE_INFINITY));
-  if (Number.isFinite(oldest) && Number.isFinite(newest)) commits?.notify(oldest, newest);
+  const newest = newestOf(ranges);
+  if (Number.isFinite(oldest) && newest !== undefined) commits?.notify(oldest, newest);
 }
 
 async function timed(insert: Promise<void>): Promise<number> {
