@@ -65,6 +65,35 @@ function openStaging(dataDir: string): string {
   return dir;
 }
 
+/**
+ * Another session of the engine `client` talks to, with session settings of its own (the SQL
+ * endpoint's read-only sessions): a second chDB connection on the same data directory, which runs
+ * its queries beside the first one's; or, for a server, a client of `url` (a user whose profile
+ * holds the settings) in `database`.
+ */
+export function openClickHouseSession(
+  client: ClickHouseClient,
+  server: { url?: string; database?: string },
+): ClickHouseClient {
+  if (embedded?.client === client)
+    return createClient({
+      connection: createChdbConnection({ path: embedded.path }) as unknown as ClientConnection,
+    });
+  if (server.url === undefined)
+    throw new Error('a session of a ClickHouse server needs the URL of the user it runs as');
+  return createClient({ url: server.url, database: server.database });
+}
+
+/**
+ * A chDB session for work that reads no table (the SQL endpoint converts answers between formats
+ * there): on this process's data directory when ClickHouse is embedded here, since libchdb binds one
+ * per process, and in memory otherwise.
+ */
+export function openLocalSession(client: ClickHouseClient): ClickHouseClient {
+  const path = embedded?.client === client ? embedded.path : ':memory:';
+  return createClient({ connection: createChdbConnection({ path }) as unknown as ClientConnection });
+}
+
 export function createClickHouse({ url, dataDir }: ClickHouseOptions): ClickHouseClient {
   if (url !== undefined) return createClient({ url });
   const path = embeddedPath(dataDir);

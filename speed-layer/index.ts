@@ -1,4 +1,10 @@
-export { type ClickHouseOptions, createClickHouse, embeddedPath } from './clickhouse.ts';
+export {
+  type ClickHouseOptions,
+  createClickHouse,
+  embeddedPath,
+  openClickHouseSession,
+  openLocalSession,
+} from './clickhouse.ts';
 export { arrayState, clickhouseDialect, hllPrecision } from './clickhouse-dialect.ts';
 export {
   type CommitNotice,
