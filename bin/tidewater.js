@@ -4,5 +4,9 @@
 // The CLI is TypeScript run through tsx's loader, so the repository needs no build step.
 import { register } from 'tsx/esm/api';
 
+// libuv's pool runs every embedded chDB call (each SQL endpoint session holds a thread for up to its
+// time limit), file I/O and LZ4 work: four threads are too few for one process running it all.
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 register();
 await import('../cli/main.ts');

@@ -119,6 +119,39 @@ export const settings = {
     positiveInt.default(250_000),
     'Most rows one answer of the SQL endpoint or the metrics API returns (a week of minutes by region is 120,960); larger answers are cut and say so.',
   ),
+  sqlMaxBytes: setting(
+    'TIDEWATER_SQL_MAX_BYTES',
+    positiveInt.default(64 << 20),
+    "Most bytes of one SQL answer (counted in the engine's JSON rows); larger answers are cut at a row and say so.",
+  ),
+  sqlMaxMemoryMb: setting(
+    'TIDEWATER_SQL_MAX_MEMORY_MB',
+    positiveInt.default(1024),
+    'Most memory one engine call for an SQL statement may use, in MiB (past it: 400 sql_too_expensive).',
+  ),
+  sqlMaxThreads: setting(
+    'TIDEWATER_SQL_MAX_THREADS',
+    positiveInt.max(64).default(1),
+    'Threads one SQL statement may use in the engine, leaving the other cores to ingest and the metrics API.',
+  ),
+  sqlSessions: setting(
+    'TIDEWATER_SQL_SESSIONS',
+    positiveInt.max(64).default(2),
+    'SQL statements that run at once, each in a read-only engine session of its own; more wait for a free one (503 sql_busy past the time-out).',
+  ),
+  sqlDatabase: setting(
+    'TIDEWATER_SQL_DATABASE',
+    z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain identifier')
+      .default('tidewater'),
+    'ClickHouse database that holds one merged view per metric, the only tables SQL statements read; nothing else may live there.',
+  ),
+  sqlClickhouseUrl: setting(
+    'TIDEWATER_SQL_CLICKHOUSE_URL',
+    optionalUrl,
+    'With CLICKHOUSE_URL: the URL of a read-only ClickHouse user (profile with readonly = 1 and limits, docs/serving.md) that SQL statements run as. Without it the SQL endpoint is off on a server.',
+  ),
   clickhouseUrl: setting(
     'CLICKHOUSE_URL',
     optionalUrl,

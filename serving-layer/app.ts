@@ -20,9 +20,39 @@ import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { liveRoutes } from './routes/live.ts';
 import { metricsRoutes } from './routes/metrics.ts';
-import { sqlRoutes } from './routes/sql.ts';
+import { type SqlAvailability, sqlRoutes } from './routes/sql.ts';
+import { SqlService } from './sql/index.ts';
 
 export const API_VERSION = '1.0.0';
+
+/** The SQL endpoint's service, or the reason it cannot run (logged once, answered as 503). */
+async function openSql(ctx: ServingContext, app: FastifyInstance): Promise<SqlAvailability> {
+  const { sql = {} } = ctx.options;
+  const timeoutSeconds = sql.timeoutSeconds ?? 10;
+  try {
+    const service = await SqlService.open({
+      clickhouse: ctx.clickhouse,
+      catalog: ctx.catalog,
+      boundary: () => ctx.boundary(),
+      database: sql.database ?? 'tidewater',
+      lanes: sql.lanes ?? 2,
+      readerUrl: sql.readerUrl,
+      limits: {
+        timeoutSeconds,
+        maxRows: sql.maxRows ?? 250_000,
+        maxBytes: sql.maxBytes ?? 64 << 20,
+        maxMemoryBytes: sql.maxMemoryBytes ?? 1 << 30,
+        maxThreads: sql.maxThreads ?? 1,
+      },
+    });
+    service.views.follow(1_000, (error) => app.log.error({ err: error }, 'SQL views not refreshed'));
+    app.addHook('onClose', () => service.close());
+    return service;
+  } catch (error) {
+    app.log.error({ err: error }, 'the SQL endpoint is off');
+    return { unavailable: `the SQL endpoint is off: ${(error as Error).message}` };
+  }
+}
 
 export async function buildServer(options: ServingOptions): Promise<FastifyInstance> {
   const app = Fastify({
@@ -77,7 +107,7 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
   });
   await app.register(healthRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
-  await app.register(sqlRoutes, { ctx });
+  await app.register(sqlRoutes, { ctx, sql: await openSql(ctx, app) });
   await app.register(backfillRoutes, { ctx });
   await app.register(ingestRoutes, { ingestor, maxBodyBytes: options.ingest?.maxBodyBytes ?? 1 << 20 });
   await app.register(liveRoutes, { ctx, hub, maxRate: options.liveMaxRate ?? 4 });

@@ -16,13 +16,7 @@ import type { IngestOptions } from './ingest.ts';
 import type { KeyStore } from './keys.ts';
 import type { Boundary } from './merge-plan.ts';
 import { QueryCache } from './query-cache.ts';
-
-export interface SqlLimits {
-  /** Longest a statement may run. */
-  timeoutSeconds: number;
-  /** Most rows one answer returns. */
-  maxRows: number;
-}
+import type { SqlLimits } from './sql/index.ts';
 
 export interface ServingOptions {
   clickhouse: ClickHouseClient;
@@ -34,7 +28,8 @@ export interface ServingOptions {
   probes?: Record<string, () => Promise<unknown>>;
   /** Backfills and jobs; without it those routes answer 503. */
   orchestrator?: Orchestrator;
-  sql?: Partial<SqlLimits>;
+  /** The SQL endpoint: its limits, the database of its views, its sessions (sql/). */
+  sql?: Partial<SqlLimits> & { database?: string; lanes?: number; readerUrl?: string };
   /** Most rows a metrics answer returns (default 250,000). */
   maxRows?: number;
   /** fastify's logger option (default: warnings and errors). */
@@ -72,7 +67,6 @@ export class ServingContext {
   readonly lakeDir: string;
   readonly viewsDir: string;
   readonly maxRows: number;
-  readonly sql: SqlLimits;
   readonly queryCache: QueryCache | undefined;
   private quarantineStore: Promise<QuarantineStore> | undefined;
 
@@ -83,7 +77,6 @@ export class ServingContext {
     this.lakeDir = lakeTableDir(options.dataDir);
     this.viewsDir = batchViewsDir(options.dataDir);
     this.maxRows = options.maxRows ?? 250_000;
-    this.sql = { timeoutSeconds: 10, maxRows: 250_000, ...options.sql };
     this.queryCache =
       options.redis &&
       new QueryCache(options.redis.client, options.redis.prefix, options.cacheTtlSeconds ?? 300);

@@ -44,7 +44,16 @@ export async function startServing(
         return admin.describeCluster();
       },
     },
-    sql: { timeoutSeconds: cfg.sqlTimeoutSeconds, maxRows: cfg.sqlMaxRows },
+    sql: {
+      timeoutSeconds: cfg.sqlTimeoutSeconds,
+      maxRows: cfg.sqlMaxRows,
+      maxBytes: cfg.sqlMaxBytes,
+      maxMemoryBytes: cfg.sqlMaxMemoryMb * 1024 * 1024,
+      maxThreads: cfg.sqlMaxThreads,
+      lanes: cfg.sqlSessions,
+      database: cfg.sqlDatabase,
+      readerUrl: cfg.sqlClickhouseUrl,
+    },
     maxRows: cfg.sqlMaxRows,
     redis: { client: redis, prefix: cfg.queuePrefix },
     cacheTtlSeconds: cfg.queryCacheTtlSeconds,
