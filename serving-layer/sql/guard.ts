@@ -11,14 +11,22 @@ import {
   SET_MEMBERSHIP_FUNCTIONS,
 } from './functions.ts';
 
+/** ClickHouse's codes for what a read-only user may not do, for clients that speak ClickHouse. */
+export const REFUSAL_CODES = {
+  statement: { clickhouseCode: 164, clickhouseName: 'READONLY' },
+  access: { clickhouseCode: 497, clickhouseName: 'ACCESS_DENIED' },
+  outfile: { clickhouseCode: 358, clickhouseName: 'INTO_OUTFILE_NOT_ALLOWED' },
+} as const;
+
 /** A statement refused by the rules here, before the engine ran any of it. */
 export class Refusal extends ApiError {
-  constructor(message: string) {
-    super(400, 'sql_refused', message);
+  constructor(message: string, kind: keyof typeof REFUSAL_CODES) {
+    super(400, 'sql_refused', message, REFUSAL_CODES[kind]);
   }
 }
 
-export const refuse = (message: string) => new Refusal(message);
+export const refuse = (message: string, kind: keyof typeof REFUSAL_CODES = 'access') =>
+  new Refusal(message, kind);
 
 /** One line of EXPLAIN AST: a node, its depth, and what follows its kind (identifier, literal, ...). */
 export interface AstNode {
@@ -140,7 +148,10 @@ export function checkStatement(
   const root = ast[0];
   if (root?.kind !== 'SelectWithUnionQuery') {
     const kind = root?.kind.replace(/Query$/, '').toUpperCase() || 'this statement';
-    throw refuse(`only SELECT queries are allowed; ${kind} is refused (the SQL endpoint is read-only)`);
+    throw refuse(
+      `only SELECT queries are allowed; ${kind} is refused (the SQL endpoint is read-only)`,
+      'statement',
+    );
   }
   // INTO OUTFILE, FORMAT and SETTINGS of the statement are further children of the root.
   if (ast.filter((n) => n.depth === 1).length > 1)
@@ -155,7 +166,7 @@ export function checkStatement(
   };
   for (const [i, node] of ast.entries()) {
     if (node.kind === 'QueryParameter' && rules.parameters) continue;
-    if (node.kind === 'Set') throw refuse('SETTINGS clauses are not accepted');
+    if (node.kind === 'Set') throw refuse('SETTINGS clauses are not accepted', 'statement');
     if (!NODE_KINDS.has(node.kind))
       throw refuse(`${node.kind} is not allowed in a statement of the SQL endpoint`);
     if (node.kind === 'TableIdentifier') checkTable(node.arg, rules, hasWith);

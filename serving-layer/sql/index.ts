@@ -4,14 +4,29 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Catalog } from '../../contracts/catalog.ts';
 import type { BoundaryState } from '../context.ts';
+import { CLIENT_SETTING_NAMES } from './client-settings.ts';
 import { type FunctionCatalog, Refusal, type StatementRules } from './guard.ts';
 import { type Lane, type SqlLimits, SqlSessions } from './sessions.ts';
 import { type Answer, runStatement, type Statement } from './statement.ts';
+import { createSystemViews, systemViewsDatabase } from './system-views.ts';
 import { MergedViews } from './views.ts';
 
-export { refuse } from './guard.ts';
-export type { SqlLimits } from './sessions.ts';
-export { type Answer, OUTPUT_FORMATS } from './statement.ts';
+export { type ClientSettings, clientSettings } from './client-settings.ts';
+export { type AstNode, REFUSAL_CODES, Refusal, refuse, type StatementRules } from './guard.ts';
+export { splitOutputClauses } from './output-clauses.ts';
+export type { Lane, SqlLimits } from './sessions.ts';
+export {
+  type Answer,
+  canonicalStatement,
+  explainStatement,
+  OUTPUT_FORMATS,
+  ROWS_FORMAT,
+  type Rows,
+  readRows,
+  writeRows,
+} from './statement.ts';
+export { SYSTEM_VIEWS, systemViewsDatabase } from './system-views.ts';
+export { identifier, splice, type Token, tokenize, unquote } from './tokens.ts';
 
 export interface SqlServiceOptions {
   /** The platform's client (embedded chDB, or a server's writing user): creates the views. */
@@ -45,13 +60,14 @@ export class SqlService {
   private constructor(
     readonly views: MergedViews,
     private readonly sessions: SqlSessions,
-    private readonly functions: FunctionCatalog,
+    readonly functions: FunctionCatalog,
     readonly limits: SqlLimits,
   ) {}
 
   static async open(options: SqlServiceOptions): Promise<SqlService> {
     const views = new MergedViews(options.clickhouse, options.database, options.catalog, options.boundary);
     await views.ensure();
+    await createSystemViews(options.clickhouse, options.database, CLIENT_SETTING_NAMES);
     const sessions = await SqlSessions.open(options);
     return new SqlService(views, sessions, await functionCatalog(options.clickhouse), options.limits);
   }
@@ -61,18 +77,31 @@ export class SqlService {
     return { database: this.views.database, tables: this.views.tables };
   }
 
+  /** What a statement through the ClickHouse interface may read: the views, and the filtered
+   * system views its catalog queries are pointed at; and it may carry parameters. */
+  interfaceRules(): StatementRules {
+    return {
+      ...this.rules(),
+      otherDatabases: new Set([systemViewsDatabase(this.views.database)]),
+      parameters: true,
+    };
+  }
+
   async run(statement: Omit<Statement, 'rules'> & { rules?: StatementRules }): Promise<Answer> {
-    await this.views.ensure();
-    return this.sessions.withLane(
-      (lane: Lane) =>
-        runStatement(
-          lane,
-          { ...statement, rules: statement.rules ?? this.rules() },
-          this.limits,
-          this.functions,
-        ),
-      (error) => error instanceof Refusal,
+    return this.withLane((lane) =>
+      runStatement(
+        lane,
+        { ...statement, rules: statement.rules ?? this.rules() },
+        this.limits,
+        this.functions,
+      ),
     );
+  }
+
+  /** Runs `work` on a lane of sessions, the views current; see SqlSessions.withLane. */
+  async withLane<T>(work: (lane: Lane) => Promise<T>): Promise<T> {
+    await this.views.ensure();
+    return this.sessions.withLane(work, (error) => error instanceof Refusal);
   }
 
   async close(): Promise<void> {

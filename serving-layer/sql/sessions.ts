@@ -9,6 +9,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { openClickHouseSession, openLocalSession } from '../../speed-layer/index.ts';
 import { ApiError } from '../errors.ts';
+import { OUTPUT_SETTINGS } from './client-settings.ts';
 
 export interface SqlLimits {
   /** Longest one engine call for a statement may run. */
@@ -41,6 +42,8 @@ export interface Lane {
   /** Parses statements and converts answers: chDB, so that the output format is an option of the
    * call rather than a FORMAT clause appended to the text, and settings may differ per call. */
   local: ClickHouseClient;
+  /** The local session's values of the output settings a client may change (statement.ts). */
+  outputDefaults: Record<string, string>;
 }
 
 type SettingValue = number | 'throw' | 'break';
@@ -88,6 +91,26 @@ async function configure(
   await session.command({ query: `SET readonly = ${readonly}` });
 }
 
+/** One JSON value per output row of `query`; the format is an option of the call, not SQL text. */
+export async function jsonRows<T>(
+  session: ClickHouseClient,
+  query: string,
+  params: Record<string, string> | undefined,
+): Promise<T[]> {
+  const { stream } = await session.exec({
+    query,
+    query_params: params,
+    clickhouse_settings: { default_format: 'JSONEachRow' },
+  });
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks)
+    .toString()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
 export const quoteIdentifier = (name: string) => `\`${name.replace(/\\/g, '\\\\').replace(/`/g, '\\`')}\``;
 
 /** Fails unless `session` is read-only at `readonly`, in `database`, with a time limit. */
@@ -119,7 +142,12 @@ async function openLane(options: SqlSessionsOptions): Promise<Lane> {
   await configure(local, localSettings(limits), 2);
   await verify(reader, 1, database);
   await verify(local, 2);
-  return { reader, local };
+  const defaults = await jsonRows<{ name: string; value: string }>(
+    local,
+    'SELECT name, value FROM system.settings WHERE name IN {names:Array(String)}',
+    { names: JSON.stringify(Object.keys(OUTPUT_SETTINGS)).replace(/"/g, "'") },
+  );
+  return { reader, local, outputDefaults: Object.fromEntries(defaults.map((d) => [d.name, d.value])) };
 }
 
 const closeLane = (lane: Lane) => Promise.all([lane.reader.close(), lane.local.close()]);

@@ -20,10 +20,12 @@ import {
   parseAst,
   type StatementRules,
 } from './guard.ts';
-import { type Lane, quoteIdentifier, type SqlLimits } from './sessions.ts';
+import { jsonRows, type Lane, quoteIdentifier, type SqlLimits } from './sessions.ts';
+
+export { OUTPUT_SETTINGS } from './client-settings.ts';
 
 /** The engine's row format answers are cut in: a names line, a types line, one line per row. */
-const ROWS_FORMAT = 'JSONCompactEachRowWithNamesAndTypes';
+export const ROWS_FORMAT = 'JSONCompactEachRowWithNamesAndTypes';
 
 /** Output formats an answer may be asked in, spelled as ClickHouse names them. */
 export const OUTPUT_FORMATS: ReadonlySet<string> = new Set(
@@ -42,19 +44,27 @@ export interface Statement {
   sql: string;
   /** ClickHouse output format of the answer. */
   format: string;
-  /** At most this many rows (capped by the limits). */
+  /** At most this many rows, and bytes of rows (each capped by the limits). */
   maxRows?: number;
+  maxBytes?: number;
   /** Values of `{name:Type}` parameters, bound by the engine. */
   params?: Record<string, string>;
+  /** Output settings (names in OUTPUT_SETTINGS, values checked) for writing the answer. */
+  output?: Record<string, string>;
   rules: StatementRules;
 }
 
-export interface Answer {
-  body: Buffer;
+/** An answer in ROWS_FORMAT, cut to its limits. */
+export interface Rows {
+  text: string;
   rows: number;
   truncated: boolean;
   /** The row limit that applied. */
   limit: number;
+}
+
+export interface Answer extends Omit<Rows, 'text'> {
+  body: Buffer;
 }
 
 /** ClickHouse error codes a statement can earn, and what the client is told. */
@@ -86,25 +96,40 @@ export function engineMessage(error: unknown): string {
     .replace(/\s*\(version [^)]*\)\s*$/, '')
     .replace(/\s*Stack trace:[\s\S]*$/, '')
     .replace(/\.? \([A-Z_]+\)\s*$/, '')
-    .replace(/:? ?In scope [\s\S]*$/, '')
+    .replace(/:? ?in scope [\s\S]*$/i, '')
     .trim();
 }
 
-/** A failed engine call as the client sees it; `stage` says whose SQL failed. */
+/** The engine's name of its error code, e.g. TIMEOUT_EXCEEDED. */
+function engineErrorName(error: unknown): string | undefined {
+  // @clickhouse/client takes the name out of the message into `type`.
+  const { type } = error as { type?: unknown };
+  if (typeof type === 'string' && type !== '') return type;
+  return /\(([A-Z][A-Z0-9_]+)\)(?:\s*\(version [^)]*\))?\s*$/.exec(
+    String((error as Error).message ?? ''),
+  )?.[1];
+}
+
+/**
+ * A failed engine call as the client sees it; `stage` says whose SQL failed. The engine's own code
+ * and name travel in `details`, for clients that speak ClickHouse (clickhouse-http/).
+ */
 function clientError(error: unknown, stage: 'parse' | 'run' | 'convert'): ApiError {
   if (error instanceof ApiError) return error;
   const code = clickhouseCode(error);
   if (code === undefined) throw error;
+  const details = { clickhouseCode: code, clickhouseName: engineErrorName(error) };
   const known = CLIENT_ERRORS[code];
-  if (known) return new ApiError(known.status, known.code, engineMessage(error));
+  if (known) return new ApiError(known.status, known.code, engineMessage(error), details);
   if (stage === 'convert')
     return new ApiError(
       400,
       'sql_unsupported_result',
       `the answer cannot be written in this format: ${engineMessage(error)}`,
+      details,
     );
   // Anything else the engine refused about the statement (unknown column, type mismatch, ...).
-  return new ApiError(400, 'sql_invalid', engineMessage(error));
+  return new ApiError(400, 'sql_invalid', engineMessage(error), details);
 }
 
 async function call<T>(stage: 'parse' | 'run' | 'convert', work: () => Promise<T>): Promise<T> {
@@ -113,26 +138,6 @@ async function call<T>(stage: 'parse' | 'run' | 'convert', work: () => Promise<T
   } catch (error) {
     throw clientError(error, stage);
   }
-}
-
-/** One JSON value per output row of `query` in `session`, whose output format is set as an option. */
-async function jsonRows<T>(
-  session: ClickHouseClient,
-  query: string,
-  params: Record<string, string> | undefined,
-): Promise<T[]> {
-  const { stream } = await session.exec({
-    query,
-    query_params: params,
-    clickhouse_settings: { default_format: 'JSONEachRow' },
-  });
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks)
-    .toString()
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as T);
 }
 
 /** The engine's one-line rendering of its parse of `sql`, which must be exactly one statement. */
@@ -186,8 +191,19 @@ export function cutRows(
   return { text: text.slice(0, end), rows: Math.max(0, lines - 2), truncated: false };
 }
 
-/** `rows` (in ROWS_FORMAT) rewritten in `format` by the engine, from bound values only. */
-async function convert(local: ClickHouseClient, rows: string, format: string): Promise<Buffer> {
+/**
+ * `rows` (in ROWS_FORMAT) written in `format` by the engine, from bound values only, with the
+ * lane's output settings and the client's `output` over them.
+ */
+export async function writeRows(
+  lane: Lane,
+  rows: string,
+  format: string,
+  output: Record<string, string> = {},
+): Promise<Buffer> {
+  if (!OUTPUT_FORMATS.has(format))
+    throw new ApiError(400, 'sql_unknown_format', `unknown output format ${format}`);
+  if (format === ROWS_FORMAT && Object.keys(output).length === 0) return Buffer.from(rows);
   const [names, types] = rows.split('\n', 2).map((line) => JSON.parse(line) as string[]);
   // The structure is given, not inferred, so that an answer without rows keeps its columns.
   const structure = (names ?? []).map((name, i) => `${quoteIdentifier(name)} ${types?.[i]}`).join(', ');
@@ -197,9 +213,10 @@ async function convert(local: ClickHouseClient, rows: string, format: string): P
       ? 'null({structure:String})'
       : `format(${ROWS_FORMAT}, {structure:String}, {rows:String})`;
   return call('convert', async () => {
-    const { stream } = await local.exec({
+    const { stream } = await lane.local.exec({
       query: `SELECT * FROM ${source} FORMAT ${format}`,
       query_params: { structure, rows },
+      clickhouse_settings: { ...lane.outputDefaults, ...output },
     });
     const chunks: Buffer[] = [];
     for await (const chunk of stream) chunks.push(Buffer.from(chunk as Uint8Array));
@@ -207,14 +224,13 @@ async function convert(local: ClickHouseClient, rows: string, format: string): P
   });
 }
 
-export async function runStatement(
+/** Steps 1 to 3: the statement checked, run and cut to its limits, in ROWS_FORMAT. */
+export async function readRows(
   lane: Lane,
-  statement: Statement,
+  statement: Omit<Statement, 'format'>,
   limits: SqlLimits,
   functions: FunctionCatalog,
-): Promise<Answer> {
-  if (!OUTPUT_FORMATS.has(statement.format))
-    throw new ApiError(400, 'sql_unknown_format', `unknown output format ${statement.format}`);
+): Promise<Rows> {
   const canonical = await canonicalStatement(lane.local, statement.sql);
   checkStatement(await explainStatement(lane.local, canonical, statement.params), statement.rules, functions);
   const limit = Math.min(statement.maxRows ?? limits.maxRows, limits.maxRows);
@@ -226,10 +242,18 @@ export async function runStatement(
     });
     return result.text();
   });
-  const cut = cutRows(text, limit, limits.maxBytes);
-  const body =
-    statement.format === ROWS_FORMAT
-      ? Buffer.from(cut.text)
-      : await convert(lane.local, cut.text, statement.format);
-  return { body, rows: cut.rows, truncated: cut.truncated, limit };
+  const cut = cutRows(text, limit, Math.min(statement.maxBytes ?? limits.maxBytes, limits.maxBytes));
+  return { ...cut, limit };
+}
+
+export async function runStatement(
+  lane: Lane,
+  statement: Statement,
+  limits: SqlLimits,
+  functions: FunctionCatalog,
+): Promise<Answer> {
+  if (!OUTPUT_FORMATS.has(statement.format))
+    throw new ApiError(400, 'sql_unknown_format', `unknown output format ${statement.format}`);
+  const { text, ...rows } = await readRows(lane, statement, limits, functions);
+  return { ...rows, body: await writeRows(lane, text, statement.format, statement.output) };
 }
