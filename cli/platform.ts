@@ -111,6 +111,10 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         await orchestrator.close();
       });
       log(`API: ${url}  (dashboard ${url}/, docs ${url}/docs, Prometheus ${url}/metrics)`);
+      if (api.clickhouseUrl)
+        log(
+          `ClickHouse interface for BI tools: ${api.clickhouseUrl}  (database ${cfg.sqlDatabase}, password: an API key)`,
+        );
       if (!cfg.auth) log('API keys are off (TIDEWATER_AUTH=0): every route is open, on 127.0.0.1 only');
       else if (api.bootstrapKey)
         log(`admin API key, shown this once (\`tidewater keys create\` makes more): ${api.bootstrapKey}`);

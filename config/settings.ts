@@ -109,6 +109,14 @@ export const settings = {
     z.coerce.number().int().min(0).max(65535).default(8080),
     'Port of the API (0: any free port).',
   ),
+  clickhouseHttpPort: setting(
+    'TIDEWATER_CLICKHOUSE_HTTP_PORT',
+    z
+      .union([z.literal('off'), z.coerce.number().int().min(0).max(65535)])
+      .default(8123)
+      .transform((v) => (v === 'off' ? undefined : v)),
+    'Port of the ClickHouse-compatible HTTP interface for BI tools (Grafana, Metabase, Superset, DBeaver; 0: any free port, off: none). It listens where the API does; the password is an API key.',
+  ),
   sqlTimeoutSeconds: setting(
     'TIDEWATER_SQL_TIMEOUT_SECONDS',
     positiveInt.default(10),
@@ -155,7 +163,7 @@ export const settings = {
   clickhouseUrl: setting(
     'CLICKHOUSE_URL',
     optionalUrl,
-    'ClickHouse server URL (e.g. http://default:@127.0.0.1:8123). Unset: embedded chDB in TIDEWATER_DATA_DIR.',
+    'ClickHouse server URL (e.g. http://default:tidewater@127.0.0.1:18123, the server of docker-compose.yml). Unset: embedded chDB in TIDEWATER_DATA_DIR.',
   ),
   dataDir: setting(
     'TIDEWATER_DATA_DIR',

@@ -25,6 +25,13 @@ import { SqlService } from './sql/index.ts';
 
 export const API_VERSION = '1.0.0';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The SQL endpoint's service, shared with the ClickHouse interface (clickhouse-http/). */
+    sqlService: SqlAvailability;
+  }
+}
+
 /** The SQL endpoint's service, or the reason it cannot run (logged once, answered as 503). */
 async function openSql(ctx: ServingContext, app: FastifyInstance): Promise<SqlAvailability> {
   const { sql = {} } = ctx.options;
@@ -107,7 +114,9 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
   });
   await app.register(healthRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
-  await app.register(sqlRoutes, { ctx, sql: await openSql(ctx, app) });
+  const sql = await openSql(ctx, app);
+  app.decorate('sqlService', { getter: () => sql });
+  await app.register(sqlRoutes, { ctx, sql });
   await app.register(backfillRoutes, { ctx });
   await app.register(ingestRoutes, { ingestor, maxBodyBytes: options.ingest?.maxBodyBytes ?? 1 << 20 });
   await app.register(liveRoutes, { ctx, hub, maxRate: options.liveMaxRate ?? 4 });

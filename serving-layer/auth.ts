@@ -74,8 +74,7 @@ function presentedKey(request: FastifyRequest, routePath: string): string | unde
 }
 
 export async function installAuth(app: FastifyInstance, options: AuthOptions): Promise<void> {
-  // A revoked key stops working within this many ms on every instance.
-  const verify = ttlCache(2_000, (secret) => options.keys.verify(secret));
+  const verify = keyVerifier(options.keys);
   app.addHook('onRequest', async (request, reply) => {
     const routePath = request.routeOptions.url;
     const area = areaOf(routePath);
@@ -100,23 +99,42 @@ export async function installAuth(app: FastifyInstance, options: AuthOptions): P
     request.apiKey = key;
   });
 
-  if (options.rateLimitPerMinute > 0) {
-    await app.register(rateLimit, {
-      global: true,
-      // After authentication (onRequest), before a body is read.
-      hook: 'preParsing',
-      max: options.rateLimitPerMinute,
-      timeWindow: 60_000,
-      redis: options.redis,
-      nameSpace: `${options.prefix}:rate-limit:`,
-      keyGenerator: (request) => request.apiKey?.id ?? '',
-      allowList: (request) => request.apiKey === undefined,
-      errorResponseBuilder: (_request, context) =>
-        new ApiError(
-          429,
-          'rate_limited',
-          `more than ${context.max} requests per minute with this key; retry in ${context.after}`,
-        ),
-    });
-  }
+  await installRateLimit(
+    app,
+    options,
+    (max, after) =>
+      new ApiError(
+        429,
+        'rate_limited',
+        `more than ${max} requests per minute with this key; retry in ${after}`,
+      ),
+  );
+}
+
+/** A key's verdict, cached so that a revoked key stops working within this many ms everywhere. */
+export const keyVerifier = (keys: KeyStore) => ttlCache(2_000, (secret) => keys.verify(secret));
+
+/**
+ * The per-key limit of requests per minute, counted in Redis under one name for every listener
+ * (the REST API and the ClickHouse interface share a key's budget). Requests must carry
+ * `request.apiKey` by `preParsing`; those without one are not counted.
+ */
+export async function installRateLimit(
+  app: FastifyInstance,
+  options: Pick<AuthOptions, 'redis' | 'prefix' | 'rateLimitPerMinute'>,
+  tooMany: (max: number, after: string) => Error,
+): Promise<void> {
+  if (options.rateLimitPerMinute <= 0) return;
+  await app.register(rateLimit, {
+    global: true,
+    // After authentication (onRequest), before a body is read.
+    hook: 'preParsing',
+    max: options.rateLimitPerMinute,
+    timeWindow: 60_000,
+    redis: options.redis,
+    nameSpace: `${options.prefix}:rate-limit:`,
+    keyGenerator: (request) => request.apiKey?.id ?? '',
+    allowList: (request) => request.apiKey === undefined,
+    errorResponseBuilder: (_request, context) => tooMany(context.max, context.after),
+  });
 }

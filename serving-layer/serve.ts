@@ -10,14 +10,23 @@ import { loadPlatformDimensions } from '../contracts/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import type { Orchestrator } from '../orchestration/index.ts';
 import { buildServer } from './app.ts';
+import { buildClickHouseInterface } from './clickhouse-http/app.ts';
 import { KeyStore } from './keys.ts';
 
 export interface Serving {
   app: FastifyInstance;
   url: string;
+  /** Where the ClickHouse interface for BI tools listens, unless it is off. */
+  clickhouseUrl?: string;
   /** The secret of the admin key created at this start, if there was no key before. */
   bootstrapKey?: string;
   close(): Promise<void>;
+}
+
+async function engineVersion(clickhouse: ClickHouseClient): Promise<string> {
+  const result = await clickhouse.query({ query: 'SELECT version() AS version', format: 'JSONEachRow' });
+  const [row] = await result.json<{ version: string }>();
+  return row?.version ?? 'unknown';
 }
 
 export async function startServing(
@@ -70,15 +79,27 @@ export async function startServing(
     },
   });
   // An API without keys answers this machine only.
-  const url = await app.listen({
-    port: cfg.apiPort,
-    host: deps.host ?? (cfg.auth ? cfg.apiHost : '127.0.0.1'),
-  });
+  const host = deps.host ?? (cfg.auth ? cfg.apiHost : '127.0.0.1');
+  const url = await app.listen({ port: cfg.apiPort, host });
+  const bi =
+    cfg.clickhouseHttpPort === undefined
+      ? undefined
+      : await buildClickHouseInterface({
+          sql: app.sqlService,
+          version: await engineVersion(deps.clickhouse),
+          auth: cfg.auth
+            ? { keys, redis, prefix: cfg.queuePrefix, rateLimitPerMinute: cfg.rateLimitPerMinute }
+            : undefined,
+          logger: { level: cfg.logLevel === 'info' ? 'warn' : cfg.logLevel },
+        });
+  const clickhouseUrl = await bi?.listen({ port: cfg.clickhouseHttpPort, host });
   return {
     app,
     url,
+    clickhouseUrl,
     bootstrapKey,
     async close() {
+      await bi?.close();
       await app.close();
       await admin.disconnect();
       redis.disconnect();
