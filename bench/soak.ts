@@ -33,6 +33,7 @@ const env = {
   TIDEWATER_LAKE_GROUP: `soak-lake-${id}`,
   TIDEWATER_QUEUE_PREFIX: `soak-${id}`,
   TIDEWATER_API_PORT: '0',
+  TIDEWATER_CLICKHOUSE_HTTP_PORT: '0',
   TIDEWATER_AUTH: '0',
   LOG_LEVEL: 'error',
 };

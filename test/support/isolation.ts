@@ -37,6 +37,8 @@ export function isolation(prefix: string): (name: string) => Promise<Isolated> {
       TIDEWATER_QUARANTINE_TOPIC: `${prefix}-${id}.quarantine`,
       TIDEWATER_EVENTS_PARTITIONS: '4',
       TIDEWATER_DATA_DIR: dataDir,
+      // A platform the test starts must not take the ClickHouse interface's port from another.
+      TIDEWATER_CLICKHOUSE_HTTP_PORT: '0',
       LOG_LEVEL: 'error',
     };
     const cfg = loadConfig(env);
