@@ -2,15 +2,16 @@
 // with its own FORMAT and SETTINGS clauses, its catalog reads of system.* pointed at the filtered
 // views, and SHOW, DESCRIBE and EXISTS turned into SELECTs of ours over those views with the
 // names as bound parameters. Whatever is built here is parsed and checked again from the start
-// (readRows), so a mistake in this file can refuse a statement but cannot widen what is allowed.
+// (readRows), so a mistake in this file can refuse a statement but cannot widen what is allowed;
+// a plain SELECT, which needs no edit, is checked on the parse already made.
 import {
   type AstNode,
   type ClientSettings,
-  canonicalStatement,
   clientSettings,
-  explainStatement,
   identifier,
   type Lane,
+  type Parsed,
+  parseStatement,
   readRows,
   refuse,
   type SqlService,
@@ -53,6 +54,8 @@ interface Plan {
   settings?: Map<string, string>;
   /** Answer with the columns of the statement's result, as DESCRIBE does. */
   describe?: boolean;
+  /** The engine's parse of `sql`, when it is the statement as sent. */
+  parsed?: Parsed;
 }
 
 /** `system.<table>` of the views' catalog pointed at the filtered views of the same name. */
@@ -255,8 +258,7 @@ export async function answerStatement(
   statement: InterfaceStatement,
 ): Promise<InterfaceAnswer> {
   const database = service.views.database;
-  const canonical = await canonicalStatement(lane.local, statement.text);
-  const ast = await explainStatement(lane.local, canonical, statement.params);
+  const { canonical, ast } = await parseStatement(lane, statement.text, statement.params);
   const planned = await plan(lane, canonical, ast, database);
   const settings: ClientSettings = clientSettings(
     [...statement.settings, ...(planned.settings ?? [])],
@@ -274,6 +276,7 @@ export async function answerStatement(
     },
     service.limits,
     service.functions,
+    planned.parsed,
   );
   const rows = await withDeadline(read, settings.timeoutSeconds);
   if (rows.truncated && settings.overflowThrows && !planned.describe)

@@ -20,6 +20,8 @@ export {
   canonicalStatement,
   explainStatement,
   OUTPUT_FORMATS,
+  type Parsed,
+  parseStatement,
   ROWS_FORMAT,
   type Rows,
   readRows,

@@ -225,14 +225,35 @@ export async function writeRows(
 }
 
 /** Steps 1 to 3: the statement checked, run and cut to its limits, in ROWS_FORMAT. */
+/** A statement already parsed by the engine: its canonical text and that text's EXPLAIN AST. */
+export interface Parsed {
+  canonical: string;
+  ast: readonly AstNode[];
+}
+
+/** Steps 1 and 2 of a statement's text. */
+export async function parseStatement(
+  lane: Lane,
+  sql: string,
+  params?: Record<string, string>,
+): Promise<Parsed> {
+  const canonical = await canonicalStatement(lane.local, sql);
+  return { canonical, ast: await explainStatement(lane.local, canonical, params) };
+}
+
+/**
+ * Steps 1 to 3: the statement checked, run and cut to its limits, in ROWS_FORMAT. `parsed`, when
+ * the caller parsed `statement.sql` already, saves parsing it again; it is checked all the same.
+ */
 export async function readRows(
   lane: Lane,
   statement: Omit<Statement, 'format'>,
   limits: SqlLimits,
   functions: FunctionCatalog,
+  parsed?: Parsed,
 ): Promise<Rows> {
-  const canonical = await canonicalStatement(lane.local, statement.sql);
-  checkStatement(await explainStatement(lane.local, canonical, statement.params), statement.rules, functions);
+  const { canonical, ast } = parsed ?? (await parseStatement(lane, statement.sql, statement.params));
+  checkStatement(ast, statement.rules, functions);
   const limit = Math.min(statement.maxRows ?? limits.maxRows, limits.maxRows);
   const text = await call('run', async () => {
     const result = await lane.reader.query({
