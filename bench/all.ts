@@ -23,6 +23,10 @@ const TARGETS: Record<string, Check[]> = {
     { figure: 'events_per_s', target: 50_000, better: 'higher' },
     { figure: 'live_p99_ms', target: 1_000, better: 'lower' },
   ],
+  bi: [
+    { figure: 'p99_ms', target: 500, better: 'lower' },
+    { figure: 'speed_lag_max_s', target: 5, better: 'lower' },
+  ],
   soak: [
     { figure: 'peak_rss_mb', target: 2_048, better: 'lower' },
     { figure: 'rss_growth_mb_per_min', target: 1, better: 'lower' },
