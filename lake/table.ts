@@ -23,8 +23,8 @@ import {
 import { type Duck, openDuck, sqlStringList } from './duck.ts';
 import { addActions, fromLogPath } from './parquet/add-actions.ts';
 import { ident, type Row, type StagedBatch, stageRows } from './parquet/stage.ts';
-import { rewriteFiles, writePartitioned } from './parquet/write.ts';
-import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema } from './schema.ts';
+import { filesWithLocalTimestamps, rewriteFiles, writePartitioned } from './parquet/write.ts';
+import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema, UTC_TIMESTAMPS } from './schema.ts';
 import { type FileProblem, LakeCorruptionError, verifyFiles } from './verify.ts';
 
 export interface LakeTableOptions {
@@ -234,16 +234,37 @@ export class LakeTable {
   private async optimizeNow(opts: OptimizeOptions): Promise<CommitResult> {
     const base = await this.refresh();
     const target = opts.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE;
-    const bins = packSmallFiles(
-      [...base.files.values()].filter((f) => matches(f.partitionValues, opts.partition)),
-      target,
-    );
-    if (bins.length === 0) return { version: base.version, filesAdded: 0, filesRemoved: 0 };
+    // A table written before timestamps were adjusted to UTC: its older files are rewritten
+    // whatever their size, and once none is left the table says so (UTC_TIMESTAMPS), so later runs
+    // skip the footer scan. Versions before keep their files, read as before (utcTimestamp).
+    const upgraded = base.metadata.configuration[UTC_TIMESTAMPS] === 'true';
+    const live = [...base.files.values()];
+    const local = upgraded
+      ? new Set<string>()
+      : await filesWithLocalTimestamps(this.duck.connection, this.schema, this.paths(live));
+    const isLocal = (f: AddFile) => local.has(join(this.dir, fromLogPath(f.path)));
+    const wanted = live.filter((f) => matches(f.partitionValues, opts.partition));
+    const bins = packFiles(wanted, target, isLocal);
+    const rewritesEveryLocal = live.filter(isLocal).every((f) => bins.some((bin) => bin.includes(f)));
+    const metadata: Action[] =
+      !upgraded && rewritesEveryLocal
+        ? [
+            {
+              metaData: {
+                ...base.metadata,
+                configuration: { ...base.metadata.configuration, [UTC_TIMESTAMPS]: 'true' },
+              },
+            },
+          ]
+        : [];
+    if (bins.length === 0 && metadata.length === 0) {
+      return { version: base.version, filesAdded: 0, filesRemoved: 0 };
+    }
     const now = Date.now();
-    const actions: Action[] = [];
+    const actions: Action[] = [...metadata];
     for (const bin of bins) {
       const partitionDir = dirname(join(this.dir, fromLogPath((bin[0] as AddFile).path)));
-      const written = await rewriteFiles(this.duck.connection, partitionDir, this.paths(bin));
+      const written = await rewriteFiles(this.duck.connection, partitionDir, this.schema, this.paths(bin));
       const [add] = await addActions(this.duck.connection, this.dir, this.schema, [written], false);
       actions.push(...bin.map((f) => ({ remove: removeOf(f, now) })), { add: add as AddFile });
     }
@@ -340,7 +361,7 @@ async function create(log: DeltaLog, schema: TableSchema): Promise<Snapshot> {
         format: { provider: 'parquet', options: {} },
         schemaString: schemaString(schema),
         partitionColumns: schema.partitionColumns.map((p) => p.name),
-        configuration: {},
+        configuration: { [UTC_TIMESTAMPS]: 'true' },
         createdTime: Date.now(),
       },
     },
@@ -365,10 +386,17 @@ const removeOf = (f: AddFile, deletionTimestamp: number): RemoveFile => ({
   size: f.size,
 });
 
-/** Per partition, greedily packs files smaller than `target` into bins of total size up to it. */
-function packSmallFiles(files: readonly AddFile[], target: number): AddFile[][] {
+/**
+ * Per partition, greedily packs the files smaller than `target` (and those `mustRewrite` says, of
+ * any size) into bins of total size up to it; a bin of one small file would only be copied.
+ */
+function packFiles(
+  files: readonly AddFile[],
+  target: number,
+  mustRewrite: (f: AddFile) => boolean,
+): AddFile[][] {
   const byPartition = new Map<string, AddFile[]>();
-  for (const f of files.filter((f) => f.size < target)) {
+  for (const f of files.filter((f) => f.size < target || mustRewrite(f))) {
     const key = JSON.stringify(f.partitionValues);
     byPartition.set(key, [...(byPartition.get(key) ?? []), f]);
   }
@@ -387,7 +415,7 @@ function packSmallFiles(files: readonly AddFile[], target: number): AddFile[][] 
     }
     bins.push(bin);
   }
-  return bins.filter((b) => b.length > 1);
+  return bins.filter((b) => b.length > 1 || b.some(mustRewrite));
 }
 
 /** Data files under the table root, skipping the log and hidden or underscore-prefixed entries. */
