@@ -96,7 +96,8 @@ describe('the lake read by engines tidewater did not write', () => {
       cfg.eventsTopic,
       imperfectTraffic(31, '2025-05-01T00:55:00Z', 8_000),
     );
-    const writer = await startLakeWriter(cfg, { groupId, maxRecords: 400 });
+    // Commits every 50 ms: enough versions for checkpoints while the backlog is read.
+    const writer = await startLakeWriter({ ...cfg, lakeCommitSeconds: 0.05 }, { groupId, maxRecords: 400 });
     try {
       await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 90_000);
     } finally {
