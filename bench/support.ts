@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import type { TidewaterEvent } from '../contracts/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 
@@ -77,4 +78,27 @@ export function describeThreadCpu(from: Map<string, number>, events: number): st
     .sort((a, b) => b[1] - a[1])
     .map(([kind, perEvent]) => `${kind} ${perEvent.toFixed(1)}`)
     .join(', ');
+}
+
+/**
+ * The `calibration` of a bench's last line: how fast this machine ran a fixed reference workload in
+ * the same run, JSON.parse of the bench's own event records on one core (for ~`ms`), so figures of
+ * runs on differently loaded machines can be compared. Also the load average (1, 5, 15 min).
+ */
+export function calibrate(
+  values: readonly (Buffer | string)[],
+  ms = 1_000,
+): { json_parse_events_per_s: number; load_average: number[] } {
+  const texts = values.map(String);
+  if (texts.length === 0) throw new Error('calibrate needs sample events');
+  let parsed = 0;
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    for (const text of texts) JSON.parse(text);
+    parsed += texts.length;
+  }
+  return {
+    json_parse_events_per_s: Math.round((parsed / (performance.now() - started)) * 1000),
+    load_average: loadavg().map((l) => Math.round(l * 100) / 100),
+  };
 }
