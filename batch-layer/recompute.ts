@@ -25,6 +25,7 @@ import {
   rollupKey,
   rollupSelect,
 } from '../contracts/catalog.ts';
+import { utcTimestamp } from '../lake/index.ts';
 import type { MetricRow } from '../speed-layer/index.ts';
 import { metricRawColumns, openDuckDB, outputColumns, presentColumn, readParquet } from './duckdb.ts';
 import { duckdbDialect as dialect } from './duckdb-dialect.ts';
@@ -79,16 +80,22 @@ const q = dialect.quote;
 const RAW_TEMP = 'batch_raw';
 const viewTemp = (metric: Metric) => q(`batch_${metricTable(metric)}`);
 
-/** The range's raw rows with the given columns, cast to the raw-row types whatever the files hold. */
+/**
+ * The range's raw rows with the given columns, cast to the raw-row types whatever the files hold.
+ * Timestamps (UTC-adjusted in the lake, not in files written before) become TIMESTAMP through
+ * their microseconds, not a cast through ICU; the range filter stays on the column as stored, so
+ * DuckDB still prunes row groups by their statistics.
+ */
 export function rawSelect(
   files: readonly string[],
   columns: readonly string[],
   eventTypes: readonly string[],
 ) {
-  const list = columns.map(
-    (c) =>
-      `CAST(${q(c)} AS ${dialect.columnType(RAW_COLUMNS[c as keyof typeof RAW_COLUMNS].type)}) AS ${q(c)}`,
-  );
+  const list = columns.map((c) => {
+    const type = RAW_COLUMNS[c as keyof typeof RAW_COLUMNS].type;
+    const value = type === 'timestamp' ? utcTimestamp(q(c)) : `CAST(${q(c)} AS ${dialect.columnType(type)})`;
+    return `${value} AS ${q(c)}`;
+  });
   if (files.length === 0) return `SELECT ${list.join(', ')} FROM (SELECT ${emptyRow()}) WHERE false`;
   const time = q('event_time');
   return [

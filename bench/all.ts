@@ -18,6 +18,10 @@ const TARGETS: Record<string, Check[]> = {
     { figure: 'write_events_per_s', target: 150_000, better: 'higher' },
     { figure: 'backfill_vs_duckdb', target: 0.8, better: 'higher' },
   ],
+  'lake-trickle': [
+    { figure: 'files_per_million_events', target: 20, better: 'lower' },
+    { figure: 'commits_per_hour', target: 120, better: 'lower' },
+  ],
   serve: [{ figure: 'p99_ms', target: 50, better: 'lower' }],
   ingest: [
     { figure: 'events_per_s', target: 50_000, better: 'higher' },

@@ -1,7 +1,7 @@
 // Lake write throughput on one core: generated events as the gate accepts them, then appendBatch
 // (events into DuckDB -> rows flattened in SQL -> partitioned zstd Parquet -> stats -> Delta commit
 // with txn) timed per batch of 50k events into a fresh table, DuckDB limited to one thread.
-// Last line: {"bench":"lake-write","write_events_per_s":N,"target":150000}
+// Last line: {"bench":"lake-write","write_events_per_s":N,"target":150000,"calibration":{...}}
 // Usage: node --import tsx bench/lake-write.ts [events]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { buildDimensions, indexDimensions } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
-import { acceptedAt, median, report, say } from './support.ts';
+import { acceptedAt, calibrate, median, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 300_000);
 const BATCH_EVENTS = 50_000;
@@ -62,4 +62,9 @@ try {
 }
 const overall = Math.round((EVENTS / totalMs) * 1000);
 say(`overall ${overall} events/s, median batch ${Math.round(median(perBatch))} events/s`);
-report({ bench: 'lake-write', write_events_per_s: overall, target: TARGET });
+report({
+  bench: 'lake-write',
+  write_events_per_s: overall,
+  target: TARGET,
+  calibration: calibrate((batches[0]?.records ?? []).slice(0, 2_000).map((r) => r.source.value ?? '')),
+});

@@ -5,7 +5,8 @@
 // generated SQL over the snapshot's files, next to (3) the same two aggregations written by hand
 // in DuckDB over the same files. Both are timed 5 times, interleaved; rates are medians, the
 // ratio is the median of the per-run ratios. Last line:
-// {"bench":"lake","write_events_per_s":N,"backfill_events_per_s":N,"backfill_vs_duckdb":R}
+// {"bench":"lake","write_events_per_s":N,"backfill_events_per_s":N,"backfill_vs_duckdb":R,"calibration":{...}}
+// calibration: JSON.parse of the bench's events on one core, measured in the same run, and the load average.
 // Usage: npm run bench:lake [-- <events, default 20000000>]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,7 +16,7 @@ import { buildDimensions, getMetric, indexDimensions } from '../contracts/index.
 import { generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
-import { acceptedAt, median, report, say } from './support.ts';
+import { acceptedAt, calibrate, median, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 20_000_000);
 const COMMIT_EVENTS = 100_000;
@@ -127,6 +128,7 @@ try {
     files: files.length,
     target_write_events_per_s: 150_000,
     target_backfill_vs_duckdb: 0.8,
+    calibration: calibrate([...generate({ count: 2_000, rate: RATE, start: START })].map((r) => r.value)),
   });
 } finally {
   table.close();

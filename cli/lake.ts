@@ -124,9 +124,18 @@ export function registerLake(program: Command): void {
       nonNegative('--retention-hours'),
       168,
     )
-    .action(async (flags: { retentionHours: number }) => {
-      if (await viaQueue('vacuum', { retentionHours: flags.retentionHours })) return;
-      const { deleted } = await withTable((t) => t.vacuum({ retentionHours: flags.retentionHours }));
+    .option(
+      '--orphan-minutes <m>',
+      'delete files no version ever referenced once this old (default: TIDEWATER_VACUUM_ORPHAN_MINUTES)',
+      nonNegative('--orphan-minutes'),
+    )
+    .action(async (flags: { retentionHours: number; orphanMinutes?: number }) => {
+      const options = {
+        retentionHours: flags.retentionHours,
+        orphanMinutes: flags.orphanMinutes ?? config().vacuumOrphanMinutes,
+      };
+      if (await viaQueue('vacuum', options)) return;
+      const { deleted } = await withTable((t) => t.vacuum(options));
       console.log(`vacuum: deleted ${deleted.length} file(s)`);
     });
 }

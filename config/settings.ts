@@ -94,6 +94,16 @@ export const settings = {
     z.string().min(1).default('tidewater-lake'),
     'Kafka consumer group of the lake writer (Kafka -> gate -> Parquet + Delta log).',
   ),
+  lakeCommitMb: setting(
+    'TIDEWATER_LAKE_COMMIT_MB',
+    positiveInt.default(64),
+    'The lake writer commits once the Parquet it has staged reaches this many MiB, or at TIDEWATER_LAKE_COMMIT_SECONDS, whichever comes first: fewer, larger files and log entries than a commit per Kafka fetch.',
+  ),
+  lakeCommitSeconds: setting(
+    'TIDEWATER_LAKE_COMMIT_SECONDS',
+    z.coerce.number().positive().max(3600).default(60),
+    'Longest a range the lake writer has staged waits for its commit (and its Kafka offsets with it): how far the lake trails Kafka at low rates.',
+  ),
   redisUrl: setting(
     'REDIS_URL',
     redisUrl.default('redis://127.0.0.1:6379'),
@@ -225,8 +235,8 @@ export const settings = {
   ),
   optimizeCron: setting(
     'TIDEWATER_OPTIMIZE_CRON',
-    cronOrOff('0 2 * * *'),
-    'When the scheduler enqueues lake compaction (UTC cron, or off).',
+    cronOrOff('*/15 * * * *'),
+    "When the scheduler enqueues lake compaction (UTC cron, or off): each partition's small files packed into files of up to 128 MiB, one commit that changes no row.",
   ),
   vacuumCron: setting(
     'TIDEWATER_VACUUM_CRON',
@@ -237,6 +247,11 @@ export const settings = {
     'TIDEWATER_VACUUM_RETENTION_HOURS',
     z.coerce.number().nonnegative().default(168),
     'Scheduled vacuum keeps files any version of this many past hours references (time travel reach).',
+  ),
+  vacuumOrphanMinutes: setting(
+    'TIDEWATER_VACUUM_ORPHAN_MINUTES',
+    z.coerce.number().positive().default(60),
+    'Vacuum deletes data files that no version ever referenced (left by a writer killed before its commit) once they are this old, whatever the retention; keep it well above TIDEWATER_LAKE_COMMIT_SECONDS.',
   ),
   reportCron: setting(
     'TIDEWATER_REPORT_CRON',

@@ -3,7 +3,7 @@
 // The rows themselves are built by DuckDB from accepted records: see event-rows.ts.
 import { join } from 'node:path';
 import { type LogicalType, RAW_COLUMN_NAMES, RAW_COLUMNS, type RawRow } from '../contracts/raw-rows.ts';
-import type { ColumnDef, DeltaType, TableSchema } from './schema.ts';
+import { type ColumnDef, type DeltaType, type TableSchema, utcTimestamp } from './schema.ts';
 
 const DELTA_TYPE_OF: Record<LogicalType, DeltaType> = {
   uuid: 'string',
@@ -38,9 +38,10 @@ export const EVENTS_SCHEMA: TableSchema = {
     { name: 'event', type: 'string', nullable: true, minMax: false },
   ],
   // Zero-padded hours keep directory listings in time order; the log stores the number itself.
+  // strftime of a TIMESTAMPTZ goes through ICU (3x the cost): the UTC wall clock is the same.
   partitionColumns: [
-    { name: 'date', type: 'date', expr: `strftime(event_time, '%Y-%m-%d')` },
-    { name: 'hour', type: 'integer', expr: `strftime(event_time, '%H')` },
+    { name: 'date', type: 'date', expr: `strftime(${utcTimestamp('event_time')}, '%Y-%m-%d')` },
+    { name: 'hour', type: 'integer', expr: `strftime(${utcTimestamp('event_time')}, '%H')` },
   ],
 };
 

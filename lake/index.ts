@@ -3,7 +3,14 @@ export { type Duck, openDuck } from './duck.ts';
 export { stageAccepted } from './event-rows.ts';
 export { EVENTS_SCHEMA, type LakeRow, lakeTableDir } from './events.ts';
 export type { LakeValue, Row, StagedBatch } from './parquet/stage.ts';
-export type { ColumnDef, DeltaType, PartitionColumnDef, TableSchema } from './schema.ts';
+export {
+  type ColumnDef,
+  type DeltaType,
+  type PartitionColumnDef,
+  type TableSchema,
+  UTC_TIMESTAMPS,
+  utcTimestamp,
+} from './schema.ts';
 export {
   type AppendOptions,
   type CommitResult,

@@ -23,8 +23,9 @@ import {
 import { type Duck, openDuck, sqlStringList } from './duck.ts';
 import { addActions, fromLogPath } from './parquet/add-actions.ts';
 import { ident, type Row, type StagedBatch, stageRows } from './parquet/stage.ts';
-import { rewriteFiles, writePartitioned } from './parquet/write.ts';
-import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema } from './schema.ts';
+import { filesWithLocalTimestamps, rewriteFiles } from './parquet/write.ts';
+import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema, UTC_TIMESTAMPS } from './schema.ts';
+import { Staging } from './staging.ts';
 import { type FileProblem, LakeCorruptionError, verifyFiles } from './verify.ts';
 
 export interface LakeTableOptions {
@@ -60,6 +61,12 @@ export interface OptimizeOptions {
 
 export interface VacuumOptions {
   retentionHours: number;
+  /**
+   * Files no version ever referenced (a writer killed before its commit) are deleted once this
+   * old, without waiting for the retention (default: the retention). Must exceed the time a writer
+   * keeps staged files before committing them.
+   */
+  orphanMinutes?: number;
   /** The clock, for tests. */
   now?: number;
 }
@@ -151,21 +158,70 @@ export class LakeTable {
       typeof batch === 'function'
         ? batch
         : async (connection) => (batch.length ? stageRows(connection, this.schema, batch) : undefined);
-    return this.serialized(() => this.append(stage, opts));
+    return this.serialized(async () => {
+      const base = await this.refresh();
+      const txns = opts.txn ?? [];
+      for (const t of txns) {
+        const recorded = base.txns.get(t.appId)?.version;
+        if (recorded !== undefined && t.version <= recorded) {
+          throw new Error(`txn ${t.appId}: version ${t.version} is already covered (table has ${recorded})`);
+        }
+      }
+      const staging = this.newStaging();
+      await this.stageNow(staging, stage);
+      const expected = new Map(txns.map((t) => [t.appId, base.txns.get(t.appId)?.version]));
+      return this.commitStagingNow(staging, txns, expected);
+    });
   }
 
-  private async append(stage: Stage, opts: AppendOptions): Promise<CommitResult> {
-    const base = await this.refresh();
-    const txns = opts.txn ?? [];
-    for (const t of txns) {
-      const recorded = base.txns.get(t.appId)?.version;
-      if (recorded !== undefined && t.version <= recorded) {
-        throw new Error(`txn ${t.appId}: version ${t.version} is already covered (table has ${recorded})`);
-      }
+  /**
+   * Batches gathered for one later commit (commitStaging): several small batches make one file per
+   * partition instead of one each. Nothing staged is visible before that commit.
+   */
+  newStaging(): Staging {
+    return new Staging(this.duck.connection, this.dir, this.schema);
+  }
+
+  /**
+   * Adds a batch to `staging`; a batch that fails leaves nothing of it there. `staged` runs once it
+   * is there, before any later operation on the table (a commit of the staging) starts.
+   */
+  stage(staging: Staging, batch: Stage, staged?: () => void): Promise<void> {
+    return this.serialized(async () => {
+      await this.stageNow(staging, batch);
+      staged?.();
+    });
+  }
+
+  private async stageNow(staging: Staging, batch: Stage): Promise<void> {
+    const staged = await batch(this.duck.connection);
+    if (staged) await staging.add(staged);
+  }
+
+  /**
+   * Commits everything `staging` holds with `txn` (asked for when the commit starts, after what was
+   * staged before), in one version. `expected` is, per appId, the
+   * version the caller saw recorded when it chose which source records to stage: if another
+   * writer recorded progress for it since, the staged records may overlap its (TxnConflictError).
+   */
+  commitStaging(
+    staging: Staging,
+    txn: () => readonly Pick<Txn, 'appId' | 'version'>[],
+    expected: ReadonlyMap<string, number | undefined>,
+  ): Promise<CommitResult> {
+    return this.serialized(() => this.commitStagingNow(staging, txn(), expected));
+  }
+
+  private async commitStagingNow(
+    staging: Staging,
+    txns: readonly Pick<Txn, 'appId' | 'version'>[],
+    expected: ReadonlyMap<string, number | undefined>,
+  ): Promise<CommitResult> {
+    if (txns.length === 0 && staging.empty) {
+      await staging.drop();
+      return { version: this.latest.version, filesAdded: 0, filesRemoved: 0 };
     }
-    const staged = await stage(this.duck.connection);
-    const files = staged ? await writePartitioned(this.duck.connection, this.dir, this.schema, staged) : [];
-    const adds = await addActions(this.duck.connection, this.dir, this.schema, files, true);
+    const adds = await staging.files();
     const now = Date.now();
     const actions: Action[] = [
       ...txns.map((t) => ({ txn: { appId: t.appId, version: t.version, lastUpdated: now } })),
@@ -174,9 +230,10 @@ export class LakeTable {
     // Blind appends commute: after a lost race, retry at the next version unless the winner
     // recorded progress for one of our appIds.
     const stillOurs = (s: Snapshot) => {
-      const clash = txns.find((t) => s.txns.get(t.appId)?.version !== base.txns.get(t.appId)?.version);
-      if (clash) throw new TxnConflictError(clash.appId);
+      const clash = [...expected].find(([appId, version]) => s.txns.get(appId)?.version !== version);
+      if (clash) throw new TxnConflictError(clash[0]);
     };
+    stillOurs(await this.refresh());
     return this.commit(actions, stillOurs, {
       operation: 'WRITE',
       operationParameters: {
@@ -234,16 +291,37 @@ export class LakeTable {
   private async optimizeNow(opts: OptimizeOptions): Promise<CommitResult> {
     const base = await this.refresh();
     const target = opts.targetFileSize ?? DEFAULT_TARGET_FILE_SIZE;
-    const bins = packSmallFiles(
-      [...base.files.values()].filter((f) => matches(f.partitionValues, opts.partition)),
-      target,
-    );
-    if (bins.length === 0) return { version: base.version, filesAdded: 0, filesRemoved: 0 };
+    // A table written before timestamps were adjusted to UTC: its older files are rewritten
+    // whatever their size, and once none is left the table says so (UTC_TIMESTAMPS), so later runs
+    // skip the footer scan. Versions before keep their files, read as before (utcTimestamp).
+    const upgraded = base.metadata.configuration[UTC_TIMESTAMPS] === 'true';
+    const live = [...base.files.values()];
+    const local = upgraded
+      ? new Set<string>()
+      : await filesWithLocalTimestamps(this.duck.connection, this.schema, this.paths(live));
+    const isLocal = (f: AddFile) => local.has(join(this.dir, fromLogPath(f.path)));
+    const wanted = live.filter((f) => matches(f.partitionValues, opts.partition));
+    const bins = packFiles(wanted, target, isLocal);
+    const rewritesEveryLocal = live.filter(isLocal).every((f) => bins.some((bin) => bin.includes(f)));
+    const metadata: Action[] =
+      !upgraded && rewritesEveryLocal
+        ? [
+            {
+              metaData: {
+                ...base.metadata,
+                configuration: { ...base.metadata.configuration, [UTC_TIMESTAMPS]: 'true' },
+              },
+            },
+          ]
+        : [];
+    if (bins.length === 0 && metadata.length === 0) {
+      return { version: base.version, filesAdded: 0, filesRemoved: 0 };
+    }
     const now = Date.now();
-    const actions: Action[] = [];
+    const actions: Action[] = [...metadata];
     for (const bin of bins) {
       const partitionDir = dirname(join(this.dir, fromLogPath((bin[0] as AddFile).path)));
-      const written = await rewriteFiles(this.duck.connection, partitionDir, this.paths(bin));
+      const written = await rewriteFiles(this.duck.connection, partitionDir, this.schema, this.paths(bin));
       const [add] = await addActions(this.duck.connection, this.dir, this.schema, [written], false);
       actions.push(...bin.map((f) => ({ remove: removeOf(f, now) })), { add: add as AddFile });
     }
@@ -263,7 +341,7 @@ export class LakeTable {
 
   /**
    * Deletes data files that no version within the retention window references: neither live nor
-   * removed after the cutoff, and (for never-committed files) older than the cutoff.
+   * removed after the cutoff; files no version ever referenced once older than the orphan cutoff.
    */
   vacuum(opts: VacuumOptions): Promise<{ deleted: string[] }> {
     return this.serialized(() => this.vacuumNow(opts));
@@ -271,16 +349,23 @@ export class LakeTable {
 
   private async vacuumNow(opts: VacuumOptions): Promise<{ deleted: string[] }> {
     const snapshot = await this.refresh();
-    const cutoff = (opts.now ?? Date.now()) - opts.retentionHours * HOUR_MS;
+    const now = opts.now ?? Date.now();
+    const cutoff = now - opts.retentionHours * HOUR_MS;
+    const orphanCutoff = opts.orphanMinutes === undefined ? cutoff : now - opts.orphanMinutes * 60_000;
+    const absolute = (p: string) => join(this.dir, fromLogPath(p));
     const kept = new Set(
       [
         ...snapshot.files.keys(),
         ...[...snapshot.tombstones.values()].filter((r) => r.deletionTimestamp > cutoff).map((r) => r.path),
-      ].map((p) => join(this.dir, fromLogPath(p))),
+      ].map(absolute),
     );
+    // Checkpoints keep every tombstone: a file in neither map was never committed.
+    const referenced = new Set([...snapshot.files.keys(), ...snapshot.tombstones.keys()].map(absolute));
     const deleted: string[] = [];
     for (const file of await dataFiles(this.dir)) {
-      if (kept.has(file) || (await stat(file)).mtimeMs > cutoff) continue;
+      if (kept.has(file)) continue;
+      const { mtimeMs } = await stat(file);
+      if (mtimeMs > (referenced.has(file) ? cutoff : Math.max(cutoff, orphanCutoff))) continue;
       await rm(file);
       deleted.push(file);
       await rmdir(dirname(file)).catch(() => undefined); // only succeeds once the partition is empty
@@ -340,7 +425,7 @@ async function create(log: DeltaLog, schema: TableSchema): Promise<Snapshot> {
         format: { provider: 'parquet', options: {} },
         schemaString: schemaString(schema),
         partitionColumns: schema.partitionColumns.map((p) => p.name),
-        configuration: {},
+        configuration: { [UTC_TIMESTAMPS]: 'true' },
         createdTime: Date.now(),
       },
     },
@@ -365,10 +450,17 @@ const removeOf = (f: AddFile, deletionTimestamp: number): RemoveFile => ({
   size: f.size,
 });
 
-/** Per partition, greedily packs files smaller than `target` into bins of total size up to it. */
-function packSmallFiles(files: readonly AddFile[], target: number): AddFile[][] {
+/**
+ * Per partition, greedily packs the files smaller than `target` (and those `mustRewrite` says, of
+ * any size) into bins of total size up to it; a bin of one small file would only be copied.
+ */
+function packFiles(
+  files: readonly AddFile[],
+  target: number,
+  mustRewrite: (f: AddFile) => boolean,
+): AddFile[][] {
   const byPartition = new Map<string, AddFile[]>();
-  for (const f of files.filter((f) => f.size < target)) {
+  for (const f of files.filter((f) => f.size < target || mustRewrite(f))) {
     const key = JSON.stringify(f.partitionValues);
     byPartition.set(key, [...(byPartition.get(key) ?? []), f]);
   }
@@ -387,7 +479,7 @@ function packSmallFiles(files: readonly AddFile[], target: number): AddFile[][] 
     }
     bins.push(bin);
   }
-  return bins.filter((b) => b.length > 1);
+  return bins.filter((b) => b.length > 1 || b.some(mustRewrite));
 }
 
 /** Data files under the table root, skipping the log and hidden or underscore-prefixed entries. */

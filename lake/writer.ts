@@ -1,18 +1,19 @@
 // The lake writer: the events topic through the quality gate into the lake's events table. It
-// rides the shared gated consumer; its sink commits each offset range as one Delta version whose
-// txn action records where the partition resumes, so the lake itself says what it already holds.
-// A range replayed after a crash (announced in the offset commit, see pipeline/delivery.ts) is
-// found covered by the txn and not written twice; Parquet written without a commit is never read.
+// rides the shared gated consumer with a deferred sink: ranges are staged as they come and
+// committed together by size or age (commit-buffer.ts), one Delta version whose txn actions record
+// where each partition resumes, so the lake itself says what it already holds. Kafka's offsets
+// follow the commit; after a crash the records the lake already holds are recognised by offset and
+// not written twice, and Parquet written without a commit is never read (vacuum removes it).
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { type DimensionIndex, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import {
+  type DeferredSink,
   GatedConsumer,
   type GatedConsumerOptions,
   localGates,
   parseToken,
-  type Sink,
 } from '../pipeline/index.ts';
 import {
   type AcceptedRecord,
@@ -21,6 +22,7 @@ import {
   QuarantinePublisher,
   type RejectedRecord,
 } from '../quality/index.ts';
+import { CommitBuffer } from './commit-buffer.ts';
 import { stageAccepted } from './event-rows.ts';
 import { EVENTS_SCHEMA, lakeTableDir } from './events.ts';
 import { type LakeTable, openTable } from './table.ts';
@@ -30,7 +32,7 @@ export const txnAppId = (groupId: string, topic: string, partition: number): str
   `${groupId}:${topic}:${partition}`;
 
 interface LakeSinkOptions {
-  table: LakeTable;
+  buffer: CommitBuffer;
   groupId: string;
   dimensions: DimensionIndex;
   quarantine: { publish(records: readonly RejectedRecord[]): Promise<void> };
@@ -38,31 +40,35 @@ interface LakeSinkOptions {
 }
 
 export function createLakeSink({
-  table,
+  buffer,
   groupId,
   dimensions,
   quarantine,
   qualityMetrics,
-}: LakeSinkOptions): Sink<readonly AcceptedRecord[]> {
-  return async (token, { accepted, rejected, report }) => {
-    const { topic, partition, range } = parseToken(token);
-    const appId = txnAppId(groupId, topic, partition);
-    const resumeAt = range.last + 1;
-    const covered = (await table.txnVersion(appId)) ?? 0;
-    if (covered > range.first && covered < resumeAt) {
-      // Ranges are replayed whole, never split: a half-covered one means two writers disagree.
-      throw new Error(`lake holds ${appId} up to ${covered}, inside range ${range.first}-${range.last}`);
-    }
-    if (covered < resumeAt) {
-      await table.appendBatch(stageAccepted(accepted, dimensions), {
-        txn: [{ appId, version: resumeAt }],
-      });
-    }
-    if (rejected.length > 0) await quarantine.publish(rejected);
-    qualityMetrics?.observeBatch(report);
-    let newest = 0;
-    for (const r of accepted) newest = Math.max(newest, r.eventTimeMs);
-    return newest || undefined;
+}: LakeSinkOptions): DeferredSink<readonly AcceptedRecord[]> {
+  return {
+    async take(token, { accepted, rejected, report }) {
+      const { topic, partition, range } = parseToken(token);
+      const appId = txnAppId(groupId, topic, partition);
+      // Records below it are in the lake or on their way there, their rejections published.
+      const held = await buffer.heldFrom(appId);
+      const fresh = (r: { source: { offset: string } }) => Number(r.source.offset) >= held;
+      const toQuarantine = rejected.filter(fresh);
+      // Published before the commit that records their offsets as held.
+      if (toQuarantine.length > 0) await quarantine.publish(toQuarantine);
+      qualityMetrics?.observeBatch(report);
+      const resumeAt = range.last + 1;
+      let newest = 0;
+      for (const r of accepted) newest = Math.max(newest, r.eventTimeMs);
+      if (held >= resumeAt) return { durable: Promise.resolve(newest || undefined) };
+      const toWrite = accepted.filter(fresh);
+      const { durable } = await buffer.add(
+        appId,
+        resumeAt,
+        toWrite.length > 0 ? stageAccepted(toWrite, dimensions) : undefined,
+      );
+      return { durable: durable.then(() => newest || undefined) };
+    },
   };
 }
 
@@ -77,6 +83,8 @@ export type LakeWriterConfig = Pick<
   | 'dataDir'
   | 'allowedLatenessMinutes'
   | 'lakeGroup'
+  | 'lakeCommitMb'
+  | 'lakeCommitSeconds'
 >;
 
 export type LakeWriterOptions = Partial<
@@ -93,12 +101,13 @@ export interface LakeWriter {
   stop(): Promise<void>;
 }
 
-/** Larger ranges than the speed layer's: each one is a Parquet file per partition and a commit. */
+/** Larger ranges than the speed layer's: a range of this size goes to its own files at once. */
 const LAKE_MAX_RECORDS = 50_000;
 
 /**
- * One range per partition on its way at a time: a range holds its parsed events until it is
- * written, ~50 MB at this size, and the all-in-one platform has little memory to spare.
+ * One range per partition held at a time: a range holds its parsed events until it is staged,
+ * ~50 MB at this size, and the all-in-one platform has little memory to spare. (Staged ranges wait
+ * for their commit without holding them.)
  */
 const LAKE_MAX_IN_FLIGHT = 1;
 
@@ -111,6 +120,10 @@ export async function startLakeWriter(
   const kafka = createKafka(cfg, 'lake');
   await ensurePlatformTopics(kafka, cfg);
   const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+  const buffer = new CommitBuffer(table, {
+    maxBytes: cfg.lakeCommitMb * 1024 * 1024,
+    maxAgeMs: cfg.lakeCommitSeconds * 1000,
+  });
   const dimensions = await loadPlatformDimensions(cfg.dataDir);
   const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
   await quarantine.connect();
@@ -128,7 +141,7 @@ export async function startLakeWriter(
     ),
     allowedLatenessMinutes: cfg.allowedLatenessMinutes,
     sink: createLakeSink({
-      table,
+      buffer,
       groupId,
       dimensions: indexDimensions(dimensions),
       quarantine,
@@ -141,7 +154,9 @@ export async function startLakeWriter(
     table,
     async stop() {
       try {
-        await consumer.stop();
+        // The ranges in hand commit now rather than at their age; the consumer waits for them.
+        const stopped = consumer.stop();
+        await Promise.all([stopped, buffer.drain()]);
         await quarantine.disconnect();
       } finally {
         table.close();

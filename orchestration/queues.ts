@@ -21,7 +21,8 @@ export interface JobPayloads {
   /** Whole UTC days [from, to) (YYYY-MM-DD) at a fixed lake version, resolved when requested. */
   backfill: { from: string; to: string; asOfVersion: number };
   optimize: Record<string, never>;
-  vacuum: { retentionHours: number };
+  /** Files no version ever referenced go after orphanMinutes, the others after retentionHours. */
+  vacuum: { retentionHours: number; orphanMinutes?: number };
   checkpoint: Record<string, never>;
   'quarantine-replay': { filter: QuarantineFilter; dryRun: boolean };
   /** The UTC day (YYYY-MM-DD) to report on. */
@@ -37,6 +38,7 @@ export type OrchestrationConfig = Pick<
   | 'workerConcurrency'
   | 'allowedLatenessMinutes'
   | 'vacuumRetentionHours'
+  | 'vacuumOrphanMinutes'
 >;
 
 export function isQueueName(name: string): name is QueueName {

@@ -34,7 +34,7 @@ function schedules(cfg: Config): Record<ScheduleName, Schedule> {
     vacuum: {
       cron: cfg.vacuumCron,
       queue: 'vacuum',
-      data: () => ({ retentionHours: cfg.vacuumRetentionHours }),
+      data: () => ({ retentionHours: cfg.vacuumRetentionHours, orphanMinutes: cfg.vacuumOrphanMinutes }),
     },
     // The day before the tick's.
     'validation-report': {

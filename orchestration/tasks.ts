@@ -153,8 +153,7 @@ export const TASKS: { [Q in QueueName]: Task<Q> } = {
   backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data.asOfVersion),
   optimize: (_, ctx) => withTable(ctx.cfg, (t) => t.optimize()),
   vacuum: async (data, ctx) => ({
-    deleted: (await withTable(ctx.cfg, (t) => t.vacuum({ retentionHours: data.retentionHours }))).deleted
-      .length,
+    deleted: (await withTable(ctx.cfg, (t) => t.vacuum(data))).deleted.length,
   }),
   checkpoint: (_, ctx) => withTable(ctx.cfg, (t) => t.checkpoint()),
   'quarantine-replay': replay,

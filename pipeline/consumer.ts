@@ -21,12 +21,13 @@ import type {
 } from 'kafkajs';
 import { rerunAfterCrash } from '../kafka/index.ts';
 import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
+import { deferredDelivery } from './deferred-delivery.ts';
 import { type Delivery, groupDelivery, Lane, type PartitionCommit, rangeDelivery } from './delivery.ts';
 import type { Gates } from './gates.ts';
 import { fetchPositions, lagOf } from './lag.ts';
 import { parsePending } from './offset-range.ts';
 import { type PartitionStart, PartitionWorker } from './partition.ts';
-import type { ConsumerMetrics, GroupSink, Sink } from './sink.ts';
+import type { ConsumerMetrics, DeferredSink, GroupSink, Sink } from './sink.ts';
 import { EventTimeWatermark } from './watermark.ts';
 
 export interface GatedConsumerOptions<P> {
@@ -39,9 +40,10 @@ export interface GatedConsumerOptions<P> {
   gates: Gates<P>;
   /**
    * Where gated ranges go: a Sink takes one partition's range per insert, a GroupSink the ranges
-   * of several partitions (delivery.ts).
+   * of several partitions (delivery.ts), a DeferredSink ranges it makes durable later, several at a
+   * time (deferred-delivery.ts).
    */
-  sink: Sink<P> | GroupSink<P>;
+  sink: Sink<P> | GroupSink<P> | DeferredSink<P>;
   groupId: string;
   /** Lateness the partitions' watermarks allow (the gate's setting); its default otherwise. */
   allowedLatenessMinutes?: number;
@@ -137,7 +139,11 @@ export class GatedConsumer<P> {
     const { sink, topic } = this.o;
     const commit = (commits: readonly PartitionCommit[]) => this.commit(commits);
     this.delivery =
-      typeof sink === 'function' ? rangeDelivery(topic, sink, commit) : groupDelivery(topic, sink, commit);
+      typeof sink === 'function'
+        ? rangeDelivery(topic, sink, commit)
+        : 'take' in sink
+          ? deferredDelivery(topic, sink, commit)
+          : groupDelivery(topic, sink, commit);
     this.o.metrics?.trackWatermarks(this.watermarks);
   }
 

@@ -78,6 +78,11 @@ export interface RangeInHand<P> {
 /** A range on its way: `committed` resolves with its newest event time once Kafka has it. */
 export interface InFlight {
   committed: Promise<number | undefined>;
+  /**
+   * Settles once the delivery no longer holds the range's records (a deferred sink has taken
+   * them, deferred-delivery.ts); absent, that is when it is committed.
+   */
+  released?: Promise<unknown>;
 }
 
 export interface Delivery<P> {
@@ -97,7 +102,7 @@ const cleared = (partition: number, { last }: OffsetRange): PartitionCommit => (
 });
 
 /** Commits while every lane holds: the check and the request leave in one tick. */
-function commitHolding(commit: Commit, lanes: readonly Lane[], commits: readonly PartitionCommit[]) {
+export function commitHolding(commit: Commit, lanes: readonly Lane[], commits: readonly PartitionCommit[]) {
   for (const lane of lanes) lane.check();
   return commit(commits);
 }

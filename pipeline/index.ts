@@ -32,5 +32,13 @@ export {
   parseToken,
   pendingMetadata,
 } from './offset-range.ts';
-export type { ConsumerMetrics, GatedRange, GroupMember, GroupSink, Sink, StagedGroup } from './sink.ts';
+export type {
+  ConsumerMetrics,
+  DeferredSink,
+  GatedRange,
+  GroupMember,
+  GroupSink,
+  Sink,
+  StagedGroup,
+} from './sink.ts';
 export { EventTimeWatermark } from './watermark.ts';

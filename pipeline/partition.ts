@@ -13,7 +13,7 @@
 // its later ranges are dropped, the consumer replaces it, and the new worker starts over from the
 // committed offset.
 import type { RawMessage } from '../quality/index.ts';
-import type { Delivery, Lane } from './delivery.ts';
+import type { Delivery, InFlight, Lane } from './delivery.ts';
 import type { PartitionGate } from './gates.ts';
 import type { OffsetRange, PendingRange } from './offset-range.ts';
 import type { EventTimeWatermark } from './watermark.ts';
@@ -61,6 +61,8 @@ export class PartitionWorker<P> {
   private rewound = false;
   /** Live ranges handed over, each settling (never rejecting) once committed or failed. */
   private readonly inFlight = new Set<Promise<void>>();
+  /** Live ranges whose records the delivery still holds (InFlight.released): bounds memory. */
+  private readonly holding = new Set<Promise<unknown>>();
   /** Closed by the consumer, or a failure already reported: later failures are its echoes. */
   private done = false;
 
@@ -110,7 +112,7 @@ export class PartitionWorker<P> {
       if (!control.proceed()) return;
       const chunk = messages.slice(i, i + this.o.maxRecords);
       const range = { first: Number(chunk[0]?.offset), last: Number(chunk[chunk.length - 1]?.offset) };
-      this.track(range, chunk.length, (await this.o.delivery.live(range, this.hand(chunk))).committed);
+      this.track(range, chunk.length, await this.o.delivery.live(range, this.hand(chunk)));
       i += chunk.length;
       this.advance(messages, i, control);
       await control.heartbeat();
@@ -129,13 +131,16 @@ export class PartitionWorker<P> {
     this.o.gate.close();
   }
 
-  /** Waits until fewer than maxInFlight ranges are on their way; throws once the lane has ended. */
+  /**
+   * Waits until the delivery holds the records of fewer than maxInFlight ranges; throws once the
+   * lane has ended.
+   */
   private async room(): Promise<void> {
-    while (this.inFlight.size >= this.o.maxInFlight) await Promise.race(this.inFlight);
+    while (this.holding.size >= this.o.maxInFlight) await Promise.race(this.holding);
     this.o.lane.check();
   }
 
-  private track(range: OffsetRange, records: number, committed: Promise<number | undefined>): void {
+  private track(range: OffsetRange, records: number, { committed, released }: InFlight): void {
     const settled: Promise<void> = committed
       .then(
         (newest) => {
@@ -152,6 +157,10 @@ export class PartitionWorker<P> {
       )
       .finally(() => this.inFlight.delete(settled));
     this.inFlight.add(settled);
+    const held: Promise<unknown> = (released ?? settled)
+      .then(noop, noop)
+      .finally(() => this.holding.delete(held));
+    this.holding.add(held);
   }
 
   private hand(records: readonly RawMessage[]) {
@@ -180,3 +189,5 @@ export class PartitionWorker<P> {
     control.resolveOffset(last);
   }
 }
+
+const noop = () => undefined;

@@ -54,6 +54,21 @@ export interface StagedGroup {
   release(): Promise<void>;
 }
 
+/**
+ * A sink that takes ranges as they come and makes them durable later, several at a time (the lake:
+ * one commit per size or age, not per range). It must recognise what it already holds by offset,
+ * since a range is not announced before it is taken: after a crash, Kafka's committed offset may lie
+ * behind what the sink holds, and a replayed range may straddle it.
+ */
+export interface DeferredSink<P> {
+  /**
+   * Takes a gated range (a partition's in offset order); resolves once the caller may let go of its
+   * records, with `durable`: resolves with the range's newest event time (ms since epoch) once the
+   * range is durable and recorded as held, rejects if that failed.
+   */
+  take(token: string, range: GatedRange<P>): Promise<{ durable: Promise<number | undefined> }>;
+}
+
 /** What the consumer reports to a metrics registry. */
 export interface ConsumerMetrics {
   observeLag(partition: number, lag: number): void;

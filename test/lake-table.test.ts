@@ -1,7 +1,8 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { rawSelect } from '../batch-layer/recompute.ts';
 import { buildDimensions, indexDimensions } from '../contracts/index.ts';
 import { toRawRows } from '../contracts/raw-rows.ts';
 import { generate } from '../generator/index.ts';
@@ -13,7 +14,9 @@ import {
   LOG_DIR,
   openTable,
   type Snapshot,
+  sha256OfFile,
   TxnConflictError,
+  UTC_TIMESTAMPS,
 } from '../lake/index.ts';
 import { stageRows } from '../lake/parquet/stage.ts';
 import { writePartitioned } from '../lake/parquet/write.ts';
@@ -48,6 +51,52 @@ afterEach(async () => {
   duck.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+const sqlList = (files: readonly string[]) => `[${files.map((f) => `'${f}'`).join(', ')}]`;
+
+/** Whether each distinct timestamp column of `files` is adjusted to UTC. */
+async function utcFlags(files: readonly string[]): Promise<boolean[]> {
+  const reader = await duck.connection.runAndReadAll(
+    `SELECT DISTINCT logical_type LIKE '%isAdjustedToUTC=1%' FROM parquet_schema(${sqlList(files)})
+     WHERE name = 'event_time'`,
+  );
+  return reader.getRows().map(([flag]) => flag as boolean);
+}
+
+/**
+ * Turns the table at `tableDir` into one as the lake wrote it before timestamps were adjusted to
+ * UTC: each data file rewritten with a TIMESTAMP event_time (the same values), its add action's size
+ * and checksum updated, and the UTC_TIMESTAMPS mark taken out of the metadata.
+ */
+async function downgradeToLocalTimestamps(tableDir: string, session: Duck): Promise<void> {
+  const logDir = join(tableDir, LOG_DIR);
+  const names = (await readdir(logDir)).filter((n) => n.endsWith('.json')).sort();
+  for (const name of names) {
+    const lines = (await readFile(join(logDir, name), 'utf8')).trimEnd().split('\n');
+    const rewritten: string[] = [];
+    for (const line of lines) {
+      const action = JSON.parse(line);
+      if (action.metaData) action.metaData.configuration = {};
+      if (action.add) {
+        const file = join(tableDir, decodeURI(action.add.path));
+        const local = `${file}.local`;
+        await session.connection.run(
+          `COPY (SELECT * REPLACE (make_timestamp(epoch_us(event_time)) AS event_time) FROM read_parquet('${file}'))
+           TO '${local}' (FORMAT parquet, COMPRESSION zstd)`,
+        );
+        await rm(file);
+        await writeFile(file, await readFile(local));
+        await rm(local);
+        action.add.size = (await stat(file)).size;
+        action.add.tags['tidewater.sha256'] = await sha256OfFile(file);
+      }
+      rewritten.push(JSON.stringify(action));
+    }
+    await writeFile(join(logDir, name), `${rewritten.join('\n')}\n`);
+  }
+  // Checkpoints would still hold the old actions: this table has none yet.
+  expect((await readdir(logDir)).some((n) => n.includes('checkpoint'))).toBe(false);
+}
 
 interface Totals {
   rows: number;
@@ -88,7 +137,7 @@ describe('lake table', () => {
        WHERE column_name IN ('event_time', 'total_minor', 'stock_out', 'source_partition', 'event', 'date', 'hour')`,
     );
     expect(Object.fromEntries(schema.getRows())).toEqual({
-      event_time: 'TIMESTAMP',
+      event_time: 'TIMESTAMP WITH TIME ZONE',
       total_minor: 'BIGINT',
       stock_out: 'BOOLEAN',
       source_partition: 'INTEGER',
@@ -120,6 +169,76 @@ describe('lake table', () => {
     expect(sameHour).toHaveLength(1);
     expect(added?.path.replace(/[^/]*$/, '')).toBe(sameHour[0]?.path.replace(/[^/]*$/, ''));
     expect(JSON.parse(added?.stats as string).numRecords).toBe(firstHour.length);
+  });
+
+  it('stores every column as the Parquet type the Delta protocol maps its declared type to', async () => {
+    await table.appendBatch(lakeRows(200, 1));
+    const files = await table.filesAt();
+    const reader = await duck.connection.runAndReadAll(
+      `SELECT DISTINCT name, type, logical_type, converted_type FROM parquet_schema(${sqlList(files)})
+       WHERE name <> 'duckdb_schema'`,
+    );
+    const found = new Map(
+      reader.getRowObjectsJS().map((r) => [r.name as string, r as Record<string, string | null>]),
+    );
+    // PROTOCOL.md, "Primitive Types" and the Parquet logical types it names.
+    const expectedOf = {
+      string: { type: 'BYTE_ARRAY', converted_type: 'UTF8' },
+      long: { type: 'INT64', logical_type: null },
+      integer: { type: 'INT32' },
+      boolean: { type: 'BOOLEAN', logical_type: null },
+      timestamp: { type: 'INT64', converted_type: 'TIMESTAMP_MICROS' },
+      date: { type: 'INT32', converted_type: 'DATE' },
+    } as const;
+    expect([...found.keys()].sort()).toEqual(EVENTS_SCHEMA.columns.map((c) => c.name).sort());
+    for (const column of EVENTS_SCHEMA.columns) {
+      const stored = found.get(column.name);
+      expect(stored, column.name).toMatchObject(expectedOf[column.type]);
+      if (column.type === 'timestamp') expect(stored?.logical_type).toMatch(/isAdjustedToUTC=1\b/);
+      if (column.type === 'long') expect(stored?.converted_type ?? 'INT_64').toBe('INT_64');
+      if (column.type === 'integer') expect(stored?.converted_type ?? 'INT_32').toBe('INT_32');
+    }
+  });
+
+  it('optimize upgrades a table written with local timestamps, and its older versions still read', async () => {
+    // A table as the lake wrote it before: TIMESTAMP (not adjusted to UTC) files, no UTC_TIMESTAMPS.
+    const rows = lakeRows(300, 1);
+    await table.appendBatch(rows);
+    await table.appendBatch(lakeRows(100, 2, 300));
+    const old = await totals(table.current);
+    await downgradeToLocalTimestamps(dir, duck);
+    const legacy = await openTable(dir, EVENTS_SCHEMA);
+    try {
+      expect(legacy.current.metadata.configuration[UTC_TIMESTAMPS]).toBeUndefined();
+      expect(await utcFlags(await legacy.filesAt())).toEqual([false]);
+      const before = legacy.current.version;
+
+      // Even files of full size are rewritten; the commit says the table is upgraded.
+      const result = await legacy.optimize({ targetFileSize: 1 });
+      expect(result.filesRemoved).toBe(result.filesAdded);
+      expect(result.filesAdded).toBe(legacy.current.files.size);
+      expect(legacy.current.metadata.configuration[UTC_TIMESTAMPS]).toBe('true');
+      expect(await utcFlags(await legacy.filesAt())).toEqual([true]);
+      expect(await totals(legacy.current)).toEqual(old);
+      // Time travel to the versions before the upgrade reads their (local-timestamp) files.
+      expect(await totals(await legacy.snapshot({ version: before }))).toEqual(old);
+      expect(await totals(await legacy.snapshot({ version: 1 }))).toEqual(expected(rows));
+      // And the batch layer reads both kinds alike.
+      const times = async (files: string[]) =>
+        (
+          await duck.connection.runAndReadAll(
+            `SELECT list(event_time ORDER BY event_time, event_id)::VARCHAR FROM (${rawSelect(files, ['event_time', 'event_id'], ['order.created', 'page.view', 'cart.add'])})`,
+            { from: '2025-01-01 00:00:00', to: '2025-01-03 00:00:00' },
+          )
+        ).getRows()[0]?.[0];
+      expect(await times(await legacy.filesAt())).toEqual(
+        await times(await legacy.filesAt({ version: before })),
+      );
+      // Nothing more to upgrade: with every file at its target size, nothing is rewritten.
+      expect((await legacy.optimize({ targetFileSize: 1 })).filesAdded).toBe(0);
+    } finally {
+      legacy.close();
+    }
   });
 
   it('time travels by version and timestamp after later appends and an optimize', async () => {
@@ -215,6 +334,31 @@ describe('lake table', () => {
     } finally {
       reopened.close();
     }
+  });
+
+  it('vacuum removes files no version ever referenced after the orphan delay, not waiting for the retention', async () => {
+    await table.appendBatch(lakeRows(150, 1));
+    await table.appendBatch(lakeRows(150, 2, 150));
+    const removed = [...table.current.files.keys()].map((p) => join(dir, p));
+    await table.optimize();
+    const live = await table.filesAt();
+    // A writer killed after writing its files and before its commit.
+    const orphans = await writePartitioned(
+      duck.connection,
+      dir,
+      EVENTS_SCHEMA,
+      await stageRows(duck.connection, EVENTS_SCHEMA, lakeRows(100, 9, 500)),
+    );
+    const inAMinute = Date.now() + 60_000;
+    // Younger than the orphan delay: a live writer's staged files may look just like these.
+    expect((await table.vacuum({ retentionHours: 168, orphanMinutes: 5, now: inAMinute })).deleted).toEqual(
+      [],
+    );
+    const { deleted } = await table.vacuum({ retentionHours: 168, orphanMinutes: 0.5, now: inAMinute });
+    expect(deleted.sort()).toEqual([...orphans].sort());
+    // The files optimize replaced are kept for time travel within the retention.
+    expect((await table.filesAt({ version: 2 })).sort()).toEqual(removed.sort());
+    expect((await table.filesAt()).sort()).toEqual(live.sort());
   });
 
   it('records txn versions that a restarted writer resumes from, and refuses covered or contested ranges', async () => {

@@ -48,6 +48,8 @@ beforeAll(async () => {
     queuePrefix: `e2e-${env.groupId}`,
     speedGroup: `${env.groupId}-speed`,
     lakeGroup: `${env.groupId}-lake`,
+    // The test waits for the lake to catch up: its last ranges need not wait a minute for their commit.
+    lakeCommitSeconds: 1,
   };
   platform = await startPlatform(cfg, {
     roles: ['speed', 'lake', 'serve', 'worker'],

@@ -64,12 +64,16 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Writes a file durably under a hidden temporary name, so no reader ever sees it half written. */
-async function writeTemp(dir: string, finalName: string, text: string): Promise<string> {
+/**
+ * Writes a file durably under a hidden temporary name, so no reader ever sees it half written;
+ * `modifiedAt` (ms) sets its modification time.
+ */
+async function writeTemp(dir: string, finalName: string, text: string, modifiedAt?: number): Promise<string> {
   const temp = join(dir, `.${finalName}.${randomUUID()}.tmp`);
   const handle = await open(temp, 'wx');
   try {
     await handle.writeFile(text);
+    if (modifiedAt !== undefined) await handle.utimes(modifiedAt / 1000, modifiedAt / 1000);
     await handle.sync();
   } finally {
     await handle.close();
@@ -79,12 +83,16 @@ async function writeTemp(dir: string, finalName: string, text: string): Promise<
 
 /**
  * Creates `version` put-if-absent: link() refuses an existing name atomically, so exactly one of
- * several concurrent writers wins a version and the others get a CommitConflictError.
+ * several concurrent writers wins a version and the others get a CommitConflictError. The file's
+ * modification time is set to `timestamp` (the commitInfo's) before it appears: Delta readers
+ * without in-commit timestamps (Delta Kernel, Spark) time-travel by that file time, and so they
+ * resolve a timestamp to the same version as this log does.
  */
 export async function writeVersion(
   tableDir: string,
   version: number,
   actions: readonly Action[],
+  timestamp: number,
 ): Promise<void> {
   const dir = logDir(tableDir);
   await mkdir(dir, { recursive: true });
@@ -92,6 +100,7 @@ export async function writeVersion(
     dir,
     versionFileName(version),
     actions.map((a) => `${JSON.stringify(a)}\n`).join(''),
+    timestamp,
   );
   try {
     await link(temp, join(dir, versionFileName(version)));

@@ -115,7 +115,7 @@ export class DeltaLog {
     const version = (previous?.version ?? -1) + 1;
     const timestamp = Math.max(Date.now(), (previous?.timestamp ?? 0) + 1);
     const all: Action[] = [{ commitInfo: { timestamp, ...info, engineInfo: 'tidewater-lake' } }, ...actions];
-    await writeVersion(this.tableDir, version, all);
+    await writeVersion(this.tableDir, version, all, timestamp);
     return applyCommit(previous, version, all);
   }
 

@@ -5,7 +5,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString, sqlStringList } from '../duck.ts';
-import type { TableSchema } from '../schema.ts';
+import { type TableSchema, utcInstant } from '../schema.ts';
 import { ident, type StagedBatch } from './stage.ts';
 
 // zstd level 1 rather than DuckDB's default 3: on the events table about 20% less time to write
@@ -47,17 +47,43 @@ export async function writePartitioned(
   return (row?.Files as string[] | undefined) ?? [];
 }
 
-/** Rewrites the data columns of `files` (one partition's) as one new file in `partitionDir`. */
+/**
+ * Rewrites the data columns of `files` (one partition's) as one new file in `partitionDir`, each
+ * column as the schema declares it: files written before timestamps were adjusted to UTC come out
+ * adjusted (the same instants).
+ */
 export async function rewriteFiles(
   connection: DuckDBConnection,
   partitionDir: string,
+  schema: TableSchema,
   files: readonly string[],
 ): Promise<string> {
   await mkdir(partitionDir, { recursive: true });
   const target = join(partitionDir, `part-${randomUUID()}.parquet`);
+  const columns = schema.columns.map((c) =>
+    c.type === 'timestamp' ? `${utcInstant(ident(c.name))} AS ${ident(c.name)}` : ident(c.name),
+  );
   await connection.run(
-    `COPY (SELECT * FROM read_parquet(${sqlStringList(files)}, hive_partitioning = false))
+    `COPY (SELECT ${columns.join(', ')} FROM read_parquet(${sqlStringList(files)}, hive_partitioning = false, union_by_name = true))
      TO ${sqlString(target)} (${PARQUET})`,
   );
   return target;
+}
+
+/**
+ * Those of `files` holding a timestamp column not adjusted to UTC (written before the lake wrote
+ * Delta `timestamp` as the protocol maps it); read from the footers only.
+ */
+export async function filesWithLocalTimestamps(
+  connection: DuckDBConnection,
+  schema: TableSchema,
+  files: readonly string[],
+): Promise<Set<string>> {
+  const names = schema.columns.filter((c) => c.type === 'timestamp').map((c) => c.name);
+  if (files.length === 0 || names.length === 0) return new Set();
+  const reader = await connection.runAndReadAll(
+    `SELECT DISTINCT file_name FROM parquet_schema(${sqlStringList(files)})
+     WHERE name IN (${names.map(sqlString).join(', ')}) AND logical_type NOT LIKE '%isAdjustedToUTC=1%'`,
+  );
+  return new Set(reader.getRowsJS().map(([file]) => file as string));
 }

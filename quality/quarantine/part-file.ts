@@ -45,19 +45,21 @@ const columnsSql = `{${Object.entries(STAGED_COLUMNS)
   .join(', ')}}`;
 
 // The day column is not stored in the file: hive partitioning derives it from the directory.
+// Times are instants, so TIMESTAMPTZ: Parquet timestamps adjusted to UTC, read as instants by any
+// reader (files written before hold TIMESTAMP, not adjusted; the store reads both, by name).
 const copySql = (staged: string, target: string): string => `
   COPY (
     SELECT
-      CAST(rejectedAt AS TIMESTAMP) AS rejected_at,
+      CAST(rejectedAt AS TIMESTAMPTZ) AS rejected_at,
       sourceTopic AS source_topic,
       sourcePartition AS source_partition,
       sourceOffset AS source_offset,
       from_base64(sourceKey) AS source_key,
-      epoch_ms(sourceTimestamp) AS source_timestamp,
+      make_timestamptz(sourceTimestamp * 1000) AS source_timestamp,
       eventId AS event_id,
       eventType AS event_type,
       -- the gate reports event time as it found it; unparseable values stay readable in the original
-      CAST(TRY_CAST(eventTime AS TIMESTAMPTZ) AS TIMESTAMP) AS event_time,
+      TRY_CAST(eventTime AS TIMESTAMPTZ) AS event_time,
       ruleIds AS rule_ids,
       list_transform(failures, lambda f: {'rule_id': f.ruleId, 'severity': f.severity, 'message': f.message}) AS failures,
       from_base64(original) AS original,

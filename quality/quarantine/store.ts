@@ -229,7 +229,7 @@ export class QuarantineStore {
         EXISTS (SELECT 1 FROM ${ledger} AS l
                 WHERE l.sourceTopic = q.source_topic AND l.sourcePartition = q.source_partition
                   AND l.sourceOffset = q.source_offset) AS replayed
-      FROM read_parquet(${sqlLiteral(tableGlob(this.root))}, hive_partitioning = true) AS q
+      FROM read_parquet(${sqlLiteral(tableGlob(this.root))}, hive_partitioning = true, union_by_name = true) AS q
       WHERE ${where.sql}
       QUALIFY row_number() OVER (PARTITION BY ${ORDER} ORDER BY quarantine_partition, quarantine_offset) = 1
       ORDER BY rejected_at, ${ORDER}

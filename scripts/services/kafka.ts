@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/index.ts';
 import { createKafka, isListening, parseHostPort } from '../../kafka/index.ts';
-import { hasCommand, run } from './commands.ts';
+import { run } from './commands.ts';
+import { ensureMavenJars } from './maven.ts';
 import { type ManagedProcess, runningPid, startDetached, stopManaged, tail, waitFor } from './processes.ts';
 import type { ServiceState } from './types.ts';
 
@@ -57,29 +58,13 @@ function javaMajorVersion(): number | undefined {
 
 /** Gathers the broker classpath from Maven Central once; later starts reuse the cached jars. */
 function ensureJars(lib: string, log: (s: string) => void): void {
-  const marker = path.join(lib, '.complete');
-  if (fs.existsSync(marker)) return;
-  if (!hasCommand('mvn')) {
-    throw new Error(
-      'Maven (mvn) is needed once to fetch the Kafka jars from Maven Central. Install it (apt-get install maven) or point KAFKA_BROKERS at a running broker.',
-    );
-  }
-  log(`fetching Apache Kafka ${KAFKA_VERSION} jars from Maven Central into ${lib} (first start only)...`);
-  run(
-    'mvn',
-    [
-      '-q',
-      '-B',
-      '-Dstyle.color=never',
-      '-f',
-      POM,
-      'dependency:copy-dependencies',
-      `-DoutputDirectory=${lib}`,
-      '-DincludeScope=runtime',
-    ],
-    'could not fetch the Kafka jars; check that Maven reaches Maven Central',
+  ensureMavenJars(
+    POM,
+    lib,
+    `the Apache Kafka ${KAFKA_VERSION} jars`,
+    log,
+    ' or point KAFKA_BROKERS at a running broker',
   );
-  fs.writeFileSync(marker, `${KAFKA_VERSION}\n`);
 }
 
 function writeConfig(p: ReturnType<typeof paths>, host: string, port: number): void {

@@ -1,0 +1,119 @@
+// The lake writer's commit policy over a real table: ranges staged as they come, committed together
+// by age or size in one version with a txn per source partition; a range whose stage fails leaves
+// nothing behind; a commit whose txns another writer moved does not land.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { buildDimensions, indexDimensions } from '../contracts/index.ts';
+import { generate } from '../generator/index.ts';
+import { CommitBuffer } from '../lake/commit-buffer.ts';
+import { EVENTS_SCHEMA, type LakeTable, openTable, stageAccepted, TxnConflictError } from '../lake/index.ts';
+import type { AcceptedRecord } from '../quality/index.ts';
+
+const dims = indexDimensions(buildDimensions());
+
+/** `count` generated events as the gate accepts them, at offsets from `first` of one partition. */
+function accepted(count: number, seed: number, first: number): AcceptedRecord[] {
+  const records: AcceptedRecord[] = [];
+  for (const { event, value } of generate({ count, seed, rate: 50, start: Date.UTC(2025, 5, 1, 10) })) {
+    if (!event) continue;
+    const offset = first + records.length;
+    records.push({
+      source: { topic: 'events', partition: 0, offset: String(offset), key: null, value, timestamp: 0 },
+      event,
+      eventTimeMs: Date.parse(event.eventTime),
+      late: false,
+      warnings: [],
+    });
+  }
+  return records;
+}
+
+let dir: string;
+let table: LakeTable;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'lake-commit-buffer-'));
+  table = await openTable(dir, EVENTS_SCHEMA, { threads: 1 });
+});
+afterEach(async () => {
+  table.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const events = async () =>
+  [...(await table.refresh()).files.values()].reduce((n, f) => n + JSON.parse(f.stats ?? '{}').numRecords, 0);
+
+describe('commit buffer', () => {
+  it('commits by age: many small ranges of two partitions in one version, one file per partition-hour', async () => {
+    // Twenty ranges are staged well within the age (a fraction of a second).
+    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 3_000 });
+    const durable: Promise<void>[] = [];
+    for (let i = 0; i < 10; i++) {
+      for (const appId of ['g:events:0', 'g:events:1']) {
+        expect(await buffer.heldFrom(appId)).toBe(i * 50);
+        const range = accepted(50, i + (appId.endsWith('1') ? 100 : 0), i * 50);
+        durable.push((await buffer.add(appId, (i + 1) * 50, stageAccepted(range, dims))).durable);
+      }
+    }
+    await Promise.all(durable);
+    const snapshot = await table.refresh();
+    expect(snapshot.version).toBe(1);
+    expect(Object.fromEntries([...snapshot.txns].map(([k, v]) => [k, v.version]))).toEqual({
+      'g:events:0': 500,
+      'g:events:1': 500,
+    });
+    const partitions = new Set([...snapshot.files.values()].map((f) => JSON.stringify(f.partitionValues)));
+    expect(snapshot.files.size).toBe(partitions.size);
+    expect(await events()).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('commits by size before the age, and a drain commits what is left at once', async () => {
+    // About 90 bytes of Parquet per row: ranges of 400 events pass 100 kB every few ranges.
+    const buffer = new CommitBuffer(table, { maxBytes: 100_000, maxAgeMs: 3_600_000 });
+    const durable: Promise<void>[] = [];
+    for (let i = 0; i < 8; i++) {
+      durable.push(
+        (await buffer.add('g:events:0', (i + 1) * 400, stageAccepted(accepted(400, i, i * 400), dims)))
+          .durable,
+      );
+    }
+    const bySize = (await table.refresh()).version;
+    expect(bySize).toBeGreaterThanOrEqual(2);
+    expect(bySize).toBeLessThan(8);
+    await buffer.drain();
+    await Promise.all(durable);
+    expect((await table.refresh()).txns.get('g:events:0')?.version).toBe(3_200);
+    expect(await table.txnVersion('g:events:0')).toBe(3_200);
+  });
+
+  it('a range whose stage fails leaves nothing behind; a commit whose txn another writer moved does not land', async () => {
+    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 3_600_000 });
+    const ok = await buffer.add('g:events:0', 100, stageAccepted(accepted(100, 1, 0), dims));
+    await expect(
+      buffer.add('g:events:1', 100, async () => {
+        throw new Error('poison');
+      }),
+    ).rejects.toThrow('poison');
+    expect(await buffer.heldFrom('g:events:1')).toBe(0);
+    await buffer.drain();
+    await ok.durable;
+    expect([...(await table.refresh()).txns.keys()]).toEqual(['g:events:0']);
+
+    // Another writer commits progress for the same partition while a range waits for its commit.
+    const late = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 3_600_000 });
+    const waiting = await late.add('g:events:0', 200, stageAccepted(accepted(100, 2, 100), dims));
+    const other = await openTable(dir, EVENTS_SCHEMA);
+    try {
+      await other.appendBatch(stageAccepted(accepted(100, 2, 100), dims), {
+        txn: [{ appId: 'g:events:0', version: 200 }],
+      });
+    } finally {
+      other.close();
+    }
+    const before = await events();
+    await late.drain().catch(() => undefined);
+    await expect(waiting.durable).rejects.toBeInstanceOf(TxnConflictError);
+    expect(await events()).toBe(before);
+  });
+});
