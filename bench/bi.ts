@@ -3,8 +3,9 @@
 // the interface for `seconds`, while a third process (bench/speed-load.ts) produces `rate` events/s
 // into the topic this process's speed layer consumes. The speed layer, the API and the interface
 // share this process and its embedded ClickHouse, as `npm start` runs them (gates on the event loop,
-// the all-in-one default). The speed layer's lag is read from Kafka every second, in seconds of
-// the offered rate.
+// the all-in-one default; commit notices on Redis, by which identical statements share answers
+// for at most TIDEWATER_SQL_CACHE_MS: `TIDEWATER_SQL_CACHE_MS=0` measures every statement run).
+// The speed layer's lag is read from Kafka every second, in seconds of the offered rate.
 // Last line: {"bench":"bi","p50_ms":N,"p99_ms":N,"queries_per_s":N,"speed_lag_max_s":N,
 //   "target_p99_ms":500,"target_speed_lag_s":5,"calibration":{...}}
 // Usage: node --import tsx bench/bi.ts [seconds=60] [connections=20] [events per second=20000]
@@ -15,13 +16,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { Redis } from 'ioredis';
 import { loadConfig } from '../config/index.ts';
 import { generate } from '../generator/index.ts';
 import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer } from '../serving-layer/index.ts';
-import { startSpeedLayer } from '../speed-layer/index.ts';
+import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
 import { calibrate, median, percentile, report, say } from './support.ts';
 
 const SECONDS = Number(process.argv[2] ?? 60);
@@ -49,6 +51,7 @@ const env = {
   TIDEWATER_QUARANTINE_TOPIC: `bench-bi-${id}.quarantine`,
   TIDEWATER_DATA_DIR: dataDir,
   TIDEWATER_SPEED_GATE_THREADS: '0',
+  TIDEWATER_QUEUE_PREFIX: `bench-bi-${id}`,
   LOG_LEVEL: 'error',
 };
 const cfg = loadConfig({ ...process.env, ...env });
@@ -60,9 +63,20 @@ await ensureTopics(admin, platformTopics(cfg));
 const lagSeconds = async () =>
   (await fetchPositions(admin, groupId, cfg.eventsTopic)).reduce((sum, p) => sum + lagOf(p), 0) / RATE;
 
+const redis = new Redis(cfg.redisUrl);
+
 try {
-  const speed = await startSpeedLayer(cfg, { groupId });
-  const app = await buildServer({ clickhouse: speed.clickhouse, dataDir, logger: false });
+  // Wired as `npm start` wires them: commit notices on Redis, which answers shared between
+  // identical statements follow (TIDEWATER_SQL_CACHE_MS).
+  const commits = connectCommitPublisher(cfg);
+  const speed = await startSpeedLayer(cfg, { groupId, commits: commits.publisher });
+  const app = await buildServer({
+    clickhouse: speed.clickhouse,
+    dataDir,
+    logger: false,
+    redis: { client: redis, prefix: cfg.queuePrefix },
+    sql: { cacheMs: cfg.sqlCacheMs },
+  });
   const bi = await buildClickHouseInterface({ sql: app.sqlService, version: 'bench', logger: false });
   const url = await bi.listen({ host: '127.0.0.1', port: 0 });
   try {
@@ -136,14 +150,19 @@ try {
       connections: CONNECTIONS,
       events_per_s_offered: RATE,
       errors: result.errors,
+      answers_shared_ms: cfg.sqlCacheMs,
       calibration: calibrate([...generate({ seed: 9, count: 2_000 })].map((r) => r.value)),
     });
   } finally {
     await bi.close();
     await app.close();
     await speed.stop();
+    commits.close();
   }
 } finally {
+  const keys = await redis.keys(`${cfg.queuePrefix}:*`);
+  if (keys.length > 0) await redis.unlink(...keys);
+  redis.disconnect();
   await admin.deleteTopics({ topics: [cfg.eventsTopic, cfg.quarantineTopic] }).catch(() => undefined);
   await admin.disconnect();
   rmSync(dataDir, { recursive: true, force: true });

@@ -157,6 +157,11 @@ export const settings = {
     positiveInt.max(64).default(2),
     'SQL statements that run at once, each in a read-only engine session of its own; more wait for a free one (503 sql_busy past the time-out).',
   ),
+  sqlCacheMs: setting(
+    'TIDEWATER_SQL_CACHE_MS',
+    z.coerce.number().int().min(0).max(60_000).default(1_000),
+    'Longest identical SQL statements (the same text, parameters, format and limits) share one answer; shared only until the next speed-layer commit or boundary move, and never without Redis (0: never share).',
+  ),
   sqlDatabase: setting(
     'TIDEWATER_SQL_DATABASE',
     z

@@ -9,6 +9,8 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { Redis } from 'ioredis';
+import { readSpeedState } from '../speed-layer/index.ts';
 import { installAuth } from './auth.ts';
 import { ServingContext, type ServingOptions } from './context.ts';
 import { installErrorHandling } from './errors.ts';
@@ -32,6 +34,15 @@ declare module 'fastify' {
   }
 }
 
+/** What an SQL answer depends on besides its statement: the speed view's commits and the boundary. */
+function answersDependOn(ctx: ServingContext, redis: { client: Redis; prefix: string }) {
+  return async () => {
+    const { seq } = await readSpeedState(redis.client, redis.prefix);
+    const b = ctx.boundary();
+    return JSON.stringify([seq, b?.since, b?.watermark, b?.batchVersion, b?.lakeVersion]);
+  };
+}
+
 /** The SQL endpoint's service, or the reason it cannot run (logged once, answered as 503). */
 async function openSql(ctx: ServingContext, app: FastifyInstance): Promise<SqlAvailability> {
   const { sql = {} } = ctx.options;
@@ -44,6 +55,8 @@ async function openSql(ctx: ServingContext, app: FastifyInstance): Promise<SqlAv
       database: sql.database ?? 'tidewater',
       lanes: sql.lanes ?? 2,
       readerUrl: sql.readerUrl,
+      cacheMs: sql.cacheMs ?? 1_000,
+      state: ctx.options.redis && answersDependOn(ctx, ctx.options.redis),
       limits: {
         timeoutSeconds,
         maxRows: sql.maxRows ?? 250_000,

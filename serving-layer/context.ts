@@ -29,7 +29,7 @@ export interface ServingOptions {
   /** Backfills and jobs; without it those routes answer 503. */
   orchestrator?: Orchestrator;
   /** The SQL endpoint: its limits, the database of its views, its sessions (sql/). */
-  sql?: Partial<SqlLimits> & { database?: string; lanes?: number; readerUrl?: string };
+  sql?: Partial<SqlLimits> & { database?: string; lanes?: number; readerUrl?: string; cacheMs?: number };
   /** Most rows a metrics answer returns (default 250,000). */
   maxRows?: number;
   /** fastify's logger option (default: warnings and errors). */

@@ -62,6 +62,7 @@ export async function startServing(
       lanes: cfg.sqlSessions,
       database: cfg.sqlDatabase,
       readerUrl: cfg.sqlClickhouseUrl,
+      cacheMs: cfg.sqlCacheMs,
     },
     maxRows: cfg.sqlMaxRows,
     redis: { client: redis, prefix: cfg.queuePrefix },

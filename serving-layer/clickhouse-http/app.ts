@@ -174,14 +174,12 @@ export async function buildClickHouseInterface(
     }
     const queryId = url.query_id ?? randomUUID();
     const started = process.hrtime.bigint();
-    const answer = await service.withLane((lane) =>
-      answerStatement(service, lane, {
-        text,
-        format: header('x-clickhouse-format') ?? url.default_format ?? 'TabSeparated',
-        params,
-        settings,
-      }),
-    );
+    const answer = await answerStatement(service, {
+      text,
+      format: header('x-clickhouse-format') ?? url.default_format ?? 'TabSeparated',
+      params,
+      settings,
+    });
     const gzip =
       url.enable_http_compression === '1' &&
       /\bgzip\b/.test(String(request.headers['accept-encoding'] ?? ''));

@@ -11,7 +11,6 @@ import {
   identifier,
   type Lane,
   type Parsed,
-  parseStatement,
   readRows,
   refuse,
   type SqlService,
@@ -196,6 +195,12 @@ function exists(ast: readonly AstNode[], database: string, systemDb: string): Pl
   };
 }
 
+/** A SELECT with no clause after it and no system table: it runs as it is, parsed once. */
+const plain = (ast: readonly AstNode[]) =>
+  ast[0]?.kind === 'SelectWithUnionQuery' &&
+  ast.filter((n) => n.depth === 1).length === 1 &&
+  !ast.some((n) => n.kind === 'Set' || (n.kind === 'TableIdentifier' && n.arg.startsWith('system.')));
+
 async function plan(lane: Lane, canonical: string, ast: readonly AstNode[], database: string): Promise<Plan> {
   const systemDb = systemViewsDatabase(database);
   const tokens = await tokenize(lane.local, canonical);
@@ -254,38 +259,47 @@ function withDeadline<T>(work: Promise<T>, seconds: number | undefined): Promise
 
 export async function answerStatement(
   service: SqlService,
-  lane: Lane,
   statement: InterfaceStatement,
 ): Promise<InterfaceAnswer> {
   const database = service.views.database;
-  const { canonical, ast } = await parseStatement(lane, statement.text, statement.params);
-  const planned = await plan(lane, canonical, ast, database);
+  const { canonical, ast } = await service.parse(statement.text, statement.params);
+  const planned = plain(ast)
+    ? { sql: canonical, params: {}, parsed: { canonical, ast } }
+    : await service.withLane((lane) => plan(lane, canonical, ast, database));
   const settings: ClientSettings = clientSettings(
     [...statement.settings, ...(planned.settings ?? [])],
     settingRefused,
   );
   const format = planned.format ?? statement.format;
-  const read = readRows(
-    lane,
-    {
-      sql: planned.sql,
-      params: { ...statement.params, ...planned.params },
-      maxRows: planned.describe ? 0 : settings.maxRows,
-      maxBytes: settings.maxBytes,
-      rules: service.interfaceRules(),
-    },
-    service.limits,
-    service.functions,
-    planned.parsed,
+  const params = { ...statement.params, ...planned.params };
+  const rules = service.interfaceRules();
+  const identity = { sql: planned.sql, params, format, settings, describe: planned.describe, rules };
+  const answer = service.answers.through(identity, () =>
+    service.withLane(async (lane) => {
+      const read = readRows(
+        lane,
+        {
+          sql: planned.sql,
+          params,
+          maxRows: planned.describe ? 0 : settings.maxRows,
+          maxBytes: settings.maxBytes,
+          rules,
+        },
+        service.limits,
+        service.functions,
+        planned.parsed,
+      );
+      const rows = await withDeadline(read, settings.timeoutSeconds);
+      if (rows.truncated && settings.overflowThrows && !planned.describe)
+        throw new ClickHouseError(
+          396,
+          'TOO_MANY_ROWS_OR_BYTES',
+          `Limit for result exceeded: max rows ${rows.limit}`,
+        );
+      const text = planned.describe ? describeRows(rows.text) : rows.text;
+      const body = await writeRows(lane, text, format, settings.output);
+      return { body, format, rows: planned.describe ? text.split('\n').length - 3 : rows.rows };
+    }),
   );
-  const rows = await withDeadline(read, settings.timeoutSeconds);
-  if (rows.truncated && settings.overflowThrows && !planned.describe)
-    throw new ClickHouseError(
-      396,
-      'TOO_MANY_ROWS_OR_BYTES',
-      `Limit for result exceeded: max rows ${rows.limit}`,
-    );
-  const text = planned.describe ? describeRows(rows.text) : rows.text;
-  const body = await writeRows(lane, text, format, settings.output);
-  return { body, format, rows: planned.describe ? text.split('\n').length - 3 : rows.rows };
+  return answer;
 }

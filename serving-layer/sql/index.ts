@@ -4,10 +4,11 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Catalog } from '../../contracts/catalog.ts';
 import type { BoundaryState } from '../context.ts';
+import { AnswerCache, ParseCache } from './answer-cache.ts';
 import { CLIENT_SETTING_NAMES } from './client-settings.ts';
-import { type FunctionCatalog, Refusal, type StatementRules } from './guard.ts';
+import { checkStatement, type FunctionCatalog, Refusal, type StatementRules } from './guard.ts';
 import { type Lane, type SqlLimits, SqlSessions } from './sessions.ts';
-import { type Answer, runStatement, type Statement } from './statement.ts';
+import { type Answer, type Parsed, parseStatement, runStatement, type Statement } from './statement.ts';
 import { createSystemViews, systemViewsDatabase } from './system-views.ts';
 import { MergedViews } from './views.ts';
 
@@ -42,7 +43,15 @@ export interface SqlServiceOptions {
   lanes: number;
   /** With a ClickHouse server: the URL of the read-only user statements run as. */
   readerUrl?: string;
+  /** How long identical statements share an answer at most (0: never; answer-cache.ts). */
+  cacheMs?: number;
+  /** What answers depend on besides their statement (the speed view's commit count and the
+   * boundary), or undefined when that cannot be told: answers are then not shared. */
+  state?: () => Promise<string | undefined>;
 }
+
+/** Bytes of answers kept for sharing. */
+const ANSWER_CACHE_BYTES = 64 << 20;
 
 async function functionCatalog(clickhouse: ClickHouseClient): Promise<FunctionCatalog> {
   const result = await clickhouse.query({
@@ -59,19 +68,36 @@ async function functionCatalog(clickhouse: ClickHouseClient): Promise<FunctionCa
 }
 
 export class SqlService {
+  private readonly parses = new ParseCache<Parsed>(2_000);
+  /** Answers shared between identical statements (answer-cache.ts). */
+  readonly answers: AnswerCache;
+
   private constructor(
     readonly views: MergedViews,
     private readonly sessions: SqlSessions,
     readonly functions: FunctionCatalog,
     readonly limits: SqlLimits,
-  ) {}
+    options: SqlServiceOptions,
+  ) {
+    this.answers = new AnswerCache(
+      options.cacheMs ?? 0,
+      ANSWER_CACHE_BYTES,
+      options.state ?? (async () => undefined),
+    );
+  }
 
   static async open(options: SqlServiceOptions): Promise<SqlService> {
     const views = new MergedViews(options.clickhouse, options.database, options.catalog, options.boundary);
     await views.ensure();
     await createSystemViews(options.clickhouse, options.database, CLIENT_SETTING_NAMES);
     const sessions = await SqlSessions.open(options);
-    return new SqlService(views, sessions, await functionCatalog(options.clickhouse), options.limits);
+    return new SqlService(
+      views,
+      sessions,
+      await functionCatalog(options.clickhouse),
+      options.limits,
+      options,
+    );
   }
 
   /** What a statement may read: the metric views. */
@@ -89,13 +115,19 @@ export class SqlService {
     };
   }
 
+  /** The engine's parse of a statement text (steps 1 and 2), kept for texts seen before. */
+  parse(sql: string, params?: Record<string, string>): Promise<Parsed> {
+    return this.parses.through(sql, params, () => this.withLane((lane) => parseStatement(lane, sql, params)));
+  }
+
   async run(statement: Omit<Statement, 'rules'> & { rules?: StatementRules }): Promise<Answer> {
-    return this.withLane((lane) =>
-      runStatement(
-        lane,
-        { ...statement, rules: statement.rules ?? this.rules() },
-        this.limits,
-        this.functions,
+    const rules = statement.rules ?? this.rules();
+    const parsed = await this.parse(statement.sql, statement.params);
+    checkStatement(parsed.ast, rules, this.functions);
+    const { sql: _, ...rest } = statement;
+    return this.answers.through({ ...rest, rules, canonical: parsed.canonical }, () =>
+      this.withLane((lane) =>
+        runStatement(lane, { ...statement, rules }, this.limits, this.functions, parsed),
       ),
     );
   }

@@ -272,9 +272,10 @@ export async function runStatement(
   statement: Statement,
   limits: SqlLimits,
   functions: FunctionCatalog,
+  parsed?: Parsed,
 ): Promise<Answer> {
   if (!OUTPUT_FORMATS.has(statement.format))
     throw new ApiError(400, 'sql_unknown_format', `unknown output format ${statement.format}`);
-  const { text, ...rows } = await readRows(lane, statement, limits, functions);
+  const { text, ...rows } = await readRows(lane, statement, limits, functions, parsed);
   return { ...rows, body: await writeRows(lane, text, statement.format, statement.output) };
 }
