@@ -84,6 +84,9 @@ export function openClickHouseSession(
   return createClient({ url: server.url, database: server.database });
 }
 
+/** Whether `client` is this process's embedded chDB (whose files are this process's to name). */
+export const isEmbedded = (client: ClickHouseClient): boolean => embedded?.client === client;
+
 /**
  * A chDB session for work that reads no table (the SQL endpoint converts answers between formats
  * there): on this process's data directory when ClickHouse is embedded here, since libchdb binds one

@@ -2,6 +2,7 @@ export {
   type ClickHouseOptions,
   createClickHouse,
   embeddedPath,
+  isEmbedded,
   openClickHouseSession,
   openLocalSession,
 } from './clickhouse.ts';

@@ -34,6 +34,7 @@ let prefix: string;
 let url: string;
 let readerKey: string;
 let ingestKey: string;
+let engineerKey: string;
 
 const client = (password = readerKey) =>
   createClient({
@@ -79,6 +80,7 @@ beforeAll(async () => {
   const keys = new KeyStore(redis, prefix);
   readerKey = (await keys.create('reader')).secret;
   ingestKey = (await keys.create('ingest')).secret;
+  engineerKey = (await keys.create('engineer')).secret;
   const accepted = createGate().run(
     asMessages(generate({ seed: 11, count: 3000, rate: 50, start: '2025-06-01T10:10:00Z' })),
   ).accepted;
@@ -210,13 +212,17 @@ describe('the HTTP interface itself', () => {
   });
 
   it('shows only the platform database in SHOW, DESCRIBE, EXISTS and system tables', async () => {
-    expect((await post('SHOW DATABASES')).text).toBe('tidewater\n');
-    expect((await post('SELECT name FROM system.databases')).text).toBe('tidewater\n');
+    expect((await post('SHOW DATABASES')).text).toBe('tidewater\ntidewater_quality\n');
+    expect((await post('SELECT name FROM system.databases ORDER BY name')).text).toBe(
+      'tidewater\ntidewater_quality\n',
+    );
     const tables = (await post('SHOW TABLES')).text.trim().split('\n');
     expect(tables).toEqual(CATALOG.map((m) => m.name).sort());
     expect((await post('SHOW TABLES FROM default')).text).toBe('');
-    expect((await post('SELECT DISTINCT database FROM system.tables')).text).toBe('tidewater\n');
-    expect((await post('SELECT DISTINCT database FROM system.columns')).text).toBe('tidewater\n');
+    for (const table of ['tables', 'columns'])
+      expect((await post(`SELECT DISTINCT database FROM system.${table} ORDER BY database`)).text).toBe(
+        'tidewater\ntidewater_quality\n',
+      );
     const describe = (await post('DESCRIBE TABLE tidewater.orders')).text.trim().split('\n');
     expect(describe.map((line) => line.split('\t')[0])).toContain('region');
     expect((await post('DESCRIBE TABLE default.events_raw')).text).toBe('');
@@ -230,6 +236,19 @@ describe('the HTTP interface itself', () => {
     ).text;
     expect(functions).toBe('1\n');
     expect((await post('SHOW COLUMNS FROM orders')).text).toMatch(/^minute\t/);
+  });
+});
+
+describe('the quarantine table', () => {
+  it('is read by engineers and refused to readers', async () => {
+    const engineer = await post('SELECT count() FROM tidewater_quality.quarantine', '', engineerKey);
+    expect(engineer.status, engineer.text).toBe(200);
+    expect(engineer.text).toBe('0\n');
+    expect((await post('DESCRIBE TABLE tidewater_quality.quarantine', '', engineerKey)).text).toMatch(
+      /^rejected_at\t/,
+    );
+    const reader = await post('SELECT count() FROM tidewater_quality.quarantine');
+    expect(reader.headers.get('x-clickhouse-exception-code')).toBe('497');
   });
 });
 
@@ -248,7 +267,7 @@ describe('Grafana and JDBC', () => {
       [`jdbc:clickhouse:${url}/tidewater`, 'metabase', readerKey, 'orders', GROUP_BY],
     );
     expect(answer.tables).toEqual(expect.arrayContaining(CATALOG.map((m) => `tidewater.${m.name}`)));
-    expect(answer.tables.every((t) => t.startsWith('tidewater.'))).toBe(true);
+    expect(answer.tables.every((t) => /^tidewater(_quality)?\./.test(t))).toBe(true);
     expect(answer.columns).toEqual(expect.arrayContaining([expect.stringMatching(/^region /)]));
     expect(new Map(answer.rows.map(([r, n]) => [r, Number(n)]))).toEqual(await ordersByRegion());
   }, 240_000);

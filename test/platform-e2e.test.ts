@@ -26,6 +26,8 @@ interface Body {
   job: Body;
   rows: Record<string, string | number>[];
   meta: { served: { layer: string }[]; boundary: { watermark: string } };
+  /** POST /v1/sql answers. */
+  data: Record<string, string | number>[];
 }
 
 async function api(method: string, path: string, body?: unknown) {
@@ -104,6 +106,17 @@ describe('the running platform', () => {
       expect(total).toBe(truth.totals.bad);
       const ids = (await store.list()).map((r) => r.id);
       expect(new Set(ids).size).toBe(ids.length);
+      // The same table as engineers read it over SQL (auth is off here: every route is an admin's).
+      const sql = await api('POST', '/v1/sql', {
+        sql: `SELECT count() AS n, uniqExact(source_topic, source_partition, source_offset) AS records,
+          countIf(length(rule_ids) = 0) AS without_rule FROM tidewater_quality.quarantine`,
+      });
+      expect(sql.status, JSON.stringify(sql.body)).toBe(200);
+      expect(sql.body.data[0]).toEqual({
+        n: String(truth.totals.bad),
+        records: String(truth.totals.bad),
+        without_rule: '0',
+      });
     } finally {
       store.close();
     }

@@ -179,6 +179,8 @@ export async function buildClickHouseInterface(
       format: header('x-clickhouse-format') ?? url.default_format ?? 'TabSeparated',
       params,
       settings,
+      // Without API keys every request is an admin's, as on the REST API.
+      role: request.apiKey?.role ?? (auth ? undefined : 'admin'),
     });
     const gzip =
       url.enable_http_compression === '1' &&

@@ -4,15 +4,19 @@
 // names as bound parameters. Whatever is built here is parsed and checked again from the start
 // (readRows), so a mistake in this file can refuse a statement but cannot widen what is allowed;
 // a plain SELECT, which needs no edit, is checked on the parse already made.
+
+import type { Role } from '../keys.ts';
 import {
   type AstNode,
   type ClientSettings,
+  checkStatement,
   clientSettings,
   identifier,
   type Lane,
   type Parsed,
   readRows,
   refuse,
+  rulesIdentity,
   type SqlService,
   SYSTEM_VIEWS,
   splice,
@@ -32,6 +36,8 @@ export interface InterfaceStatement {
   params: Record<string, string>;
   /** Settings from the URL; a SETTINGS clause of the statement goes over them. */
   settings: [string, string][];
+  /** The role of the caller's key: engineers may also read the quarantine table. */
+  role?: Role;
 }
 
 export interface InterfaceAnswer {
@@ -272,9 +278,20 @@ export async function answerStatement(
   );
   const format = planned.format ?? statement.format;
   const params = { ...statement.params, ...planned.params };
-  const rules = service.interfaceRules();
-  const identity = { sql: planned.sql, params, format, settings, describe: planned.describe, rules };
-  const answer = service.answers.through(identity, () =>
+  const rules = service.interfaceRules(statement.role);
+  // Checked here, before any shared answer is looked up: sharing is between statements that are
+  // allowed, never a way around the rules.
+  const parsed = planned.parsed ?? (await service.parse(planned.sql, params));
+  checkStatement(parsed.ast, rules, service.functions);
+  const identity = {
+    sql: parsed.canonical,
+    params,
+    format,
+    settings,
+    describe: planned.describe,
+    rules: rulesIdentity(rules),
+  };
+  const answer = service.share(parsed, identity, () =>
     service.withLane(async (lane) => {
       const read = readRows(
         lane,
@@ -287,7 +304,7 @@ export async function answerStatement(
         },
         service.limits,
         service.functions,
-        planned.parsed,
+        parsed,
       );
       const rows = await withDeadline(read, settings.timeoutSeconds);
       if (rows.truncated && settings.overflowThrows && !planned.describe)

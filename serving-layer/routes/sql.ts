@@ -93,10 +93,14 @@ export const sqlRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext; sql: SqlAva
     },
     async (request, reply) => {
       const { format, maxRows } = request.body;
-      const answer = await availableSql(sql).run({
+      const service = availableSql(sql);
+      // Without API keys every route is open, as to an admin.
+      const role = request.apiKey?.role ?? (ctx.options.auth ? undefined : 'admin');
+      const answer = await service.run({
         sql: request.body.sql,
         format: FORMATS[format].engine,
         maxRows,
+        rules: service.rules(role),
       });
       return reply
         .header('X-Tidewater-Truncated', String(answer.truncated))

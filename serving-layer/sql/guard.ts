@@ -121,6 +121,16 @@ export interface StatementRules {
   parameters?: boolean;
 }
 
+/** The rules as plain data, for keys: a Set would serialize as {} and make all rules look alike. */
+export function rulesIdentity(rules: StatementRules): unknown {
+  return {
+    database: rules.database,
+    tables: [...rules.tables].sort(),
+    otherDatabases: [...(rules.otherDatabases ?? [])].sort(),
+    parameters: rules.parameters ?? false,
+  };
+}
+
 function checkTable(name: string, rules: StatementRules, hasWith: boolean): void {
   const parts = name.split('.');
   const known = () => [...rules.tables].sort().join(', ');

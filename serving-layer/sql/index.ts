@@ -3,18 +3,36 @@
 // runs where the engine itself refuses writes, file access and settings changes, under limits.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Catalog } from '../../contracts/catalog.ts';
+import { isEmbedded } from '../../speed-layer/index.ts';
 import type { BoundaryState } from '../context.ts';
+import type { Role } from '../keys.ts';
 import { AnswerCache, ParseCache } from './answer-cache.ts';
 import { CLIENT_SETTING_NAMES } from './client-settings.ts';
-import { checkStatement, type FunctionCatalog, Refusal, type StatementRules } from './guard.ts';
+import {
+  checkStatement,
+  type FunctionCatalog,
+  Refusal,
+  rulesIdentity,
+  type StatementRules,
+} from './guard.ts';
+import { createQuarantineTable, qualityDatabase } from './quarantine-table.ts';
 import { type Lane, type SqlLimits, SqlSessions } from './sessions.ts';
 import { type Answer, type Parsed, parseStatement, runStatement, type Statement } from './statement.ts';
 import { createSystemViews, systemViewsDatabase } from './system-views.ts';
 import { MergedViews } from './views.ts';
 
 export { type ClientSettings, clientSettings } from './client-settings.ts';
-export { type AstNode, REFUSAL_CODES, Refusal, refuse, type StatementRules } from './guard.ts';
+export {
+  type AstNode,
+  checkStatement,
+  REFUSAL_CODES,
+  Refusal,
+  refuse,
+  rulesIdentity,
+  type StatementRules,
+} from './guard.ts';
 export { splitOutputClauses } from './output-clauses.ts';
+export { qualityDatabase } from './quarantine-table.ts';
 export type { Lane, SqlLimits } from './sessions.ts';
 export {
   type Answer,
@@ -43,6 +61,8 @@ export interface SqlServiceOptions {
   lanes: number;
   /** With a ClickHouse server: the URL of the read-only user statements run as. */
   readerUrl?: string;
+  /** The quarantine table's root (quality/quarantine), read by engineers' statements. */
+  quarantineDir?: string;
   /** How long identical statements share an answer at most (0: never; answer-cache.ts). */
   cacheMs?: number;
   /** What answers depend on besides their statement (the speed view's commit count and the
@@ -70,7 +90,10 @@ async function functionCatalog(clickhouse: ClickHouseClient): Promise<FunctionCa
 export class SqlService {
   private readonly parses = new ParseCache<Parsed>(2_000);
   /** Answers shared between identical statements (answer-cache.ts). */
-  readonly answers: AnswerCache;
+  private readonly answers: AnswerCache;
+  /** The quarantine table's root when engineers may read it (quarantine-table.ts). */
+  private readonly quarantine: string | undefined;
+  private readonly clickhouse: ClickHouseClient;
 
   private constructor(
     readonly views: MergedViews,
@@ -79,6 +102,8 @@ export class SqlService {
     readonly limits: SqlLimits,
     options: SqlServiceOptions,
   ) {
+    this.clickhouse = options.clickhouse;
+    this.quarantine = isEmbedded(options.clickhouse) ? options.quarantineDir : undefined;
     this.answers = new AnswerCache(
       options.cacheMs ?? 0,
       ANSWER_CACHE_BYTES,
@@ -89,7 +114,12 @@ export class SqlService {
   static async open(options: SqlServiceOptions): Promise<SqlService> {
     const views = new MergedViews(options.clickhouse, options.database, options.catalog, options.boundary);
     await views.ensure();
-    await createSystemViews(options.clickhouse, options.database, CLIENT_SETTING_NAMES);
+    // A ClickHouse server reads files only under its own directory: there, no quarantine table.
+    const quarantine = options.quarantineDir !== undefined && isEmbedded(options.clickhouse);
+    if (quarantine)
+      await createQuarantineTable(options.clickhouse, options.database, options.quarantineDir as string);
+    const shown = [options.database, ...(quarantine ? [qualityDatabase(options.database)] : [])];
+    await createSystemViews(options.clickhouse, options.database, shown, CLIENT_SETTING_NAMES);
     const sessions = await SqlSessions.open(options);
     return new SqlService(
       views,
@@ -100,17 +130,26 @@ export class SqlService {
     );
   }
 
-  /** What a statement may read: the metric views. */
-  rules(): StatementRules {
-    return { database: this.views.database, tables: this.views.tables };
+  /**
+   * What a statement may read: the metric views; for engineers (and admins) also the quarantine
+   * table, when there is one.
+   */
+  rules(role?: Role): StatementRules {
+    const quality = this.quarantine !== undefined && (role === 'engineer' || role === 'admin');
+    return {
+      database: this.views.database,
+      tables: this.views.tables,
+      otherDatabases: new Set(quality ? [qualityDatabase(this.views.database)] : []),
+    };
   }
 
-  /** What a statement through the ClickHouse interface may read: the views, and the filtered
+  /** What a statement through the ClickHouse interface may read: the above, and the filtered
    * system views its catalog queries are pointed at; and it may carry parameters. */
-  interfaceRules(): StatementRules {
+  interfaceRules(role?: Role): StatementRules {
+    const rules = this.rules(role);
     return {
-      ...this.rules(),
-      otherDatabases: new Set([systemViewsDatabase(this.views.database)]),
+      ...rules,
+      otherDatabases: new Set([...(rules.otherDatabases ?? []), systemViewsDatabase(this.views.database)]),
       parameters: true,
     };
   }
@@ -120,12 +159,29 @@ export class SqlService {
     return this.parses.through(sql, params, () => this.withLane((lane) => parseStatement(lane, sql, params)));
   }
 
+  /**
+   * `compute()`'s answer, shared with identical statements (answer-cache.ts) unless the statement
+   * reads the quarantine table, which changes without a speed commit. That table is made again
+   * first: the File engine lists its files when the table is made, not when it is read.
+   */
+  async share<T extends { body: Buffer }>(
+    parsed: Parsed,
+    identity: unknown,
+    compute: () => Promise<T>,
+  ): Promise<T> {
+    const quality = `${qualityDatabase(this.views.database)}.`;
+    if (!parsed.ast.some((n) => n.kind === 'TableIdentifier' && n.arg.startsWith(quality)))
+      return this.answers.through(identity, compute);
+    if (this.quarantine) await createQuarantineTable(this.clickhouse, this.views.database, this.quarantine);
+    return compute();
+  }
+
   async run(statement: Omit<Statement, 'rules'> & { rules?: StatementRules }): Promise<Answer> {
     const rules = statement.rules ?? this.rules();
     const parsed = await this.parse(statement.sql, statement.params);
     checkStatement(parsed.ast, rules, this.functions);
-    const { sql: _, ...rest } = statement;
-    return this.answers.through({ ...rest, rules, canonical: parsed.canonical }, () =>
+    const { sql: _, rules: __, ...rest } = statement;
+    return this.share(parsed, { ...rest, rules: rulesIdentity(rules), canonical: parsed.canonical }, () =>
       this.withLane((lane) =>
         runStatement(lane, { ...statement, rules }, this.limits, this.functions, parsed),
       ),

@@ -1,5 +1,6 @@
 // What a BI tool's catalog queries see instead of the engine's system tables: views over
-// system.databases, tables and columns that show only the metric views' database, over
+// system.databases, tables and columns that show only the metric views' database (and the
+// quarantine table's, whose reads only engineers may make), over
 // system.functions that show only the allowed functions, and over system.settings that show only
 // the settings a client may send. They live in `<views database>_system`; the ClickHouse interface
 // points `system.<table>` there (clickhouse-http/translate.ts).
@@ -35,13 +36,17 @@ const BLANKED: Partial<Record<(typeof SYSTEM_VIEWS)[number], string[]>> = {
   ],
 };
 
-/** Creates or replaces the views; `settings` are the names of settings clients may send. */
+/**
+ * Creates or replaces the views of `database`'s catalog, which show the databases `shown` (the
+ * views' own, and the quarantine table's); `settings` are the names of settings clients may send.
+ */
 export async function createSystemViews(
   clickhouse: ClickHouseClient,
   database: string,
+  shown: readonly string[],
   settings: Iterable<string>,
 ): Promise<void> {
-  const db = stringList([database]);
+  const db = stringList(shown);
   const filters: Record<(typeof SYSTEM_VIEWS)[number], string> = {
     databases: `name IN ${db}`,
     tables: `database IN ${db}`,
