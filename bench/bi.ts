@@ -18,13 +18,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../config/index.ts';
-import { generate } from '../generator/index.ts';
 import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
-import { calibrate, median, percentile, report, say } from './support.ts';
+import { median, percentile, referenceCalibration, report, say } from './support.ts';
 
 const SECONDS = Number(process.argv[2] ?? 60);
 const CONNECTIONS = Number(process.argv[3] ?? 20);
@@ -151,7 +150,7 @@ try {
       events_per_s_offered: RATE,
       errors: result.errors,
       answers_shared_ms: cfg.sqlCacheMs,
-      calibration: calibrate([...generate({ seed: 9, count: 2_000 })].map((r) => r.value)),
+      calibration: referenceCalibration(),
     });
   } finally {
     await bi.close();

@@ -23,7 +23,7 @@ import { generate } from '../generator/index.ts';
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
 import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
 import { launchChromium } from '../test/support/chromium.ts';
-import { report, say } from './support.ts';
+import { referenceCalibration, report, say } from './support.ts';
 
 const STEADY_SECONDS = Number(process.argv[2] ?? 20);
 const MINUTES = 7 * 24 * 60;
@@ -109,6 +109,7 @@ try {
     target_load_ms: TARGET_LOAD_MS,
     target_longest_task_steady_ms: TARGET_STEADY_TASK_MS,
     met: loadMs <= TARGET_LOAD_MS && steady.longest <= TARGET_STEADY_TASK_MS,
+    calibration: referenceCalibration(),
   });
 } finally {
   await chromium.close();

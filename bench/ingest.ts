@@ -25,7 +25,7 @@ import {
   speedCommitsChannel,
   startSpeedLayer,
 } from '../speed-layer/index.ts';
-import { median, percentile, report, say } from './support.ts';
+import { median, percentile, referenceCalibration, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 300_000);
 const BATCH = Number(process.argv[3] ?? 2_000);
@@ -257,4 +257,5 @@ report({
   live_p50_ms: p50,
   target_events_per_s: TARGET_EVENTS_PER_S,
   target_live_p99_ms: TARGET_LIVE_P99_MS,
+  calibration: referenceCalibration(),
 });

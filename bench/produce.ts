@@ -5,7 +5,7 @@ import { loadConfig } from '../config/index.ts';
 import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
 import { Pregenerated } from './pregenerated.ts';
-import { median, report, say } from './support.ts';
+import { median, referenceCalibration, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 1_000_000);
 const RUNS = 3;
@@ -59,4 +59,5 @@ report({
   events_per_run: EVENTS,
   bytes_per_event: Math.round(bytes / EVENTS),
   generator_events_per_s: Math.round(generatorRate),
+  calibration: referenceCalibration(),
 });

@@ -21,7 +21,7 @@ import { loadConfig } from '../config/index.ts';
 import { CATALOG, getMetric, metricTable } from '../contracts/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { applySpeedLayerDdl, createClickHouse } from '../speed-layer/index.ts';
-import { median, percentile, report, say } from './support.ts';
+import { median, percentile, referenceCalibration, report, say } from './support.ts';
 
 const SECONDS = Number(process.argv[2] ?? 15);
 const CONCURRENCY = Number(process.argv[3] ?? 100);
@@ -132,6 +132,7 @@ try {
     concurrency: CONCURRENCY,
     query_cache: CACHE,
     errors: week.errors,
+    calibration: referenceCalibration(),
   });
 } finally {
   await client.close();

@@ -14,7 +14,7 @@ import { startPlatform } from '../cli/platform.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { createClickHouse } from '../speed-layer/index.ts';
-import { report, say } from './support.ts';
+import { referenceCalibration, report, say } from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 50_000);
@@ -140,4 +140,5 @@ report({
   rss_growth_mb_per_min: Math.round(growth * 100) / 100,
   minutes: MINUTES,
   target_peak_rss_mb: 2048,
+  calibration: referenceCalibration(),
 });

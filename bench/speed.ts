@@ -20,7 +20,7 @@ import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { type SpeedLayer, startSpeedLayer } from '../speed-layer/index.ts';
-import { describeThreadCpu, percentile, report, say, threadCpu } from './support.ts';
+import { describeThreadCpu, percentile, referenceCalibration, report, say, threadCpu } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 5_000_000);
 const LATENCY_SECONDS = Number(process.argv[3] ?? 20);
@@ -213,6 +213,7 @@ try {
       p99_ms: Math.round(percentile(latencies, 99)),
       target_events_per_s: TARGET_EVENTS_PER_S,
       target_p99_ms: TARGET_P99_MS,
+      calibration: referenceCalibration(),
     });
   } finally {
     await speed.stop();

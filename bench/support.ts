@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { TidewaterEvent } from '../contracts/index.ts';
+import { generate } from '../generator/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 
 /** Median of a non-empty list. */
@@ -102,3 +103,7 @@ export function calibrate(
     load_average: loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
+
+/** calibrate() over 2,000 generated retail events, for benches whose own work is not events. */
+export const referenceCalibration = () =>
+  calibrate([...generate({ seed: 1, count: 2_000 })].map((r) => r.value ?? ''));
