@@ -11,16 +11,13 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
-import { buildDimensions, CATALOG, indexDimensions, toRawRows } from '../contracts/index.ts';
-import { generate } from '../generator/index.ts';
-import { createGate } from '../quality/index.ts';
+import { CATALOG } from '../contracts/index.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer, KeyStore } from '../serving-layer/index.ts';
-import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
 import { GRAFANA_QUERIES } from './fixtures/grafana-clickhouse.ts';
 import { ATTACKS, OUT } from './fixtures/sql-attacks.ts';
 import { runJava } from './support/java.ts';
-import { asMessages } from './support/messages.ts';
+import { speedViewOf } from './support/speed.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-ch-http-'));
 const outDir = join(dataDir, 'out');
@@ -81,17 +78,7 @@ beforeAll(async () => {
   readerKey = (await keys.create('reader')).secret;
   ingestKey = (await keys.create('ingest')).secret;
   engineerKey = (await keys.create('engineer')).secret;
-  const accepted = createGate().run(
-    asMessages(generate({ seed: 11, count: 3000, rate: 50, start: '2025-06-01T10:10:00Z' })),
-  ).accepted;
-  engine = createClickHouse({ dataDir });
-  await applySpeedLayerDdl(engine, CATALOG, { rawTtlDays: 10 * 365, dedupWindow: 1000 });
-  const dims = indexDimensions(buildDimensions());
-  await insertRaw(
-    engine,
-    accepted.flatMap((r) => toRawRows(r.event, dims)),
-    'ch-http-test',
-  );
+  engine = await speedViewOf(dataDir, { seed: 11, count: 3000, rate: 50, start: '2025-06-01T10:10:00Z' });
   api = await buildServer({
     clickhouse: engine,
     dataDir,

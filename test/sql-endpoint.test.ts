@@ -7,14 +7,10 @@ import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDimensions, CATALOG, indexDimensions, toRawRows } from '../contracts/index.ts';
-import { generate } from '../generator/index.ts';
-import { createGate } from '../quality/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { ALLOWED_FUNCTIONS } from '../serving-layer/sql/functions.ts';
-import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
 import { ATTACKS, HEAVY, OUT } from './fixtures/sql-attacks.ts';
-import { asMessages } from './support/messages.ts';
+import { speedViewOf } from './support/speed.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-sql-'));
 const outDir = join(dataDir, 'out');
@@ -48,17 +44,7 @@ async function tablesAndCounts(): Promise<string[]> {
 
 beforeAll(async () => {
   mkdirSync(outDir);
-  const accepted = createGate().run(
-    asMessages(generate({ seed: 7, count: 3000, rate: 50, start: '2025-06-01T10:00:00Z' })),
-  ).accepted;
-  const dims = indexDimensions(buildDimensions());
-  client = createClickHouse({ dataDir });
-  await applySpeedLayerDdl(client, CATALOG, { rawTtlDays: 10 * 365, dedupWindow: 1000 });
-  await insertRaw(
-    client,
-    accepted.flatMap((r) => toRawRows(r.event, dims)),
-    'sql-endpoint-test',
-  );
+  client = await speedViewOf(dataDir, { seed: 7, count: 3000, rate: 50, start: '2025-06-01T10:00:00Z' });
   app = await buildServer({
     clickhouse: client,
     dataDir,

@@ -2,7 +2,7 @@
 // for a consumer group to catch up, and the orders rollup read back for exact comparison.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Kafka } from 'kafkajs';
-import { getMetric } from '../../contracts/index.ts';
+import { buildDimensions, CATALOG, getMetric, indexDimensions, toRawRows } from '../../contracts/index.ts';
 import {
   type GenerateOptions,
   GroundTruth,
@@ -11,7 +11,15 @@ import {
 } from '../../generator/index.ts';
 import { BatchingProducer } from '../../kafka/index.ts';
 import { fetchPositions, lagOf } from '../../pipeline/index.ts';
-import { queryMetric, type TimeRange } from '../../speed-layer/index.ts';
+import { createGate } from '../../quality/index.ts';
+import {
+  applySpeedLayerDdl,
+  createClickHouse,
+  insertRaw,
+  queryMetric,
+  type TimeRange,
+} from '../../speed-layer/index.ts';
+import { asMessages } from './messages.ts';
 
 /** Produces `options`' records to `topic` (which must exist); returns what was sent. */
 export async function produceGenerated(
@@ -118,4 +126,21 @@ export function answerOrderCells(rows: readonly Record<string, unknown>[]): Orde
     revenue_minor: Number(r.revenue_minor),
     units: Number(r.units),
   }));
+}
+
+/**
+ * An embedded ClickHouse in `dataDir` whose speed view holds the good events of `traffic`, inserted
+ * directly (no Kafka): for tests of what reads the speed view.
+ */
+export async function speedViewOf(dataDir: string, traffic: GenerateOptions): Promise<ClickHouseClient> {
+  const accepted = createGate().run(asMessages(generate(traffic))).accepted;
+  const dims = indexDimensions(buildDimensions());
+  const client = createClickHouse({ dataDir });
+  await applySpeedLayerDdl(client, CATALOG, { rawTtlDays: 10 * 365, dedupWindow: 1000 });
+  await insertRaw(
+    client,
+    accepted.flatMap((r) => toRawRows(r.event, dims)),
+    `speed-view-of-${traffic.seed ?? 0}`,
+  );
+  return client;
 }
