@@ -1,4 +1,5 @@
 export { createKafka, type KafkaConfig } from './client.ts';
+export { checkGroupServes, GroupInUseError } from './groups.ts';
 export { kafkajs } from './kafkajs.ts';
 export { type Greeting, isListening, parseHostPort } from './probe.ts';
 export {

@@ -19,7 +19,7 @@ import type {
   OffsetsByTopicPartition,
   PartitionOffset,
 } from 'kafkajs';
-import { rerunAfterCrash } from '../kafka/index.ts';
+import { checkGroupServes, rerunAfterCrash } from '../kafka/index.ts';
 import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
 import { type Delivery, groupDelivery, Lane, type PartitionCommit, rangeDelivery } from './delivery.ts';
 import type { Gates } from './gates.ts';
@@ -143,6 +143,12 @@ export class GatedConsumer<P> {
 
   async start(): Promise<void> {
     await this.admin.connect();
+    try {
+      await checkGroupServes(this.admin, this.groupId, this.o.topic);
+    } catch (error) {
+      await this.admin.disconnect();
+      throw error;
+    }
     await this.consumer.connect();
     // Before kafkajs rejoins after a rebalance or a crash; GROUP_JOIN covers the other ways in.
     this.consumer.on(this.consumer.events.REBALANCING, () => this.retireWorkers('the group is rebalancing'));

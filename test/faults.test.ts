@@ -175,6 +175,7 @@ describe('Kafka broker stopped and restarted during ingest', () => {
       kafka,
       topic: cfg.quarantineTopic,
       root: quarantineTableDir(cfg.dataDir),
+      groupId: cfg.quarantineGroup,
     });
     await quarantineLake.start();
     stops.push(() => quarantineLake.stop());

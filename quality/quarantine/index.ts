@@ -1,9 +1,5 @@
 export type { QuarantineFilter } from './filter.ts';
-export {
-  QUARANTINE_LAKE_GROUP,
-  QuarantineLakeWriter,
-  type QuarantineLakeWriterOptions,
-} from './lake-writer.ts';
+export { QuarantineLakeWriter, type QuarantineLakeWriterOptions } from './lake-writer.ts';
 export { type LedgerEntry, ReplayLedger } from './ledger.ts';
 export {
   decodeQuarantine,

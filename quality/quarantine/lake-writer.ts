@@ -4,13 +4,11 @@
 // file names and skips what is already there, so a crash between rename and commit neither loses
 // nor duplicates a record.
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { rerunAfterCrash } from '../../kafka/index.ts';
+import { checkGroupServes, rerunAfterCrash } from '../../kafka/index.ts';
 import { type Duck, openDuck } from './duckdb.ts';
 import { parseQuarantineValue } from './message.ts';
 import { type PartFile, type StagedMessage, writePartFile } from './part-file.ts';
 import { removeInProgress, writtenOffsets } from './table.ts';
-
-export const QUARANTINE_LAKE_GROUP = 'tidewater-quarantine-lake';
 
 export interface QuarantineLakeWriterOptions {
   kafka: Kafka;
@@ -18,7 +16,8 @@ export interface QuarantineLakeWriterOptions {
   topic: string;
   /** Directory of the table, `quarantineTableDir(dataDir)`. */
   root: string;
-  groupId?: string;
+  /** The platform's TIDEWATER_QUARANTINE_GROUP: refused at start when it serves another topic. */
+  groupId: string;
 }
 
 /**
@@ -72,11 +71,18 @@ export class QuarantineLakeWriter {
     this.kafka = opts.kafka;
     this.topic = opts.topic;
     this.root = opts.root;
-    this.groupId = opts.groupId ?? QUARANTINE_LAKE_GROUP;
+    this.groupId = opts.groupId;
   }
 
   async start(): Promise<void> {
     if (this.consumer) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await checkGroupServes(admin, this.groupId, this.topic);
+    } finally {
+      await admin.disconnect();
+    }
     await removeInProgress(this.root);
     this.duck = await openDuck();
     this.failure = undefined;
