@@ -3,6 +3,9 @@
 // txn action records where the partition resumes, so the lake itself says what it already holds.
 // A range replayed after a crash (announced in the offset commit, see pipeline/delivery.ts) is
 // found covered by the txn and not written twice; Parquet written without a commit is never read.
+// A record DuckDB refuses is isolated (isolate.ts) and quarantined, and the range goes on. The
+// lake writer is the platform's publisher of rejections: each range's go to quarantine in the
+// Kafka transaction that commits the range's offsets.
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { type DimensionIndex, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
@@ -18,11 +21,12 @@ import {
   type AcceptedRecord,
   createQualityMetrics,
   type QualityMetrics,
-  QuarantinePublisher,
-  type RejectedRecord,
+  sinkRejection,
+  transactionalQuarantine,
 } from '../quality/index.ts';
 import { stageAccepted } from './event-rows.ts';
 import { EVENTS_SCHEMA, lakeTableDir } from './events.ts';
+import { refusedByDuckDB } from './isolate.ts';
 import { type LakeTable, openTable } from './table.ts';
 
 /** The txn appId of one source partition: a writer resumes from the version recorded under it. */
@@ -33,7 +37,6 @@ interface LakeSinkOptions {
   table: LakeTable;
   groupId: string;
   dimensions: DimensionIndex;
-  quarantine: { publish(records: readonly RejectedRecord[]): Promise<void> };
   qualityMetrics?: QualityMetrics;
 }
 
@@ -41,10 +44,9 @@ export function createLakeSink({
   table,
   groupId,
   dimensions,
-  quarantine,
   qualityMetrics,
 }: LakeSinkOptions): Sink<readonly AcceptedRecord[]> {
-  return async (token, { accepted, rejected, report }) => {
+  return async (token, { accepted, report }) => {
     const { topic, partition, range } = parseToken(token);
     const appId = txnAppId(groupId, topic, partition);
     const resumeAt = range.last + 1;
@@ -53,16 +55,31 @@ export function createLakeSink({
       // Ranges are replayed whole, never split: a half-covered one means two writers disagree.
       throw new Error(`lake holds ${appId} up to ${covered}, inside range ${range.first}-${range.last}`);
     }
-    if (covered < resumeAt) {
-      await table.appendBatch(stageAccepted(accepted, dimensions), {
-        txn: [{ appId, version: resumeAt }],
-      });
+    const append = (records: readonly AcceptedRecord[]) =>
+      table.appendBatch(stageAccepted(records, dimensions), { txn: [{ appId, version: resumeAt }] });
+    let refused = new Map<AcceptedRecord, string>();
+    if (covered >= resumeAt) {
+      // Committed before a crash or a rebalance: what it left out is found again, as it was then.
+      refused = await refusedByDuckDB(accepted, dimensions);
+    } else {
+      try {
+        await append(accepted);
+      } catch (error) {
+        // A record DuckDB refuses fails the whole statement: isolate it and commit the rest. A
+        // failure no record explains (the disk, a concurrent writer) fails the range, which is redone.
+        refused = await refusedByDuckDB(accepted, dimensions);
+        if (refused.size === 0) throw error;
+        await append(accepted.filter((record) => !refused.has(record)));
+      }
     }
-    if (rejected.length > 0) await quarantine.publish(rejected);
     qualityMetrics?.observeBatch(report);
     let newest = 0;
-    for (const r of accepted) newest = Math.max(newest, r.eventTimeMs);
-    return newest || undefined;
+    for (const r of accepted) if (!refused.has(r)) newest = Math.max(newest, r.eventTimeMs);
+    const at = Date.now();
+    return {
+      newest: newest || undefined,
+      refused: [...refused].map(([record, reason]) => sinkRejection(record, reason, at)),
+    };
   };
 }
 
@@ -112,8 +129,6 @@ export async function startLakeWriter(
   await ensurePlatformTopics(kafka, cfg);
   const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
   const dimensions = await loadPlatformDimensions(cfg.dataDir);
-  const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
-  await quarantine.connect();
   const consumer = new GatedConsumer({
     maxRecords: LAKE_MAX_RECORDS,
     maxInFlight: LAKE_MAX_IN_FLIGHT,
@@ -131,18 +146,29 @@ export async function startLakeWriter(
       table,
       groupId,
       dimensions: indexDimensions(dimensions),
-      quarantine,
       qualityMetrics: registry && createQualityMetrics(registry),
     }),
+    // The lake writer publishes every rejection of the platform's consumers (the speed layer's
+    // gate rejects the same records), each once, with the offsets of its range.
+    quarantine: transactionalQuarantine({
+      kafka,
+      topic: cfg.quarantineTopic,
+      groupId,
+      sourceTopic: cfg.eventsTopic,
+    }),
   });
-  await consumer.start();
+  try {
+    await consumer.start();
+  } catch (error) {
+    table.close();
+    throw error;
+  }
   return {
     consumer,
     table,
     async stop() {
       try {
         await consumer.stop();
-        await quarantine.disconnect();
       } finally {
         table.close();
       }

@@ -17,12 +17,16 @@
 //   one offset commit for all members, which the coordinator writes as one batch; whoever then
 //   owns a member finds the group's token there and inserts the staged block under it (ClickHouse
 //   keeps it once), before committing the member past its range. Each owner re-gates its own
-//   member to rebuild its gate's window and to republish the member's rejected records.
+//   member to rebuild its gate's window.
+//
+// A consumer that publishes its rejected records (the lake writer; see QuarantineTransactions)
+// uses rangeDelivery, whose last commit of a range is a Kafka transaction holding the range's
+// rejections and its offset.
 //
 // Every commit is made only while the lanes of the ranges it names still hold (Lane): a range
 // still in the sink when its partition is revoked is neither announced nor committed afterwards,
 // so it stays as Kafka last recorded it and the next owner finishes it.
-import type { RawMessage } from '../quality/index.ts';
+import type { RawMessage, RejectedRecord } from '../quality/index.ts';
 import type { PartitionGate } from './gates.ts';
 import {
   dedupToken,
@@ -31,7 +35,7 @@ import {
   type PendingRange,
   pendingMetadata,
 } from './offset-range.ts';
-import type { GatedRange, GroupMember, GroupSink, Sink } from './sink.ts';
+import type { GatedRange, GroupMember, GroupSink, PartitionQuarantine, Sink } from './sink.ts';
 
 /** A partition's offset commit; `metadata` announces a pending range, null clears it. */
 export interface PartitionCommit {
@@ -73,6 +77,8 @@ export interface RangeInHand<P> {
   partition: number;
   records: readonly RawMessage[];
   lane: Lane;
+  /** The partition's publisher of rejections, when this consumer is the one that publishes them. */
+  quarantine?: PartitionQuarantine;
 }
 
 /** A range on its way: `committed` resolves with its newest event time once Kafka has it. */
@@ -102,12 +108,19 @@ function commitHolding(commit: Commit, lanes: readonly Lane[], commits: readonly
   return commit(commits);
 }
 
+/** A range's rejections, the gate's and the sink's, in offset order. */
+function rejectionsOf(gated: GatedRange<unknown>, refused: readonly RejectedRecord[]): RejectedRecord[] {
+  return [...gated.rejected, ...gated.refused, ...refused].sort(
+    (a, b) => Number(a.source.offset) - Number(b.source.offset),
+  );
+}
+
 export function rangeDelivery<P>(topic: string, sink: Sink<P>, commit: Commit): Delivery<P> {
   /** Each lane's last range handed over: the next one goes to the sink after it is committed. */
   const tails = new WeakMap<Lane, Promise<unknown>>();
 
   const deliver = (range: OffsetRange, hand: RangeInHand<P>, announce: boolean): InFlight => {
-    const { gate, partition, records, lane } = hand;
+    const { gate, partition, records, lane, quarantine } = hand;
     // A failed previous range fails this one too, before it reaches the sink.
     const committed = Promise.all([gate.run(records), tails.get(lane)]).then(async ([gated]) => {
       if (announce)
@@ -116,8 +129,12 @@ export function rangeDelivery<P>(topic: string, sink: Sink<P>, commit: Commit): 
           [lane],
           [{ partition, offset: range.first, metadata: pendingMetadata(range) }],
         );
-      const newest = await sink(dedupToken(topic, partition, range), gated);
-      await commitHolding(commit, [lane], [cleared(partition, range)]);
+      const { newest, refused } = await sink(dedupToken(topic, partition, range), gated);
+      const end = cleared(partition, range);
+      // The range's rejections are published with its commit, or not at all (the next owner redoes
+      // the range and publishes them then).
+      if (quarantine) await quarantine.commit(end.offset, rejectionsOf(gated, refused), lane);
+      else await commitHolding(commit, [lane], [end]);
       return newest;
     });
     tails.set(lane, committed);

@@ -32,5 +32,15 @@ export {
   parseToken,
   pendingMetadata,
 } from './offset-range.ts';
-export type { ConsumerMetrics, GatedRange, GroupMember, GroupSink, Sink, StagedGroup } from './sink.ts';
+export type {
+  ConsumerMetrics,
+  Delivered,
+  GatedRange,
+  GroupMember,
+  GroupSink,
+  PartitionQuarantine,
+  QuarantineTransactions,
+  Sink,
+  StagedGroup,
+} from './sink.ts';
 export { EventTimeWatermark } from './watermark.ts';

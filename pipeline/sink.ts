@@ -1,4 +1,5 @@
 import type { BatchReport, RejectedRecord } from '../quality/index.ts';
+import type { Lane } from './delivery.ts';
 import type { GroupMemberRange } from './offset-range.ts';
 import type { EventTimeWatermark } from './watermark.ts';
 
@@ -6,17 +7,52 @@ import type { EventTimeWatermark } from './watermark.ts';
 export interface GatedRange<P> {
   /** The accepted records as the consumer's preparer turned them (see gates.ts). */
   accepted: P;
+  /** Refused by the gate. */
   rejected: RejectedRecord[];
+  /** Accepted by the gate, refused by the preparer (the sink's own encoding): not in `accepted`. */
+  refused: RejectedRecord[];
   report: BatchReport;
+}
+
+/** What a sink did with a range. */
+export interface Delivered {
+  /** The newest event time delivered (ms since epoch), for the watermark. */
+  newest: number | undefined;
+  /** Records the sink's engine refused, isolated from the range, which went on without them. */
+  refused: readonly RejectedRecord[];
 }
 
 /**
  * Where a gated offset range goes. `token` names the range (`<topic>:<partition>:<first>-<last>`,
- * see offset-range.ts); the sink must make the accepted records and the rejected ones durable, and
- * idempotently so for a token it has seen, before it resolves: the caller then commits the range.
- * Resolves with the newest event time delivered (ms since epoch), for the watermark.
+ * see offset-range.ts); the sink must make the accepted records durable, idempotently so for a
+ * token it has seen, before it resolves: the caller then commits the range. A record its engine
+ * refuses is isolated, not retried: the sink delivers the rest and reports it as refused, and
+ * must make the same decision when the range is delivered again.
  */
-export type Sink<P> = (token: string, range: GatedRange<P>) => Promise<number | undefined>;
+export type Sink<P> = (token: string, range: GatedRange<P>) => Promise<Delivered>;
+
+/**
+ * The one publisher of a consumer's rejected records: each range's rejections (the gate's and the
+ * sinks') go to quarantine in the same Kafka transaction as the offset commit that ends the range,
+ * so the quarantine topic holds them once however often the range is redone.
+ */
+export interface QuarantineTransactions {
+  /**
+   * The transactional producer of `partition` (its transactional id is the partition's): opening
+   * it fences any earlier owner's and ends that owner's open transaction, before this owner reads
+   * where the partition stands.
+   */
+  open(partition: number): Promise<PartitionQuarantine>;
+}
+
+export interface PartitionQuarantine {
+  /**
+   * Publishes `records` and commits the partition's offset (clearing its announcement) in one
+   * transaction, committed only while `lane` holds.
+   */
+  commit(offset: number, records: readonly RejectedRecord[], lane: Lane): Promise<void>;
+  close(): Promise<void>;
+}
 
 /**
  * One partition's part of a grouped insert: its range, gated as one or more consecutive ranges
@@ -38,17 +74,14 @@ export interface GroupSink<P> {
    */
   stage(token: string, members: readonly GroupMember<P>[]): Promise<StagedGroup>;
   /**
-   * Inserts the block staged under `token` again (idempotently: ClickHouse drops it if it landed)
-   * and makes `member`'s rejected records durable; fails when nothing is staged under `token`.
+   * Inserts the block staged under `token` again (idempotently: ClickHouse drops it if it landed);
+   * fails when nothing is staged under `token`.
    */
   redeliver(token: string, member: GroupMember<P>): Promise<number | undefined>;
 }
 
 export interface StagedGroup {
-  /**
-   * Inserts the block and makes every member's rejected records durable; resolves with each
-   * member's newest event time (ms since epoch), for the watermarks.
-   */
+  /** Inserts the block; resolves with each member's newest event time (ms since epoch), for the watermarks. */
   deliver(): Promise<(number | undefined)[]>;
   /** The group is committed: its staged block is no longer needed. Never fails. */
   release(): Promise<void>;

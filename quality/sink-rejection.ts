@@ -5,20 +5,15 @@ import type { AcceptedRecord, RejectedRecord } from './types.ts';
 
 export const SINK_REJECTED_RULE = 'sink.rejected';
 
-/** `record` as quarantine keeps it, refused by `engine` with `message` at `at` (ms since epoch). */
-export function sinkRejection(
-  record: AcceptedRecord,
-  engine: string,
-  message: string,
-  at: number,
-): RejectedRecord {
+/** `record` as quarantine keeps it, refused for `reason` (naming the engine) at `at` (ms since epoch). */
+export function sinkRejection(record: AcceptedRecord, reason: string, at: number): RejectedRecord {
   const { source, event } = record;
   return {
     source,
     eventId: event.eventId,
     eventType: event.eventType,
     eventTime: event.eventTime,
-    failures: [{ ruleId: SINK_REJECTED_RULE, severity: 'quarantine', message: `${engine}: ${message}` }],
+    failures: [{ ruleId: SINK_REJECTED_RULE, severity: 'quarantine', message: reason }],
     rejectedAt: at,
   };
 }

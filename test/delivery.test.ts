@@ -12,10 +12,11 @@ import {
   Lane,
   type PartitionCommit,
   type PartitionGate,
+  type PartitionQuarantine,
   parsePending,
   rangeDelivery,
 } from '../pipeline/index.ts';
-import type { BatchReport, RawMessage } from '../quality/index.ts';
+import type { BatchReport, RawMessage, RejectedRecord } from '../quality/index.ts';
 
 type Rows = number[];
 
@@ -86,7 +87,12 @@ function manualGate() {
     release() {
       const next = waiting.shift();
       if (!next) throw new Error('no gate request is open');
-      next.answer.resolve({ accepted: next.records.map((r) => Number(r.offset)), rejected: [], report });
+      next.answer.resolve({
+        accepted: next.records.map((r) => Number(r.offset)),
+        rejected: [],
+        refused: [],
+        report,
+      });
     },
     fail(error: Error) {
       waiting.shift()?.answer.reject(error);
@@ -276,7 +282,7 @@ describe('range delivery', () => {
         const done = deferred<void>();
         inserts.push(done);
         await done.promise;
-        return undefined;
+        return { newest: undefined, refused: [] };
       },
       commit,
     );
@@ -297,6 +303,54 @@ describe('range delivery', () => {
     inserts.shift()?.resolve();
     await expect(r2.committed).rejects.toThrow('revoked');
     expect(log).toHaveLength(5);
+  });
+
+  it('commits a range with its rejections in one quarantine transaction, in offset order, while its lane holds', async () => {
+    const { log, commit } = journal();
+    const rejection = (offset: number, ruleId: string): RejectedRecord => ({
+      source: records(0, offset, offset)[0] as RawMessage,
+      failures: [{ ruleId, severity: 'quarantine', message: 'm' }],
+      rejectedAt: 0,
+    });
+    const delivery = rangeDelivery<Rows>(
+      't',
+      async (token, range) => {
+        log.push(`insert ${token}=${range.accepted.join(',')}`);
+        return { newest: 7, refused: [rejection(3, 'sink.rejected')] };
+      },
+      commit,
+    );
+    const quarantine: PartitionQuarantine = {
+      async commit(offset, published, lane) {
+        lane.check();
+        log.push(
+          `transaction p0@${offset} ${published.map((r) => `${r.source.offset}:${r.failures[0]?.ruleId}`).join(' ')}`,
+        );
+      },
+      close: async () => undefined,
+    };
+    const gate: PartitionGate<Rows> = {
+      replay: async () => undefined,
+      run: async (batch) => ({
+        accepted: [2],
+        rejected: [rejection(4, 'contract'), rejection(1, 'decode')],
+        refused: [rejection(0, 'sink.rejected')],
+        report: { ...report, in: batch.length },
+      }),
+      close: () => undefined,
+    };
+    const lane = new Lane();
+    const range = { first: 0, last: 4 };
+    const hand = { gate, partition: 0, records: records(0, 0, 4), lane, quarantine };
+    expect(await (await delivery.live(range, hand)).committed).toBe(7);
+    expect(log).toEqual([
+      'announce p0@0 {"first":0,"last":4}',
+      'insert t:0:0-4=2',
+      'transaction p0@5 0:sink.rejected 1:decode 3:sink.rejected 4:contract',
+    ]);
+    lane.end(new Error('revoked'));
+    await expect(delivery.pending(range, { ...hand, lane })).rejects.toThrow('revoked');
+    expect(log).toHaveLength(4);
   });
 
   it('fails a lane’s later ranges when one fails, before they reach the sink', async () => {

@@ -1,9 +1,11 @@
 // The lake writer end to end: generated traffic through the real broker, the gate and the lake;
-// the table then holds every accepted event exactly once, also after SIGKILLs mid-stream, and the
-// batch layer's recompute and backfill over it equal the generator's ground truth.
+// the table then holds every accepted event exactly once and the quarantine topic every rejected
+// record once, also after SIGKILLs mid-stream, and the batch layer's recompute and backfill over
+// it equal the generator's ground truth.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { backfill, openDuckDB, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
 import { getMetric } from '../contracts/index.ts';
@@ -14,6 +16,7 @@ import { fetchPositions } from '../pipeline/index.ts';
 import { createClickHouse, type MetricRow } from '../speed-layer/index.ts';
 import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
+import { quarantinedSources } from './support/kafka.ts';
 import { expectedOrders, produceGenerated, waitForCatchUp } from './support/speed.ts';
 
 const isolated = isolation('lake-test');
@@ -80,6 +83,14 @@ async function expectExact(table: LakeTable, truth: GroundTruthReport, day: stri
   expect(ordersByRegion(orders)).toEqual(sortCells(expectedOrders(truth)));
 }
 
+/** The quarantine topic holds each bad record once: the lake writer is its one publisher. */
+async function expectQuarantinedOnce(kafka: Kafka, topic: string, truth: GroundTruthReport) {
+  const sources = await quarantinedSources(kafka, topic);
+  expect(truth.totals.bad).toBeGreaterThan(100);
+  expect(sources).toHaveLength(truth.totals.bad);
+  expect(new Set(sources).size).toBe(truth.totals.bad);
+}
+
 describe('lake writer in-process', () => {
   it('writes every accepted event once, and recompute and backfill equal the ground truth', async () => {
     const { cfg, groupId } = await isolated('lake-a');
@@ -93,6 +104,7 @@ describe('lake writer in-process', () => {
     } finally {
       await writer.stop();
     }
+    await expectQuarantinedOnce(kafka, cfg.quarantineTopic, truth);
     const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
     try {
       await expectExact(table, truth, '2025-04-01');
@@ -161,6 +173,8 @@ describe('lake writer killed and restarted', () => {
     } finally {
       await admin.disconnect();
     }
+    // Published in the transactions that committed the ranges: once, however often a range was redone.
+    await expectQuarantinedOnce(kafka, cfg.quarantineTopic, truth);
     const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
     try {
       await expectExact(table, truth, '2025-04-08');

@@ -30,3 +30,8 @@ export {
   toRawMessage,
 } from './store.ts';
 export { quarantineTableDir } from './table.ts';
+export {
+  quarantineTransactionalId,
+  type TransactionalQuarantineOptions,
+  transactionalQuarantine,
+} from './transactions.ts';

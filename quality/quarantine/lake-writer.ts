@@ -101,6 +101,16 @@ export class QuarantineLakeWriter {
     consumer.on(consumer.events.CRASH, (event) => {
       this.failure ??= event.payload.error;
     });
+    // The lake writer publishes in transactions, whose commit markers (and aborted records) the
+    // consumer skips without calling eachBatch: a fetch of nothing else would leave the committed
+    // offset short of the log's end for good. Everything before such a batch is written already.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize > 0 || this.consumer !== consumer) return;
+      const offset = String(Number(payload.lastOffset) + 1);
+      void consumer
+        .commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }])
+        .catch(() => undefined);
+    });
     this.cancelRerun = rerunAfterCrash(consumer, run, () => this.consumer === consumer);
     await consumer.connect();
     await consumer.subscribe({ topic: this.topic, fromBeginning: true });
