@@ -8,10 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { buildDimensions, decodeEvent } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
-import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
+import {
+  BatchingProducer,
+  createKafka,
+  ensureTopics,
+  MAX_REQUEST_BYTES,
+  produceRequests,
+} from '../kafka/index.ts';
 import {
   decodeQuarantine,
   encodeQuarantine,
+  MAX_QUARANTINED_BYTES,
   QuarantineLakeWriter,
   QuarantinePublisher,
   QuarantineStore,
@@ -76,6 +83,30 @@ describe('quarantine wire format', () => {
       text: INVALID_UTF8.toString('base64'),
     });
     expect(renderOriginal(null)).toBeNull();
+  });
+
+  it('keeps at most MAX_QUARANTINED_BYTES of a key or value, and cuts produce requests by bytes', () => {
+    const huge = {
+      ...record,
+      source: { ...record.source, key: Buffer.alloc(900_000, 1), value: Buffer.alloc(1_000_000, 2) },
+    };
+    const encoded = encodeQuarantine(huge);
+    const decoded = decodeQuarantine(Buffer.from(encoded.value));
+    expect(decoded.source.value).toEqual(Buffer.alloc(MAX_QUARANTINED_BYTES, 2));
+    expect(decoded.source.key).toEqual(Buffer.alloc(MAX_QUARANTINED_BYTES, 1));
+    const requests = produceRequests(
+      Array.from({ length: 40 }, () => encoded),
+      500,
+    );
+    expect(requests.flat()).toHaveLength(40);
+    for (const request of requests) {
+      const bytes = request.reduce(
+        (n, r) => n + Buffer.byteLength(r.value) + Buffer.byteLength(r.key ?? ''),
+        0,
+      );
+      expect(bytes).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+    }
+    expect(produceRequests([encodeQuarantine(record)], 500)).toHaveLength(1);
   });
 });
 

@@ -4,6 +4,7 @@ export { type LedgerEntry, ReplayLedger } from './ledger.ts';
 export {
   decodeQuarantine,
   encodeQuarantine,
+  MAX_QUARANTINED_BYTES,
   parseQuarantineValue,
   QuarantineMessage,
   quarantineKey,
