@@ -55,8 +55,8 @@ export function createLakeSink({
     async take(token, { accepted, report }) {
       const { topic, partition, range } = parseToken(token);
       const appId = txnAppId(groupId, topic, partition);
-      // Records below it are in the lake or on their way there.
-      const held = await buffer.heldFrom(appId);
+      // Records below `held` are in the lake or on their way there (and durable with `holding`).
+      const { from: held, durable: holding } = await buffer.held(appId);
       const fresh = accepted.filter((r) => Number(r.source.offset) >= held);
       // What the lake left out of the records it holds is found again, as it was then: their
       // refusals were not published unless Kafka's offset had moved past them.
@@ -68,7 +68,7 @@ export function createLakeSink({
             )
           : new Map<AcceptedRecord, string>();
       const resumeAt = range.last + 1;
-      let durable: Promise<void> = Promise.resolve();
+      let durable = holding;
       if (held < resumeAt) {
         try {
           ({ durable } = await buffer.add(appId, resumeAt, stage(fresh)));
