@@ -8,11 +8,27 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { backfill, openDuckDB, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
-import { getMetric } from '../contracts/index.ts';
+import { getMetric, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import type { GroundTruthReport } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
-import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
-import { fetchPositions } from '../pipeline/index.ts';
+import { CommitBuffer } from '../lake/commit-buffer.ts';
+import {
+  createLakeSink,
+  EVENTS_SCHEMA,
+  type LakeTable,
+  lakeTableDir,
+  openTable,
+  startLakeWriter,
+  txnAppId,
+} from '../lake/index.ts';
+import {
+  fetchPositions,
+  GatedConsumer,
+  Lane,
+  localGates,
+  type QuarantineTransactions,
+} from '../pipeline/index.ts';
+import { transactionalQuarantine } from '../quality/index.ts';
 import { createClickHouse, type MetricRow } from '../speed-layer/index.ts';
 import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
@@ -176,6 +192,93 @@ describe('lake writer in-process', () => {
       }
     } finally {
       table.close();
+    }
+  }, 180_000);
+});
+
+describe('lake writer whose offset commits die after its lake commits', () => {
+  it('publishes, once, the rejections of ranges the lake holds and Kafka never committed', async () => {
+    const { cfg, groupId } = await isolated('lake-c');
+    const kafka = createKafka(cfg, 'test');
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(23, '2025-04-15T00:15:00Z', 15_000));
+    // The lake writer's parts, but every quarantine transaction is aborted after its records and
+    // offsets are sent, as when the writer dies between its lake commit and that transaction's
+    // commit. Each failure ends the partition's lane and the consumer starts it over from Kafka.
+    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 200 });
+    const dimensions = await loadPlatformDimensions(cfg.dataDir);
+    const transactions = transactionalQuarantine({
+      kafka,
+      topic: cfg.quarantineTopic,
+      groupId,
+      sourceTopic: cfg.eventsTopic,
+    });
+    let aborted = 0;
+    const dying: QuarantineTransactions = {
+      async open(partition) {
+        const producer = await transactions.open(partition);
+        return {
+          async commit(offset, records) {
+            const killed = new Lane();
+            killed.end(new Error('killed after the lake commit'));
+            aborted += records.length;
+            await producer.commit(offset, records, killed);
+          },
+          close: () => producer.close(),
+        };
+      },
+    };
+    const consumer = new GatedConsumer({
+      kafka,
+      topic: cfg.eventsTopic,
+      groupId,
+      maxRecords: 2_000,
+      maxInFlight: 1,
+      gates: localGates({ dimensions }, () => (accepted) => accepted),
+      sink: createLakeSink({ buffer, groupId, dimensions: indexDimensions(dimensions) }),
+      quarantine: dying,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await consumer.start();
+      const ends = await admin.fetchTopicOffsets(cfg.eventsTopic);
+      const held = async () => {
+        for (const { partition, high } of ends)
+          if (((await table.txnVersion(txnAppId(groupId, cfg.eventsTopic, partition))) ?? 0) < Number(high))
+            return false;
+        return true;
+      };
+      const deadline = Date.now() + 90_000;
+      while (!(await held())) {
+        if (Date.now() > deadline) throw new Error('the lake did not take every record');
+        await sleep(200);
+      }
+      await Promise.all([consumer.stop(), buffer.drain()]);
+      // Rejections were sent, in transactions that never committed, and no offset moved.
+      expect(aborted).toBeGreaterThan(0);
+      expect(await quarantinedSources(kafka, cfg.quarantineTopic)).toEqual([]);
+      const positions = await fetchPositions(admin, groupId, cfg.eventsTopic);
+      expect(positions.every((p) => p.committed <= 0)).toBe(true);
+    } finally {
+      await admin.disconnect();
+      table.close();
+    }
+    const version = table.current.version;
+    const writer = await startLakeWriter({ ...cfg, lakeCommitSeconds: 0.2 }, { groupId, maxRecords: 1_000 });
+    try {
+      await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 90_000);
+    } finally {
+      await writer.stop();
+    }
+    // The restarted writer wrote nothing (the lake held it all) and published every rejection once.
+    await expectQuarantinedOnce(kafka, cfg.quarantineTopic, truth);
+    const reopened = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    try {
+      expect(reopened.current.version).toBe(version);
+      await expectExact(reopened, truth, '2025-04-15');
+    } finally {
+      reopened.close();
     }
   }, 180_000);
 });
