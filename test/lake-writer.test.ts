@@ -288,8 +288,10 @@ describe('lake writer killed and restarted', () => {
 
   function startChild(env: NodeJS.ProcessEnv, groupId: string): ChildProcess {
     const args = ['lake', 'write', '--group', groupId, '--max-records', '1000', '--session-timeout', '6000'];
-    // Staged ranges wait up to a second for their commit: kills land between staging and commit too.
-    return startTidewater(args, { ...env, TIDEWATER_LAKE_COMMIT_SECONDS: '1' });
+    // Staged ranges wait up to a quarter second for their commit: kills land between staging and
+    // commit too, and commits are small enough that the writer is still mid-stream at the kill (at
+    // a second, one commit could take all that was left).
+    return startTidewater(args, { ...env, TIDEWATER_LAKE_COMMIT_SECONDS: '0.25' });
   }
 
   it(`holds every accepted event exactly once after ${KILLS} SIGKILLs`, async () => {
