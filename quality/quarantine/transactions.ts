@@ -1,5 +1,6 @@
-// The quarantine topic's one publisher of what a consumer rejects: each range's rejections and the
-// offset commit that ends the range share a Kafka transaction, so a range redone after a crash or a
+// The quarantine topic's one publisher of what a consumer rejects: the rejections of the ranges an
+// offset commit covers share a Kafka transaction with that commit (the lake writer's, once its lake
+// commit holds the ranges; pipeline/deferred-delivery.ts), so a range redone after a crash or a
 // rebalance publishes its rejections again only if the first attempt never committed (readers of
 // the topic read committed records only). One transactional producer per source partition, its id
 // named after the consumer group and partition: whoever owns the partition next opens a producer
