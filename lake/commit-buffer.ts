@@ -3,10 +3,11 @@
 // comes first, in one Delta version with one txn per source partition. Exactly once: each range
 // registers its partition's resume point (txn version) before it is staged, so the commit that
 // holds its rows records it; `held` says where a partition's next new record starts (what the
-// lake and the batches on their way hold) and when that is all in the lake, and a commit refuses to land if another writer recorded
-// progress for one of its partitions meanwhile (TxnConflictError): its ranges then fail and their
-// partitions start over from Kafka. The Kafka offsets of a range are committed only after the
-// commit that holds it (pipeline/deferred-delivery.ts).
+// lake and the batches on their way hold) and when that is all in the lake, and a commit refuses
+// to land if another writer recorded progress for one of its partitions meanwhile
+// (TxnConflictError): its ranges then fail and their partitions start over from Kafka. The Kafka
+// offsets of a range are committed only after the commit that holds it
+// (pipeline/deferred-delivery.ts).
 
 import type { Staging } from './staging.ts';
 import type { LakeTable, Stage } from './table.ts';
@@ -72,9 +73,10 @@ export class CommitBuffer {
   }
 
   /**
-   * Stages `stage` (the records of `appId` from `held(appId).from` up to `version`, exclusive; undefined when
-   * none is to be written) and records `version` as its resume point in the next commit. Resolves
-   * once staged, with a promise of that commit. A stage that fails leaves the batch as it was.
+   * Stages `stage` (the records of `appId` from `held(appId).from` up to `version`, exclusive;
+   * undefined when none is to be written) and records `version` as its resume point in the next
+   * commit. Resolves once staged, with a promise of that commit. A stage that fails leaves the
+   * batch as it was.
    */
   async add(appId: string, version: number, stage: Stage | undefined): Promise<{ durable: Promise<void> }> {
     const inLake = await this.table.txnVersion(appId);
