@@ -1,6 +1,8 @@
 // Quality-gate throughput on one core: a realistic generator mix (2% late, 1% duplicates, 1% bad)
 // built up front as RawMessages, then gate.run timed over batches, median of 3 runs per engine.
-// Last line: {"bench":"gate","events_per_s":N,"zod_events_per_s":N,"target":250000}
+// Last line: {"bench":"gate","events_per_s":N,"zod_events_per_s":N,"target":250000,"calibration":{...}},
+// the calibration being JSON.parse of the same records' bytes on the same core, timed between the
+// gate's runs: a machine's speed moves both alike, so their ratio compares runs on busy machines.
 // Usage: node --import tsx bench/gate.ts [records]
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -104,24 +106,48 @@ function median(values: number[]): number {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
 }
 
-const perSecond = (n: number) => `${Math.round(n).toLocaleString('en')} events/s`;
-const ENGINES: readonly ContractEngine[] = ['compiled', 'zod'];
+/** The reference workload: each record's bytes to a string and through JSON.parse, nothing else. */
+function timeCalibration(batches: readonly RawMessage[][]): Rate {
+  gc();
+  let events = 0;
+  let objects = 0;
+  const cpu = process.cpuUsage();
+  const started = process.hrtime.bigint();
+  for (const batch of batches) {
+    for (const { value } of batch) {
+      try {
+        if (value !== null && typeof JSON.parse(value.toString()) === 'object') objects++;
+      } catch {
+        // The mix holds invalid JSON on purpose, as the gate's input does.
+      }
+    }
+    events += batch.length;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const { user, system } = process.cpuUsage(cpu);
+  if (objects === 0) throw new Error('the calibration parsed nothing');
+  return { wall: events / seconds, cpu: events / ((user + system) / 1e6) };
+}
 
-/** Engines alternate run by run, so a change in machine load shifts both alike. */
-function bench(batches: readonly RawMessage[][]): Record<ContractEngine, number> {
-  const rates = { compiled: [] as Rate[], zod: [] as Rate[] };
+const perSecond = (n: number) => `${Math.round(n).toLocaleString('en')} events/s`;
+const WORKLOADS = ['compiled', 'zod', 'calibration'] as const;
+type Workload = (typeof WORKLOADS)[number];
+
+/** Workloads alternate run by run, so a change in machine load shifts all alike. */
+function bench(batches: readonly RawMessage[][]): Record<Workload, number> {
+  const rates: Record<Workload, Rate[]> = { compiled: [], zod: [], calibration: [] };
   for (let run = 1; run <= RUNS; run++) {
-    for (const engine of ENGINES) {
-      const rate = timeRun(engine, batches);
-      rates[engine].push(rate);
-      console.log(`${engine} run ${run}: ${perSecond(rate.wall)} (${perSecond(rate.cpu)} of CPU time)`);
+    for (const workload of WORKLOADS) {
+      const rate = workload === 'calibration' ? timeCalibration(batches) : timeRun(workload, batches);
+      rates[workload].push(rate);
+      console.log(`${workload} run ${run}: ${perSecond(rate.wall)} (${perSecond(rate.cpu)} of CPU time)`);
     }
   }
-  const medians = { compiled: 0, zod: 0 };
-  for (const engine of ENGINES) {
-    medians[engine] = Math.round(median(rates[engine].map((rate) => rate.wall)));
-    const cpu = median(rates[engine].map((rate) => rate.cpu));
-    console.log(`${engine} median: ${perSecond(medians[engine])} (${perSecond(cpu)} of CPU time)`);
+  const medians = { compiled: 0, zod: 0, calibration: 0 };
+  for (const workload of WORKLOADS) {
+    medians[workload] = Math.round(median(rates[workload].map((rate) => rate.wall)));
+    const cpu = median(rates[workload].map((rate) => rate.cpu));
+    console.log(`${workload} median: ${perSecond(medians[workload])} (${perSecond(cpu)} of CPU time)`);
   }
   return medians;
 }
@@ -147,6 +173,19 @@ console.log(`building ${RECORDS.toLocaleString('en')} records in batches of ${BA
 const batches = buildBatches();
 console.log(`built ${batches.length} batches over ${PARTITIONS} partitions`);
 // Untimed warm-up, so that run 1 does not also measure the JIT compiling the validators.
-for (const engine of ENGINES) timeRun(engine, batches.slice(0, 20));
-const { compiled, zod } = bench(batches);
-console.log(JSON.stringify({ bench: 'gate', events_per_s: compiled, zod_events_per_s: zod, target: TARGET }));
+for (const engine of ['compiled', 'zod'] as const) timeRun(engine, batches.slice(0, 20));
+timeCalibration(batches.slice(0, 20));
+const { compiled, zod, calibration } = bench(batches);
+console.log(
+  JSON.stringify({
+    bench: 'gate',
+    events_per_s: compiled,
+    zod_events_per_s: zod,
+    target: TARGET,
+    calibration: {
+      workload: 'Buffer to string and JSON.parse of the same records, one core',
+      events_per_s: calibration,
+      gate_to_calibration: Math.round((compiled / calibration) * 1000) / 1000,
+    },
+  }),
+);

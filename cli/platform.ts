@@ -83,6 +83,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         kafka: createKafka(cfg, 'quarantine-lake'),
         topic: cfg.quarantineTopic,
         root: quarantineTableDir(cfg.dataDir),
+        groupId: cfg.quarantineGroup,
       });
       await quarantine.start();
       stops.push(() => quarantine.stop());

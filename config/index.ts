@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type Config, type Setting, settings } from './settings.ts';
+import { type Config, DISTINCT_SETTINGS, type Setting, settings } from './settings.ts';
 
 export type { Config } from './settings.ts';
 export { settings } from './settings.ts';
@@ -25,6 +25,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       );
   }
   if (problems.length > 0) throw new ConfigError(problems);
+  for (const [key, s] of Object.entries(settings) as [string, Setting][]) {
+    if (s.derive && out[key] === undefined) out[key] = s.derive.from(out);
+  }
+  for (const { keys, why } of DISTINCT_SETTINGS) {
+    const values = keys.map((key) => out[key]);
+    if (new Set(values).size < values.length)
+      problems.push(
+        `${keys.map((key) => `${settings[key].env}=${JSON.stringify(out[key])}`).join(', ')}: ${why}`,
+      );
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
   return out as Config;
 }
 
@@ -37,6 +48,7 @@ export function config(): Config {
 
 /** The default of a setting as text, for docs (`undefined` when it has none). */
 function defaultText(s: Setting): string | undefined {
+  if (s.derive) return s.derive.doc;
   const parsed = s.schema.safeParse(undefined);
   if (!parsed.success || parsed.data === undefined) return undefined;
   if (typeof parsed.data === 'boolean') return parsed.data ? '1' : '0';
@@ -49,7 +61,8 @@ export function renderEnvExample(): string {
   for (const s of Object.values(settings) as Setting[]) {
     lines.push(`# ${s.doc}`);
     const d = defaultText(s);
-    lines.push(d === undefined ? `# ${s.env}=` : `${s.env}=${d}`, '');
+    if (s.derive) lines.push(`# Default: ${d}`);
+    lines.push(d === undefined || s.derive ? `# ${s.env}=` : `${s.env}=${d}`, '');
   }
   return lines.join('\n');
 }

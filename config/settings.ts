@@ -10,6 +10,8 @@ export interface Setting<T extends z.ZodType = z.ZodType> {
   env: string;
   schema: T;
   doc: string;
+  /** A default computed from the settings declared before this one, with how the docs show it. */
+  derive?: { from: (earlier: Readonly<Record<string, unknown>>) => z.output<T>; doc: string };
 }
 
 const setting = <T extends z.ZodType>(env: string, schema: T, doc: string): Setting<T> => ({
@@ -17,6 +19,29 @@ const setting = <T extends z.ZodType>(env: string, schema: T, doc: string): Sett
   schema,
   doc,
 });
+
+/** A setting whose default derives from earlier ones (e.g. a consumer group from its topic). */
+const derivedSetting = <T extends z.ZodType>(
+  env: string,
+  schema: T,
+  doc: string,
+  derive: { from: (earlier: Readonly<Record<string, unknown>>) => NonNullable<z.output<T>>; doc: string },
+): Setting<T> & { derive: object } => ({ env, schema, doc, derive });
+
+/**
+ * A Kafka consumer group's name, by default the role's prefix and the topic it reads, so that two
+ * platforms reading different topics on one broker never share a group.
+ */
+const consumerGroup = (
+  env: string,
+  role: string,
+  topicSetting: 'eventsTopic' | 'quarantineTopic',
+  doc: string,
+) =>
+  derivedSetting(env, z.string().min(1).optional(), doc, {
+    from: (earlier) => `tidewater-${role}.${String(earlier[topicSetting])}`,
+    doc: `tidewater-${role}.<${topicSetting === 'eventsTopic' ? 'TIDEWATER_EVENTS_TOPIC' : 'TIDEWATER_QUARANTINE_TOPIC'}>`,
+  });
 
 const positiveInt = z.coerce.number().int().positive();
 const flag = (byDefault: '0' | '1') =>
@@ -71,10 +96,11 @@ export const settings = {
     positiveInt.max(1024).default(6),
     'Partitions of the events topic when the platform creates it (events are keyed by user, so a user stays in one partition).',
   ),
-  speedGroup: setting(
+  speedGroup: consumerGroup(
     'TIDEWATER_SPEED_GROUP',
-    z.string().min(1).default('tidewater-speed'),
-    'Kafka consumer group of the speed layer (Kafka -> gate -> ClickHouse).',
+    'speed',
+    'eventsTopic',
+    'Kafka consumer group of the speed layer (Kafka -> gate -> ClickHouse). Checked at start: a group that serves another topic on the broker is refused.',
   ),
   speedGateThreads: setting(
     'TIDEWATER_SPEED_GATE_THREADS',
@@ -89,10 +115,17 @@ export const settings = {
     z.coerce.number().int().min(0).default(60),
     'How often the speed layer looks for changed dimension files and, when they changed, gates and enriches with them from its next range on (0: only at start).',
   ),
-  lakeGroup: setting(
+  lakeGroup: consumerGroup(
     'TIDEWATER_LAKE_GROUP',
-    z.string().min(1).default('tidewater-lake'),
-    'Kafka consumer group of the lake writer (Kafka -> gate -> Parquet + Delta log).',
+    'lake',
+    'eventsTopic',
+    "Kafka consumer group of the lake writer (Kafka -> gate -> Parquet + Delta log), also naming the transactional ids of its quarantine producers (`<group>.quarantine.<partition>`). Checked at start like the speed layer's.",
+  ),
+  quarantineGroup: consumerGroup(
+    'TIDEWATER_QUARANTINE_GROUP',
+    'quarantine',
+    'quarantineTopic',
+    "Kafka consumer group of the quarantine table writer (quarantine topic -> Parquet). Checked at start like the speed layer's.",
   ),
   lakeCommitMb: setting(
     'TIDEWATER_LAKE_COMMIT_MB',
@@ -102,7 +135,7 @@ export const settings = {
   lakeCommitSeconds: setting(
     'TIDEWATER_LAKE_COMMIT_SECONDS',
     z.coerce.number().positive().max(3600).default(60),
-    'Longest a range the lake writer has staged waits for its commit (and its Kafka offsets with it): how far the lake trails Kafka at low rates.',
+    'Longest a range the lake writer has staged waits for its commit (and its Kafka offsets and rejections with it): how far the lake trails Kafka at low rates.',
   ),
   redisUrl: setting(
     'REDIS_URL',
@@ -301,4 +334,16 @@ export const settings = {
 } satisfies Record<string, Setting>;
 
 export type Settings = typeof settings;
-export type Config = { readonly [K in keyof Settings]: z.output<Settings[K]['schema']> };
+export type Config = {
+  readonly [K in keyof Settings]: Settings[K] extends { derive: object }
+    ? NonNullable<z.output<Settings[K]['schema']>>
+    : z.output<Settings[K]['schema']>;
+};
+
+/** Settings that must differ from one another, with why. */
+export const DISTINCT_SETTINGS: readonly { keys: readonly (keyof Settings)[]; why: string }[] = [
+  {
+    keys: ['speedGroup', 'lakeGroup', 'quarantineGroup'],
+    why: 'each consumer of the platform needs a group of its own: a shared group splits the partitions between them',
+  },
+];

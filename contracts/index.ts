@@ -1,6 +1,6 @@
 export * from './catalog.ts';
 export { compatibilityViolations, type JsonSchemaNode } from './compatibility.ts';
-export { type DecodeResult, decodeEvent } from './decode.ts';
+export { type DecodeResult, decodeEvent, parseRecord, RecordProblem } from './decode.ts';
 export {
   buildDimensions,
   CATEGORIES,
@@ -22,7 +22,9 @@ export {
 } from './dimensions.ts';
 export * from './events.ts';
 export { describeIssues, formatPath } from './issues.ts';
+export { type JsonTextProblem, jsonTextProblem, MAX_JSON_DEPTH } from './json-text.ts';
 export { hex32, mix32, Rng, Weighted } from './random.ts';
+export { MAX_STORABLE_TIME_MS, MIN_STORABLE_TIME_MS, storableProblem } from './storable.ts';
 export {
   CURRENT_VERSIONS,
   type EventJsonSchema,

@@ -1,6 +1,13 @@
 export { createKafka, type KafkaConfig } from './client.ts';
+export { checkGroupServes, GroupInUseError } from './groups.ts';
 export { kafkajs } from './kafkajs.ts';
 export { type Greeting, isListening, parseHostPort } from './probe.ts';
-export { BatchingProducer, type BatchingProducerOptions, type OutgoingRecord } from './producer.ts';
+export {
+  BatchingProducer,
+  type BatchingProducerOptions,
+  MAX_REQUEST_BYTES,
+  type OutgoingRecord,
+  produceRequests,
+} from './producer.ts';
 export { rerunAfterCrash } from './rerun.ts';
 export { ensurePlatformTopics, ensureTopics, platformTopics, type TopicConfig } from './topics.ts';

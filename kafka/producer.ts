@@ -22,6 +22,38 @@ export interface BatchingProducerOptions {
 }
 
 /**
+ * A broker refuses a produce request whose batch for one partition is over its `message.max.bytes`
+ * (1 MB by default), whatever the client's batch size: requests of records of any size stay below
+ * this many bytes of keys and values.
+ */
+export const MAX_REQUEST_BYTES = 512 * 1024;
+
+const sizeOf = (part: string | Buffer | null): number =>
+  part === null ? 0 : typeof part === 'string' ? Buffer.byteLength(part) : part.byteLength;
+
+/**
+ * `records` cut, in order, into requests of at most `maxRecords` records and MAX_REQUEST_BYTES bytes
+ * (a record larger than that goes alone).
+ */
+export function produceRequests(records: readonly OutgoingRecord[], maxRecords: number): OutgoingRecord[][] {
+  const requests: OutgoingRecord[][] = [];
+  let request: OutgoingRecord[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const size = sizeOf(record.key) + sizeOf(record.value);
+    if (request.length > 0 && (request.length >= maxRecords || bytes + size > MAX_REQUEST_BYTES)) {
+      requests.push(request);
+      request = [];
+      bytes = 0;
+    }
+    request.push(record);
+    bytes += size;
+  }
+  if (request.length > 0) requests.push(request);
+  return requests;
+}
+
+/**
  * A producer that gathers records into batches and keeps a bounded number of requests in flight.
  * `send` resolves once its record's batch is acknowledged by all in-sync replicas; it waits (applies
  * backpressure) while `maxInFlight` batches are outstanding, so memory stays bounded however fast

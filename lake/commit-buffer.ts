@@ -2,11 +2,12 @@
 // committed together once the staged data reaches a size or its oldest range an age, whichever
 // comes first, in one Delta version with one txn per source partition. Exactly once: each range
 // registers its partition's resume point (txn version) before it is staged, so the commit that
-// holds its rows records it; `heldFrom` says where a partition's next new record starts (what the
-// lake and the batch on its way hold), and a commit refuses to land if another writer recorded
-// progress for one of its partitions meanwhile (TxnConflictError): its ranges then fail and their
-// partitions start over from Kafka. The Kafka offsets of a range are committed only after the
-// commit that holds it (pipeline/deferred-delivery.ts).
+// holds its rows records it; `held` says where a partition's next new record starts (what the
+// lake and the batches on their way hold) and when that is all in the lake, and a commit refuses
+// to land if another writer recorded progress for one of its partitions meanwhile
+// (TxnConflictError): its ranges then fail and their partitions start over from Kafka. The Kafka
+// offsets of a range are committed only after the commit that holds it
+// (pipeline/deferred-delivery.ts).
 
 import type { Staging } from './staging.ts';
 import type { LakeTable, Stage } from './table.ts';
@@ -25,6 +26,9 @@ interface Batch {
   /** Per appId, what the table must still record when this batch commits (see table.commitStaging). */
   expected: Map<string, number | undefined>;
   waiters: { resolve(): void; reject(error: unknown): void }[];
+  /** Settles with the batch's commit. */
+  committed: Promise<void>;
+  settle: { resolve(): void; reject(error: unknown): void };
   timer?: NodeJS.Timeout;
 }
 
@@ -43,12 +47,20 @@ export class CommitBuffer {
   }
 
   /**
-   * The first source position of `appId` neither in the lake nor on its way there: records below
-   * it must not be staged again (after a crash, Kafka's committed offset may lie behind it).
+   * `from`: the first source position of `appId` neither in the lake nor on its way there; records
+   * below it must not be staged again (after a crash or a rebalance, Kafka's committed offset may lie
+   * behind it). `durable` settles once what lies below it is in the lake: a range found held by a
+   * batch still on its way (staged by a partition's earlier owner in this process) is durable only
+   * with that batch's commit, and fails with it.
    */
-  async heldFrom(appId: string): Promise<number> {
+  async held(appId: string): Promise<{ from: number; durable: Promise<void> }> {
     const inLake = (await this.table.txnVersion(appId)) ?? 0;
-    return Math.max(inLake, ...[...this.committing, this.batch].map((b) => b.txns.get(appId) ?? 0));
+    const holding = [...this.committing, this.batch].filter((b) => b.txns.has(appId));
+    const newest = holding.at(-1);
+    return {
+      from: Math.max(inLake, ...holding.map((b) => b.txns.get(appId) ?? 0)),
+      durable: newest ? newest.committed : Promise.resolve(),
+    };
   }
 
   /**
@@ -61,9 +73,10 @@ export class CommitBuffer {
   }
 
   /**
-   * Stages `stage` (the records of `appId` from heldFrom up to `version`, exclusive; undefined when
-   * none is to be written) and records `version` as its resume point in the next commit. Resolves
-   * once staged, with a promise of that commit. A stage that fails leaves the batch as it was.
+   * Stages `stage` (the records of `appId` from `held(appId).from` up to `version`, exclusive;
+   * undefined when none is to be written) and records `version` as its resume point in the next
+   * commit. Resolves once staged, with a promise of that commit. A stage that fails leaves the
+   * batch as it was.
    */
   async add(appId: string, version: number, stage: Stage | undefined): Promise<{ durable: Promise<void> }> {
     const inLake = await this.table.txnVersion(appId);
@@ -110,10 +123,12 @@ export class CommitBuffer {
     const done = this.table.commitStaging(batch.staging, txn, batch.expected).then(
       () => {
         settled();
+        batch.settle.resolve();
         for (const w of batch.waiters) w.resolve();
       },
       async (error: unknown) => {
         settled();
+        batch.settle.reject(error);
         for (const w of batch.waiters) w.reject(error);
         await batch.staging.drop().catch(() => undefined);
       },
@@ -123,6 +138,19 @@ export class CommitBuffer {
   }
 
   private fresh(): Batch {
-    return { staging: this.table.newStaging(), txns: new Map(), expected: new Map(), waiters: [] };
+    let settle: Batch['settle'] = { resolve() {}, reject() {} };
+    const committed = new Promise<void>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // Awaited only when a range is found held by this batch.
+    committed.catch(() => undefined);
+    return {
+      staging: this.table.newStaging(),
+      txns: new Map(),
+      expected: new Map(),
+      waiters: [],
+      committed,
+      settle,
+    };
   }
 }

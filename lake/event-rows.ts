@@ -8,7 +8,6 @@
 // repeated key, where JSON.parse keeps the last value and DuckDB the first, or a stripped key; see
 // verbatim.ts) DuckDB reads that event re-serialized instead. Offsets travel as DOUBLE (no BigInt
 // per value), exact below 2^53.
-import { isUtf8 } from 'node:buffer';
 import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
@@ -170,16 +169,12 @@ async function loadDimensions(connection: DuckDBConnection, dims: DimensionIndex
 }
 
 /**
- * What DuckDB gets of a record: its bytes as the `event` text (as the gate decoded them where they
- * are not UTF-8), and the validated event re-serialized where the bytes do not spell it exactly.
+ * What DuckDB gets of a record: its bytes as the `event` text (the gate accepts UTF-8 JSON only),
+ * and the validated event re-serialized where the bytes do not spell it exactly.
  */
 function staged({ source, event }: AcceptedRecord): { original: Buffer; canonical: string | null } {
-  const bytes = source.value;
-  if (bytes !== null && isUtf8(bytes)) {
-    return { original: bytes, canonical: spellsExactly(bytes, event) ? null : JSON.stringify(event) };
-  }
-  const canonical = JSON.stringify(event);
-  return { original: Buffer.from(bytes?.toString('utf8') ?? canonical), canonical };
+  const bytes = source.value as Buffer;
+  return { original: bytes, canonical: spellsExactly(bytes, event) ? null : JSON.stringify(event) };
 }
 
 /**

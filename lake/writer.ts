@@ -1,9 +1,13 @@
 // The lake writer: the events topic through the quality gate into the lake's events table. It
 // rides the shared gated consumer with a deferred sink: ranges are staged as they come and
 // committed together by size or age (commit-buffer.ts), one Delta version whose txn actions record
-// where each partition resumes, so the lake itself says what it already holds. Kafka's offsets
-// follow the commit; after a crash the records the lake already holds are recognised by offset and
-// not written twice, and Parquet written without a commit is never read (vacuum removes it).
+// where each partition resumes, so the lake itself says what it already holds. After a crash the
+// records the lake already holds are recognised by offset and not written twice, and Parquet
+// written without a commit is never read (vacuum removes it). A record DuckDB refuses is isolated
+// (isolate.ts) and the range goes on without it.
+// The lake writer is the platform's one publisher of rejections: Kafka's offsets follow the lake
+// commit, each partition's in a Kafka transaction that also publishes the rejections of the
+// ranges it covers (pipeline/deferred-delivery.ts, quality/quarantine/transactions.ts).
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
 import { type DimensionIndex, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
@@ -19,12 +23,13 @@ import {
   type AcceptedRecord,
   createQualityMetrics,
   type QualityMetrics,
-  QuarantinePublisher,
-  type RejectedRecord,
+  sinkRejection,
+  transactionalQuarantine,
 } from '../quality/index.ts';
 import { CommitBuffer } from './commit-buffer.ts';
 import { stageAccepted } from './event-rows.ts';
 import { EVENTS_SCHEMA, lakeTableDir } from './events.ts';
+import { refusedByDuckDB } from './isolate.ts';
 import { type LakeTable, openTable } from './table.ts';
 
 /** The txn appId of one source partition: a writer resumes from the version recorded under it. */
@@ -35,7 +40,6 @@ interface LakeSinkOptions {
   buffer: CommitBuffer;
   groupId: string;
   dimensions: DimensionIndex;
-  quarantine: { publish(records: readonly RejectedRecord[]): Promise<void> };
   qualityMetrics?: QualityMetrics;
 }
 
@@ -43,31 +47,49 @@ export function createLakeSink({
   buffer,
   groupId,
   dimensions,
-  quarantine,
   qualityMetrics,
 }: LakeSinkOptions): DeferredSink<readonly AcceptedRecord[]> {
+  const stage = (records: readonly AcceptedRecord[]) =>
+    records.length > 0 ? stageAccepted(records, dimensions) : undefined;
   return {
-    async take(token, { accepted, rejected, report }) {
+    async take(token, { accepted, report }) {
       const { topic, partition, range } = parseToken(token);
       const appId = txnAppId(groupId, topic, partition);
-      // Records below it are in the lake or on their way there, their rejections published.
-      const held = await buffer.heldFrom(appId);
-      const fresh = (r: { source: { offset: string } }) => Number(r.source.offset) >= held;
-      const toQuarantine = rejected.filter(fresh);
-      // Published before the commit that records their offsets as held.
-      if (toQuarantine.length > 0) await quarantine.publish(toQuarantine);
-      qualityMetrics?.observeBatch(report);
+      // Records below `held` are in the lake or on their way there (and durable with `holding`).
+      const { from: held, durable: holding } = await buffer.held(appId);
+      const fresh = accepted.filter((r) => Number(r.source.offset) >= held);
+      // What the lake left out of the records it holds is found again, as it was then: their
+      // refusals were not published unless Kafka's offset had moved past them.
+      const refused =
+        fresh.length < accepted.length
+          ? await refusedByDuckDB(
+              accepted.filter((r) => Number(r.source.offset) < held),
+              dimensions,
+            )
+          : new Map<AcceptedRecord, string>();
       const resumeAt = range.last + 1;
+      let durable = holding;
+      if (held < resumeAt) {
+        try {
+          ({ durable } = await buffer.add(appId, resumeAt, stage(fresh)));
+        } catch (error) {
+          // A record DuckDB refuses fails the whole stage, which leaves nothing behind: isolate it
+          // and stage the rest. A failure no record explains (the disk) fails the range, which is
+          // redone.
+          const isolated = await refusedByDuckDB(fresh, dimensions);
+          if (isolated.size === 0) throw error;
+          for (const [record, reason] of isolated) refused.set(record, reason);
+          ({ durable } = await buffer.add(appId, resumeAt, stage(fresh.filter((r) => !isolated.has(r)))));
+        }
+      }
+      qualityMetrics?.observeBatch(report);
       let newest = 0;
-      for (const r of accepted) newest = Math.max(newest, r.eventTimeMs);
-      if (held >= resumeAt) return { durable: Promise.resolve(newest || undefined) };
-      const toWrite = accepted.filter(fresh);
-      const { durable } = await buffer.add(
-        appId,
-        resumeAt,
-        toWrite.length > 0 ? stageAccepted(toWrite, dimensions) : undefined,
-      );
-      return { durable: durable.then(() => newest || undefined) };
+      for (const r of accepted) if (!refused.has(r)) newest = Math.max(newest, r.eventTimeMs);
+      const at = Date.now();
+      return {
+        durable: durable.then(() => newest || undefined),
+        refused: [...refused].map(([record, reason]) => sinkRejection(record, reason, at)),
+      };
     },
   };
 }
@@ -125,8 +147,6 @@ export async function startLakeWriter(
     maxAgeMs: cfg.lakeCommitSeconds * 1000,
   });
   const dimensions = await loadPlatformDimensions(cfg.dataDir);
-  const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
-  await quarantine.connect();
   const consumer = new GatedConsumer({
     maxRecords: LAKE_MAX_RECORDS,
     maxInFlight: LAKE_MAX_IN_FLIGHT,
@@ -144,11 +164,23 @@ export async function startLakeWriter(
       buffer,
       groupId,
       dimensions: indexDimensions(dimensions),
-      quarantine,
       qualityMetrics: registry && createQualityMetrics(registry),
     }),
+    // The lake writer publishes every rejection of the platform's consumers (the speed layer's
+    // gate rejects the same records), each once, with the offsets of its range.
+    quarantine: transactionalQuarantine({
+      kafka,
+      topic: cfg.quarantineTopic,
+      groupId,
+      sourceTopic: cfg.eventsTopic,
+    }),
   });
-  await consumer.start();
+  try {
+    await consumer.start();
+  } catch (error) {
+    table.close();
+    throw error;
+  }
   return {
     consumer,
     table,
@@ -157,7 +189,6 @@ export async function startLakeWriter(
         // The ranges in hand commit now rather than at their age; the consumer waits for them.
         const stopped = consumer.stop();
         await Promise.all([stopped, buffer.drain()]);
-        await quarantine.disconnect();
       } finally {
         table.close();
       }

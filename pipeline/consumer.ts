@@ -19,7 +19,7 @@ import type {
   OffsetsByTopicPartition,
   PartitionOffset,
 } from 'kafkajs';
-import { rerunAfterCrash } from '../kafka/index.ts';
+import { checkGroupServes, rerunAfterCrash } from '../kafka/index.ts';
 import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
 import { deferredDelivery } from './deferred-delivery.ts';
 import { type Delivery, groupDelivery, Lane, type PartitionCommit, rangeDelivery } from './delivery.ts';
@@ -27,7 +27,14 @@ import type { Gates } from './gates.ts';
 import { fetchPositions, lagOf } from './lag.ts';
 import { parsePending } from './offset-range.ts';
 import { type PartitionStart, PartitionWorker } from './partition.ts';
-import type { ConsumerMetrics, DeferredSink, GroupSink, Sink } from './sink.ts';
+import type {
+  ConsumerMetrics,
+  DeferredSink,
+  GroupSink,
+  PartitionQuarantine,
+  QuarantineTransactions,
+  Sink,
+} from './sink.ts';
 import { EventTimeWatermark } from './watermark.ts';
 
 export interface GatedConsumerOptions<P> {
@@ -44,6 +51,12 @@ export interface GatedConsumerOptions<P> {
    * time (deferred-delivery.ts).
    */
   sink: Sink<P> | GroupSink<P> | DeferredSink<P>;
+  /**
+   * The publisher of the consumer's rejected records, with a DeferredSink (and only with one): the
+   * rejections of the ranges each offset commit covers go to quarantine in the transaction that
+   * makes that commit (deferred-delivery.ts).
+   */
+  quarantine?: QuarantineTransactions;
   groupId: string;
   /** Lateness the partitions' watermarks allow (the gate's setting); its default otherwise. */
   allowedLatenessMinutes?: number;
@@ -121,6 +134,8 @@ export class GatedConsumer<P> {
   private readonly handling = new Set<Promise<void>>();
   /** Workers of earlier assignments whose ranges may still be in the sink. */
   private retiring: Promise<unknown> = Promise.resolve();
+  /** Dropped workers closing (their ranges settling, their quarantine producers disconnecting). */
+  private readonly closing = new Set<Promise<unknown>>();
   /** The running consumer's commit (kafkajs makes a new one for each run). */
   private commitOffsets: ((offsets: OffsetsByTopicPartition) => Promise<void>) | undefined;
 
@@ -138,17 +153,28 @@ export class GatedConsumer<P> {
     this.admin = this.o.kafka.admin();
     const { sink, topic } = this.o;
     const commit = (commits: readonly PartitionCommit[]) => this.commit(commits);
+    const deferred = typeof sink !== 'function' && 'take' in sink;
+    if (deferred !== (this.o.quarantine !== undefined))
+      throw new Error(
+        'a deferred sink and quarantine transactions go together: the transactions commit its offsets with the rejections',
+      );
     this.delivery =
       typeof sink === 'function'
         ? rangeDelivery(topic, sink, commit)
         : 'take' in sink
-          ? deferredDelivery(topic, sink, commit)
+          ? deferredDelivery(topic, sink)
           : groupDelivery(topic, sink, commit);
     this.o.metrics?.trackWatermarks(this.watermarks);
   }
 
   async start(): Promise<void> {
     await this.admin.connect();
+    try {
+      await checkGroupServes(this.admin, this.groupId, this.o.topic);
+    } catch (error) {
+      await this.admin.disconnect();
+      throw error;
+    }
     await this.consumer.connect();
     // Before kafkajs rejoins after a rebalance or a crash; GROUP_JOIN covers the other ways in.
     this.consumer.on(this.consumer.events.REBALANCING, () => this.retireWorkers('the group is rebalancing'));
@@ -183,6 +209,8 @@ export class GatedConsumer<P> {
     }
     await Promise.all(this.handling);
     await Promise.all([...this.workers.values()].map(settledOf));
+    for (const worker of this.workers.values()) this.closeWorker(worker, new Error('the consumer stopped'));
+    await Promise.all(this.closing);
     await this.consumer.disconnect();
     await this.admin.disconnect();
     await this.o.gates.close();
@@ -253,7 +281,7 @@ export class GatedConsumer<P> {
     this.workers = new Map();
     if (retired.length === 0) return;
     const reason = new Error(`partition revoked: ${why}`);
-    for (const worker of retired) closeWorker(worker, reason);
+    for (const worker of retired) this.closeWorker(worker, reason);
     this.retiring = Promise.all([this.retiring, ...retired.map(settledOf)]);
   }
 
@@ -296,7 +324,7 @@ export class GatedConsumer<P> {
       // The worker's gate may have seen records that were not committed: rebuild it from Kafka.
       // kafkajs retries after a pause, and the next worker starts from the committed offset.
       if (this.workers.get(partition) === worker) this.workers.delete(partition);
-      closeWorker(worker, err instanceof Error ? err : new Error(String(err)));
+      this.closeWorker(worker, err instanceof Error ? err : new Error(String(err)));
       throw err;
     }
   }
@@ -324,10 +352,34 @@ export class GatedConsumer<P> {
     }, noop);
   }
 
+  /** Ends a dropped worker: its lane now, the rest once it exists (one never made has nothing to close). */
+  private closeWorker({ lane, ready }: WorkerEntry<P>, reason: Error): void {
+    lane.end(reason);
+    const closed = ready.then((worker) => worker.close(reason)).catch(noop);
+    this.closing.add(closed);
+    void closed.finally(() => this.closing.delete(closed));
+  }
+
   private async createWorker(partition: number, lane: Lane): Promise<PartitionWorker<P>> {
     // Ranges of the previous assignment still in the sink settle first: they no longer commit,
     // and this worker reads what Kafka recorded after them.
     await this.retiring;
+    // Before the positions: opening fences the partition's previous publisher and ends its
+    // transaction, so the offsets read below include what that transaction committed.
+    const quarantine = await this.o.quarantine?.open(partition);
+    try {
+      return await this.startWorker(partition, lane, quarantine);
+    } catch (error) {
+      await quarantine?.close().catch(noop);
+      throw error;
+    }
+  }
+
+  private async startWorker(
+    partition: number,
+    lane: Lane,
+    quarantine: PartitionQuarantine | undefined,
+  ): Promise<PartitionWorker<P>> {
     const positions = await fetchPositions(this.admin, this.groupId, this.o.topic);
     const position = positions.find((p) => p.partition === partition);
     if (!position) throw new Error(`partition ${partition} of ${this.o.topic} is unknown to the broker`);
@@ -351,6 +403,7 @@ export class GatedConsumer<P> {
       // One gate per worker: its dedup window is this partition's alone and starts empty. Sized to
       // the lookback, so a running gate and one rebuilt after a crash reach back alike.
       gate: this.o.gates.open(partition, this.o.dedupLookback),
+      quarantine,
       delivery: this.delivery,
       watermark,
       maxRecords: this.o.maxRecords,
@@ -370,12 +423,6 @@ const noop = () => undefined;
 interface WorkerEntry<P> {
   lane: Lane;
   ready: Promise<PartitionWorker<P>>;
-}
-
-/** Ends a dropped worker: its lane now, its gate once it exists (one never made has none). */
-function closeWorker<P>({ lane, ready }: WorkerEntry<P>, reason: Error): void {
-  lane.end(reason);
-  ready.then((worker) => worker.close(reason), noop);
 }
 
 /** Resolves once the worker's ranges in the sink are committed or failed. */

@@ -1,8 +1,9 @@
 // How a partition worker gets a range through its gate into its sink and commits it, exactly once.
 // Ranges are pipelined: `live` resolves as soon as a range is handed to its gate, so the worker
 // returns to Kafka for more while ranges are gated and inserted; a lane's ranges are gated in
-// offset order (a gate answers in order) and committed in offset order. Two protocols share the
-// worker (partition.ts):
+// offset order (a gate answers in order) and committed in offset order. Three protocols share the
+// worker (partition.ts): the two below, and deferredDelivery (deferred-delivery.ts), the lake
+// writer's, for a sink that makes ranges durable later, several at a time.
 //
 // - rangeDelivery: one insert per partition range. The range is announced in the partition's
 //   offset commit, inserted under its token and committed, after the partition's previous range
@@ -12,12 +13,13 @@
 //   group is in the sink, the next gathers every range that gets gated meanwhile). Every insert
 //   costs ClickHouse a part per table and view whatever its size (an insert of 5,000 events costs
 //   it ~16 µs per event, one of 150,000 ~2.4), so a group also waits for ranges still in their
-//   gate, up to a size and a delay: a fetch round makes one insert, and a backlog large ones. A replay cannot rebuild the other members' rows from one partition, so the sink
-//   stages the group's block before the group is announced (GroupSink.stage). The announcement is
-//   one offset commit for all members, which the coordinator writes as one batch; whoever then
+//   gate, up to a size and a delay: a fetch round makes one insert, and a backlog large ones. A
+//   replay cannot rebuild the other members' rows from one partition, so the sink stages the
+//   group's block before the group is announced (GroupSink.stage). The announcement is one
+//   offset commit for all members, which the coordinator writes as one batch; whoever then
 //   owns a member finds the group's token there and inserts the staged block under it (ClickHouse
 //   keeps it once), before committing the member past its range. Each owner re-gates its own
-//   member to rebuild its gate's window and to republish the member's rejected records.
+//   member to rebuild its gate's window.
 //
 // Every commit is made only while the lanes of the ranges it names still hold (Lane): a range
 // still in the sink when its partition is revoked is neither announced nor committed afterwards,
@@ -31,7 +33,7 @@ import {
   type PendingRange,
   pendingMetadata,
 } from './offset-range.ts';
-import type { GatedRange, GroupMember, GroupSink, Sink } from './sink.ts';
+import type { GatedRange, GroupMember, GroupSink, PartitionQuarantine, Sink } from './sink.ts';
 
 /** A partition's offset commit; `metadata` announces a pending range, null clears it. */
 export interface PartitionCommit {
@@ -73,6 +75,11 @@ export interface RangeInHand<P> {
   partition: number;
   records: readonly RawMessage[];
   lane: Lane;
+  /**
+   * The partition's publisher of rejections, on the one consumer that publishes them (the lake
+   * writer's): its transactions commit the offsets (deferred-delivery.ts).
+   */
+  quarantine?: PartitionQuarantine;
 }
 
 /** A range on its way: `committed` resolves with its newest event time once Kafka has it. */
@@ -102,7 +109,7 @@ const cleared = (partition: number, { last }: OffsetRange): PartitionCommit => (
 });
 
 /** Commits while every lane holds: the check and the request leave in one tick. */
-export function commitHolding(commit: Commit, lanes: readonly Lane[], commits: readonly PartitionCommit[]) {
+function commitHolding(commit: Commit, lanes: readonly Lane[], commits: readonly PartitionCommit[]) {
   for (const lane of lanes) lane.check();
   return commit(commits);
 }

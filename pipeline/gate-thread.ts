@@ -45,7 +45,14 @@ function handle(request: GateThreadRequest): void {
     case 'run': {
       const range = gateRange(gateOf(request.gate), prepare, unpackBatch(request.batch));
       reply(
-        { id: request.id, range: { ...range, rejected: detachRejected(range.rejected) } },
+        {
+          id: request.id,
+          range: {
+            ...range,
+            rejected: detachRejected(range.rejected),
+            refused: detachRejected(range.refused),
+          },
+        },
         ownedBuffers(range.accepted),
       );
       return;

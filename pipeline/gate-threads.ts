@@ -126,7 +126,11 @@ export function threadedGates<P>({ threads: count, ...data }: ThreadedGatesOptio
         async run(batch) {
           const reply = await send('run', batch);
           const range = (reply as { range: GatedRange<P> }).range;
-          return { ...range, rejected: reviveRejected(range.rejected) };
+          return {
+            ...range,
+            rejected: reviveRejected(range.rejected),
+            refused: reviveRejected(range.refused),
+          };
         },
         close() {
           if (!thread.dead) thread.post({ kind: 'close', gate });

@@ -9,11 +9,20 @@ import {
   type Gate,
   type GateOptions,
   type RawMessage,
+  type RejectedRecord,
+  sinkRejection,
 } from '../quality/index.ts';
 import type { GatedRange } from './sink.ts';
 
-/** Turns a range's accepted records into what the sink takes. Runs where the gate runs. */
-export type Prepare<P> = (accepted: readonly AcceptedRecord[]) => P;
+/**
+ * Turns a range's accepted records into what the sink takes. Runs where the gate runs. A record it
+ * cannot turn (the sink's own encoding refuses it) is given to `refuse` with the reason, which
+ * names the sink, and left out: the range goes on without it.
+ */
+export type Prepare<P> = (
+  accepted: readonly AcceptedRecord[],
+  refuse: (record: AcceptedRecord, reason: string) => void,
+) => P;
 
 /** Makes a preparer from the reference data (again whenever the dimensions are refreshed). */
 export type PreparerFactory<P> = (dimensions: Dimensions) => Prepare<P>;
@@ -43,7 +52,11 @@ export interface Gates<P> {
 /** A gate with its preparer applied, as both kinds of gates run it. */
 export function gateRange<P>(gate: Gate, prepare: Prepare<P>, batch: readonly RawMessage[]): GatedRange<P> {
   const { accepted, rejected, report } = gate.run(batch);
-  return { accepted: prepare(accepted), rejected, report };
+  const refused: RejectedRecord[] = [];
+  const prepared = prepare(accepted, (record, reason) =>
+    refused.push(sinkRejection(record, reason, report.at)),
+  );
+  return { accepted: prepared, rejected, refused, report };
 }
 
 /** Gates in the calling thread. */

@@ -3,6 +3,7 @@ export {
   GatedConsumer,
   type GatedConsumerOptions,
 } from './consumer.ts';
+export { deferredDelivery } from './deferred-delivery.ts';
 export {
   type Delivery,
   type GroupFill,
@@ -38,7 +39,10 @@ export type {
   GatedRange,
   GroupMember,
   GroupSink,
+  PartitionQuarantine,
+  QuarantineTransactions,
   Sink,
   StagedGroup,
+  Taken,
 } from './sink.ts';
 export { EventTimeWatermark } from './watermark.ts';

@@ -16,6 +16,7 @@ import type { RawMessage } from '../quality/index.ts';
 import type { Delivery, InFlight, Lane } from './delivery.ts';
 import type { PartitionGate } from './gates.ts';
 import type { OffsetRange, PendingRange } from './offset-range.ts';
+import type { PartitionQuarantine } from './sink.ts';
 import type { EventTimeWatermark } from './watermark.ts';
 
 /** Where an assigned partition stands in Kafka. */
@@ -42,6 +43,8 @@ export interface PartitionWorkerOptions<P> {
   /** The worker's hold on its partition; whoever ends it (a rebalance) ends the worker. */
   lane: Lane;
   gate: PartitionGate<P>;
+  /** The partition's publisher of rejections, when this consumer publishes them; closed with the worker. */
+  quarantine?: PartitionQuarantine;
   delivery: Delivery<P>;
   watermark: EventTimeWatermark;
   maxRecords: number;
@@ -124,11 +127,16 @@ export class PartitionWorker<P> {
     await Promise.all(this.inFlight);
   }
 
-  /** Ends the worker (revoked, or replaced after a failure): nothing of it is committed from now on. */
-  close(reason: Error): void {
+  /**
+   * Ends the worker (revoked, or replaced after a failure): nothing of it is committed from now on.
+   * Resolves once its ranges have settled and its quarantine producer is closed.
+   */
+  async close(reason: Error): Promise<void> {
     this.done = true;
     this.o.lane.end(reason);
     this.o.gate.close();
+    await this.settled();
+    await this.o.quarantine?.close();
   }
 
   /**
@@ -164,7 +172,8 @@ export class PartitionWorker<P> {
   }
 
   private hand(records: readonly RawMessage[]) {
-    return { gate: this.o.gate, partition: this.o.partition, records, lane: this.o.lane };
+    const { gate, partition, lane, quarantine } = this.o;
+    return { gate, partition, records, lane, quarantine };
   }
 
   private observe(newest: number | undefined): void {

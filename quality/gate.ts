@@ -1,4 +1,5 @@
-// The quality gate: bytes -> decoded JSON -> contract -> expectation suite -> duplicate check.
+// The quality gate: bytes -> decoded JSON (contracts' parseRecord) -> contract -> storable ->
+// expectation suite -> duplicate check.
 // A record ends accepted, rejected (with every failed rule) or counted as a duplicate, so every
 // batch satisfies in = accepted + rejected + duplicates. Decisions depend on the records and the
 // partition's dedup window only (the clock caps arrival time, below), so re-running a partition's
@@ -6,7 +7,9 @@
 import {
   buildDimensions,
   type Dimensions,
-  MAX_EVENT_BYTES,
+  parseRecord,
+  RecordProblem,
+  storableProblem,
   type TidewaterEvent,
 } from '../contracts/index.ts';
 import { type ContractEngine, ContractViolation, contractCheck } from './contract.ts';
@@ -20,10 +23,18 @@ import type { AcceptedRecord, RawMessage, RejectedRecord, RuleFailure } from './
 
 /** Rule ids the gate itself reports, before any suite runs. */
 export const GATE_RULES = {
-  /** Null value, over MAX_EVENT_BYTES, or not JSON. */
+  /**
+   * Null value, over MAX_EVENT_BYTES, not UTF-8, not JSON, nested deeper than MAX_JSON_DEPTH, or a
+   * `__proto__` / `constructor` key.
+   */
   decode: 'decode',
   /** The zod contract of the event type (or an unknown event type). */
   contract: 'contract',
+  /**
+   * Valid by contract, but not storable exactly by both layers: a lone UTF-16 surrogate, a derived
+   * number past 2^53, an event time the rollups' minute columns cannot hold (contracts/storable.ts).
+   */
+  storable: 'storable',
 } as const;
 
 /** Matches TIDEWATER_ALLOWED_LATENESS_MINUTES's default. */
@@ -83,21 +94,14 @@ function quarantines(failures: readonly RuleFailure[]): boolean {
   return false;
 }
 
-class Undecodable {
-  constructor(readonly message: string) {}
-}
+const TOMBSTONE = new RecordProblem('decode', '(root): empty message (a tombstone carries no event)');
 
-function decode(value: Buffer | null): unknown {
-  if (value === null) return new Undecodable('(root): empty message (a tombstone carries no event)');
-  if (value.byteLength > MAX_EVENT_BYTES) {
-    return new Undecodable(`(root): ${value.byteLength} bytes exceeds MAX_EVENT_BYTES (${MAX_EVENT_BYTES})`);
-  }
-  try {
-    // toString() with no encoding is Buffer's UTF-8 fast path (no encoding lookup).
-    return JSON.parse(value.toString());
-  } catch (error) {
-    return new Undecodable(`(root): invalid JSON: ${(error as Error).message}`);
-  }
+/** Identity fields longer than this are not an id: the quarantine keeps them in the original only. */
+const MAX_IDENTITY_LENGTH = 256;
+
+/** A string field of a rejected record fit to name it in quarantine. */
+function identityField(value: unknown): string | undefined {
+  return typeof value === 'string' && value.length <= MAX_IDENTITY_LENGTH ? value : undefined;
 }
 
 /** What a rejected record's JSON says about itself, when it got that far. */
@@ -105,9 +109,9 @@ function identity(json: unknown): Pick<RejectedRecord, 'eventId' | 'eventType' |
   if (json === null || typeof json !== 'object') return {};
   const { eventId, eventType, eventTime } = json as Record<string, unknown>;
   return {
-    eventId: typeof eventId === 'string' ? eventId : undefined,
-    eventType: typeof eventType === 'string' ? eventType : undefined,
-    eventTime: typeof eventTime === 'string' ? eventTime : undefined,
+    eventId: identityField(eventId),
+    eventType: identityField(eventType),
+    eventTime: identityField(eventTime),
   };
 }
 
@@ -162,11 +166,9 @@ export function createGate(options: GateOptions = {}): Gate {
       if (arrival < first) first = arrival;
       if (arrival > last) last = arrival;
 
-      const json = decode(source.value);
-      if (json instanceof Undecodable) {
-        reject(source, undefined, [
-          { ruleId: GATE_RULES.decode, severity: 'quarantine', message: json.message },
-        ]);
+      const json = source.value === null ? TOMBSTONE : parseRecord(source.value);
+      if (json instanceof RecordProblem) {
+        reject(source, undefined, [{ ruleId: json.rule, severity: 'quarantine', message: json.message }]);
         continue;
       }
       const event = checkContract(json);
@@ -177,6 +179,11 @@ export function createGate(options: GateOptions = {}): Gate {
       }
       context.arrivalMs = arrival;
       context.eventTimeMs = eventTime.parse(event.eventTime);
+      const unstorable = storableProblem(event, context.eventTimeMs);
+      if (unstorable !== undefined) {
+        reject(source, event, [{ ruleId: GATE_RULES.storable, severity: 'quarantine', message: unstorable }]);
+        continue;
+      }
       const failures = expectations(event);
       if (failures !== undefined && quarantines(failures)) {
         reject(source, event, failures);

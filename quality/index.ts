@@ -22,6 +22,7 @@ export {
   type StoredReport,
 } from './report-store.ts';
 export type { DimensionRef, Rule } from './rules.ts';
+export { SINK_REJECTED_RULE, sinkRejection } from './sink-rejection.ts';
 export { DEFAULT_SUITES, type Suites } from './suites.ts';
 export * from './types.ts';
 export { VOLUME_RULE, type WindowReport, WindowReporter, type WindowReporterOptions } from './windows.ts';

@@ -5,7 +5,7 @@
 // still land, and a client retry then writes it twice, which the consumers' eventId dedup absorbs.
 import type { Kafka } from 'kafkajs';
 import type { Dimensions } from '../contracts/index.ts';
-import { BatchingProducer, type OutgoingRecord } from '../kafka/index.ts';
+import { BatchingProducer, type OutgoingRecord, produceRequests } from '../kafka/index.ts';
 import { createGate, type GateResult, QuarantinePublisher, type RawMessage } from '../quality/index.ts';
 import { ApiError } from './errors.ts';
 
@@ -23,7 +23,7 @@ export interface IngestOptions {
 
 /** Seconds a client is asked to wait after a 503. */
 export const RETRY_AFTER_SECONDS = 5;
-/** Records per produce request: a large body goes out as several requests in parallel. */
+/** Records per produce request (fewer when they are large): a large body goes out as several requests in parallel. */
 const SEND_CHUNK = 5_000;
 /**
  * Requests whose records Kafka has not settled yet, timed-out ones included (the producer retries
@@ -63,10 +63,60 @@ export function splitLines(body: Buffer): Buffer[] {
   return lines;
 }
 
-/** A JSON body's records: an array's items, or the one object. */
-export function jsonRecords(body: unknown): Buffer[] {
-  if (Array.isArray(body)) return body.map((item) => Buffer.from(JSON.stringify(item)));
-  if (body !== null && typeof body === 'object') return [Buffer.from(JSON.stringify(body))];
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const isSpace = (b: number | undefined) => b === 0x20 || b === 0x0a || b === 0x0d || b === 0x09;
+
+/** `body[start, end)` without surrounding whitespace. */
+function trimmed(body: Buffer, start: number, end: number): Buffer {
+  while (start < end && isSpace(body[start])) start++;
+  while (end > start && isSpace(body[end - 1])) end--;
+  return body.subarray(start, end);
+}
+
+/**
+ * The items of a JSON array body as views of its bytes, found by one pass that tracks strings and
+ * nesting only (the body is known to be JSON): each item then goes through the gate as its bytes,
+ * exactly as an NDJSON line does, however deep it nests.
+ */
+function arrayItems(body: Buffer): Buffer[] {
+  const items: Buffer[] = [];
+  let depth = 0;
+  let start = -1;
+  for (let i = 0; i < body.length; i++) {
+    const b = body[i];
+    if (b === QUOTE) {
+      for (i++; body[i] !== QUOTE; i++) if (body[i] === BACKSLASH) i++;
+    } else if (b === 0x5b || b === 0x7b) {
+      if (++depth === 1) start = i + 1;
+    } else if (b === 0x5d || b === 0x7d) {
+      if (--depth === 0) {
+        const last = trimmed(body, start, i);
+        if (last.length > 0) items.push(last);
+      }
+    } else if (b === COMMA && depth === 1) {
+      items.push(trimmed(body, start, i));
+      start = i + 1;
+    }
+  }
+  return items;
+}
+
+/**
+ * A JSON body's records: an array's items, or the one object, each as its own bytes. The body is
+ * checked to be JSON as a whole first (JSON.parse does not recurse, so any depth is safe): a body
+ * that is not JSON is refused whole and nothing of it is produced.
+ */
+export function jsonRecords(body: Buffer): Buffer[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString());
+  } catch (error) {
+    throw new ApiError(400, 'malformed_json', `the body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (Array.isArray(parsed)) return arrayItems(body);
+  if (parsed !== null && typeof parsed === 'object') return [trimmed(body, 0, body.length)];
   throw new ApiError(
     400,
     'invalid_request',
@@ -137,9 +187,8 @@ export class Ingestor {
     }));
     const send = async () => {
       await this.connect();
-      const sends: Promise<unknown>[] = [this.quarantine.send(result.rejected)];
-      for (let i = 0; i < accepted.length; i += SEND_CHUNK)
-        sends.push(this.events.sendNow(accepted.slice(i, i + SEND_CHUNK)));
+      const sends: Promise<unknown>[] = [this.quarantine.publish(result.rejected)];
+      for (const request of produceRequests(accepted, SEND_CHUNK)) sends.push(this.events.sendNow(request));
       // Settled only when every send is, so that `unsettled` counts what the producer still holds.
       const failed = (await Promise.allSettled(sends)).find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;

@@ -19,16 +19,25 @@ export function prepareInsert(dimensions: Dimensions): Prepare<PreparedInsert> {
   const writer = new RowBinaryWriter();
   const row = emptyRawRow();
   const write = (filled: typeof row) => writer.write(filled);
-  return (accepted) => {
-    for (const record of accepted) eachRawRow(record.event, index, write, row);
-    const rows = writer.rows;
+  return (accepted, refuse) => {
     let oldest = Number.POSITIVE_INFINITY;
     let newest = Number.NEGATIVE_INFINITY;
-    for (const { eventTimeMs } of accepted) {
-      if (eventTimeMs > newest) newest = eventTimeMs;
-      if (eventTimeMs < oldest) oldest = eventTimeMs;
+    for (const record of accepted) {
+      // A record whose rows cannot be encoded (a value past the columns' types) leaves the range
+      // alone: its rows written so far are taken back, the range's other records go on.
+      const mark = writer.mark();
+      try {
+        eachRawRow(record.event, index, write, row);
+      } catch (error) {
+        writer.rollback(mark);
+        refuse(record, `ClickHouse raw rows: ${error instanceof Error ? error.message : String(error)}`);
+        continue;
+      }
+      if (record.eventTimeMs > newest) newest = record.eventTimeMs;
+      if (record.eventTimeMs < oldest) oldest = record.eventTimeMs;
     }
-    const any = accepted.length > 0;
+    const rows = writer.rows;
+    const any = Number.isFinite(newest);
     const body = writer.finish();
     return {
       body: rows > 0 ? body : undefined,

@@ -108,6 +108,17 @@ export class RowBinaryWriter {
     this.count++;
   }
 
+  /** Where the body ends now, to roll back to. */
+  mark(): { end: number; count: number } {
+    return { end: this.end, count: this.count };
+  }
+
+  /** Forgets the rows written since `mark`. */
+  rollback(mark: { end: number; count: number }): void {
+    this.end = mark.end;
+    this.count = mark.count;
+  }
+
   /**
    * The body of the rows written since the last finish, deterministic: a retry built from the same
    * rows is byte-identical. Its ArrayBuffer is its own, so a gate thread can move it to the

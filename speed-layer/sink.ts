@@ -1,7 +1,9 @@
 // Where gated offset ranges go: their prepared inserts (prepare.ts) into ClickHouse under the
-// deduplication token, rejected records to quarantine. Both are durable when a delivery resolves, so
-// the caller may commit. Late events are inserted too: the views count every minute they get, and
-// the batch layer stays authoritative for late data.
+// deduplication token. The insert is durable when a delivery resolves, so the caller may commit.
+// Late events are inserted too: the views count every minute they get, and the batch layer stays
+// authoritative for late data. The gate's rejections are published by the lake writer, which
+// rejects the same records; the speed layer publishes only what its own preparer refused (at
+// least once: a range redone after a crash publishes them again).
 //
 // The embedded engine takes grouped inserts (pipeline/delivery.ts): one block for the ranges of
 // several partitions, staged as a file beside the engine's data before it is announced. That file
@@ -18,7 +20,7 @@ import { insertEncoded, insertFile } from './insert.ts';
 import type { SpeedMetrics } from './metrics.ts';
 import type { PreparedInsert } from './prepare.ts';
 
-/** Quarantine as the sink needs it: resolves once the records are acknowledged. */
+/** Quarantine of what the preparer refused: resolves once the records are acknowledged. */
 export interface QuarantineSink {
   publish(records: readonly RejectedRecord[]): Promise<void>;
 }
@@ -46,8 +48,8 @@ async function afterInsert(
   ranges: Ranges,
   insertSeconds: number,
 ): Promise<void> {
-  const rejected = ranges.flatMap((r) => r.rejected);
-  if (rejected.length > 0) await quarantine.publish(rejected);
+  const refused = ranges.flatMap((r) => r.refused);
+  if (refused.length > 0) await quarantine.publish(refused);
   metrics?.observeDelivery(
     sum(ranges, (r) => r.report.in),
     sum(ranges, (r) => r.accepted.rows),

@@ -36,6 +36,27 @@ describe('configuration', () => {
     expect((error as ConfigError).problems).toHaveLength(3);
   });
 
+  it('derives each consumer group from its topic unless set, and refuses two consumers sharing one', () => {
+    expect(loadConfig({})).toMatchObject({
+      speedGroup: 'tidewater-speed.events',
+      lakeGroup: 'tidewater-lake.events',
+      quarantineGroup: 'tidewater-quarantine.events.quarantine',
+    });
+    const staging = loadConfig({
+      TIDEWATER_EVENTS_TOPIC: 'staging.events',
+      TIDEWATER_QUARANTINE_TOPIC: 'staging.quarantine',
+      TIDEWATER_LAKE_GROUP: 'lake-of-staging',
+    });
+    expect(staging).toMatchObject({
+      speedGroup: 'tidewater-speed.staging.events',
+      lakeGroup: 'lake-of-staging',
+      quarantineGroup: 'tidewater-quarantine.staging.quarantine',
+    });
+    expect(() => loadConfig({ TIDEWATER_SPEED_GROUP: 'one', TIDEWATER_QUARANTINE_GROUP: 'one' })).toThrow(
+      /TIDEWATER_SPEED_GROUP="one".*TIDEWATER_QUARANTINE_GROUP="one": each consumer of the platform needs a group of its own/,
+    );
+  });
+
   it('documents every setting: .env.example is generated and the README lists each variable', () => {
     expect(fs.readFileSync('.env.example', 'utf8')).toBe(renderEnvExample());
     const readme = fs.readFileSync('README.md', 'utf8');

@@ -3,7 +3,9 @@
 // of pipelined ranges can be checked step by step.
 import { describe, expect, it } from 'vitest';
 import {
+  type DeferredSink,
   type Delivery,
+  deferredDelivery,
   type GatedRange,
   type GroupFill,
   type GroupMember,
@@ -12,10 +14,11 @@ import {
   Lane,
   type PartitionCommit,
   type PartitionGate,
+  type PartitionQuarantine,
   parsePending,
   rangeDelivery,
 } from '../pipeline/index.ts';
-import type { BatchReport, RawMessage } from '../quality/index.ts';
+import type { BatchReport, RawMessage, RejectedRecord } from '../quality/index.ts';
 
 type Rows = number[];
 
@@ -86,7 +89,12 @@ function manualGate() {
     release() {
       const next = waiting.shift();
       if (!next) throw new Error('no gate request is open');
-      next.answer.resolve({ accepted: next.records.map((r) => Number(r.offset)), rejected: [], report });
+      next.answer.resolve({
+        accepted: next.records.map((r) => Number(r.offset)),
+        rejected: [],
+        refused: [],
+        report,
+      });
     },
     fail(error: Error) {
       waiting.shift()?.answer.reject(error);
@@ -318,5 +326,187 @@ describe('range delivery', () => {
     await expect(r1.committed).rejects.toThrow('sink down');
     await expect(r2.committed).rejects.toThrow('sink down');
     expect(log).toEqual(['announce p0@0 {"first":0,"last":0}', 'insert t:0:0-0']);
+  });
+});
+
+describe('deferred delivery', () => {
+  const rejection = (offset: number, ruleId: string): RejectedRecord => ({
+    source: records(0, offset, offset)[0] as RawMessage,
+    failures: [{ ruleId, severity: 'quarantine', message: 'm' }],
+    rejectedAt: 0,
+  });
+
+  /**
+   * A deferred sink that takes ranges at once and makes them durable when the test commits (as one
+   * lake commit does); it refuses the records at offsets `refuse` holds.
+   */
+  function manualDeferredSink(log: string[], refuse: ReadonlySet<number> = new Set()) {
+    let commit = deferred<void>();
+    const sink: DeferredSink<Rows> = {
+      async take(token, range) {
+        log.push(`take ${token}`);
+        const durable = commit.promise.then(() => Math.max(...range.accepted));
+        return {
+          durable,
+          refused: range.accepted.filter((o) => refuse.has(o)).map((o) => rejection(o, 'sink')),
+        };
+      },
+    };
+    return {
+      sink,
+      /** Makes every range taken so far durable, in one commit. */
+      commit() {
+        commit.resolve();
+        commit = deferred<void>();
+      },
+      fail(error: Error) {
+        commit.reject(error);
+        commit = deferred<void>();
+      },
+    };
+  }
+
+  /** A partition's quarantine producer whose transactions the test releases; each is logged once committed. */
+  function manualQuarantine(log: string[]) {
+    const open: ReturnType<typeof deferred<void>>[] = [];
+    const quarantine: PartitionQuarantine = {
+      async commit(offset, published, lane) {
+        const done = deferred<void>();
+        open.push(done);
+        await done.promise;
+        lane.check();
+        log.push(
+          `transaction @${offset} ${published.map((r) => `${r.source.offset}:${r.failures[0]?.ruleId}`).join(' ')}`,
+        );
+      },
+      close: async () => undefined,
+    };
+    return {
+      quarantine,
+      get open() {
+        return open.length;
+      },
+      finish() {
+        open.shift()?.resolve();
+      },
+      fail(error: Error) {
+        open.shift()?.reject(error);
+      },
+    };
+  }
+
+  /** A gate that accepts the even offsets and rejects the odd ones, and whose preparer refuses offsets divisible by 5. */
+  const judgingGate: PartitionGate<Rows> = {
+    replay: async () => undefined,
+    run: async (batch) => {
+      const offsets = batch.map((r) => Number(r.offset));
+      return {
+        accepted: offsets.filter((o) => o % 2 === 0 && o % 5 !== 0),
+        rejected: offsets.filter((o) => o % 2 === 1).map((o) => rejection(o, 'gate')),
+        refused: offsets.filter((o) => o % 2 === 0 && o % 5 === 0).map((o) => rejection(o, 'prepare')),
+        report,
+      };
+    },
+    close: () => undefined,
+  };
+
+  function setUp(refuse?: ReadonlySet<number>) {
+    const log: string[] = [];
+    const sink = manualDeferredSink(log, refuse);
+    const quarantine = manualQuarantine(log);
+    const lane = new Lane();
+    const delivery = deferredDelivery('t', sink.sink);
+    const hand = (first: number, last: number) =>
+      delivery.live(
+        { first, last },
+        {
+          gate: judgingGate,
+          partition: 0,
+          records: records(0, first, last),
+          lane,
+          quarantine: quarantine.quarantine,
+        },
+      );
+    return { log, sink, quarantine, lane, delivery, hand };
+  }
+
+  it('takes ranges without waiting for commits and commits those made durable together in one transaction with their rejections', async () => {
+    const { log, sink, quarantine, hand } = setUp(new Set([4]));
+    const r1 = await hand(0, 4);
+    const r2 = await hand(5, 9);
+    await r1.released;
+    await r2.released;
+    expect(log).toEqual(['take t:0:0-4', 'take t:0:5-9']);
+    sink.commit();
+    await settle();
+    expect(quarantine.open).toBe(1);
+    quarantine.finish();
+    expect(await r1.committed).toBe(4);
+    expect(await r2.committed).toBe(8);
+    expect(log.slice(2)).toEqual(['transaction @10 0:prepare 1:gate 3:gate 4:sink 5:gate 7:gate 9:gate']);
+  });
+
+  it('runs one transaction at a time: ranges made durable meanwhile go into the next', async () => {
+    const { log, sink, quarantine, hand } = setUp();
+    const r1 = await hand(0, 1);
+    await r1.released;
+    sink.commit();
+    await settle();
+    expect(quarantine.open).toBe(1);
+    const r2 = await hand(2, 3);
+    const r3 = await hand(4, 5);
+    await r3.released;
+    sink.commit();
+    await settle();
+    expect(quarantine.open).toBe(1);
+    quarantine.finish();
+    await r1.committed;
+    await settle();
+    expect(quarantine.open).toBe(1);
+    quarantine.finish();
+    await Promise.all([r2.committed, r3.committed]);
+    expect(log.filter((l) => l.startsWith('transaction'))).toEqual([
+      'transaction @2 0:prepare 1:gate',
+      'transaction @6 3:gate 5:gate',
+    ]);
+  });
+
+  it('ends the lane when a transaction fails: no later transaction commits offsets past its rejections', async () => {
+    const { log, sink, quarantine, lane, hand } = setUp();
+    const r1 = await hand(0, 1);
+    await r1.released;
+    sink.commit();
+    await settle();
+    const r2 = await hand(2, 3);
+    await r2.released;
+    sink.commit();
+    await settle();
+    quarantine.fail(new Error('fenced'));
+    await expect(r1.committed).rejects.toThrow('fenced');
+    await expect(r2.committed).rejects.toThrow('fenced');
+    expect(lane.ended?.message).toBe('fenced');
+    expect(quarantine.open).toBe(0);
+    expect(log.filter((l) => l.startsWith('transaction'))).toEqual([]);
+  });
+
+  it('commits nothing of a revoked lane, nor past a range that failed to become durable', async () => {
+    const revoked = setUp();
+    const r1 = await revoked.hand(0, 1);
+    await r1.released;
+    revoked.lane.end(new Error('revoked'));
+    revoked.sink.commit();
+    await expect(r1.committed).rejects.toThrow('revoked');
+    expect(revoked.quarantine.open).toBe(0);
+
+    const failing = setUp();
+    const f1 = await failing.hand(0, 1);
+    await f1.released;
+    failing.sink.fail(new Error('commit conflict'));
+    const f2 = await failing.hand(2, 3);
+    await f2.released;
+    failing.sink.commit();
+    await expect(f1.committed).rejects.toThrow('commit conflict');
+    await expect(f2.committed).rejects.toThrow('commit conflict');
+    expect(failing.quarantine.open).toBe(0);
   });
 });

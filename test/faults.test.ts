@@ -19,7 +19,13 @@ import { type Config, loadConfig } from '../config/index.ts';
 import { getMetric } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensurePlatformTopics } from '../kafka/index.ts';
-import { EVENTS_SCHEMA, LakeCorruptionError, lakeTableDir, openTable } from '../lake/index.ts';
+import {
+  EVENTS_SCHEMA,
+  LakeCorruptionError,
+  lakeTableDir,
+  openTable,
+  startLakeWriter,
+} from '../lake/index.ts';
 import { createOrchestrator, startWorkers } from '../orchestration/index.ts';
 import { QuarantineLakeWriter, QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { kafkaDown, kafkaUp, redisDown, redisUp } from '../scripts/services/index.ts';
@@ -148,7 +154,7 @@ describe('a Parquet file of the lake corrupted on disk', () => {
 });
 
 describe('Kafka broker stopped and restarted during ingest', () => {
-  it('the producer and the speed layer ride it out: rollups and quarantine equal the ground truth', async () => {
+  it('the producer, the speed layer and the lake writer ride it out: rollups and quarantine equal the ground truth', async () => {
     const cfg = privateConfig('kafka', {
       KAFKA_BROKERS: `127.0.0.1:${port(19400)}`,
       TIDEWATER_EVENTS_TOPIC: 'fault-events',
@@ -171,10 +177,14 @@ describe('Kafka broker stopped and restarted during ingest', () => {
     await ensurePlatformTopics(kafka, cfg);
     const speed = await startSpeedLayer(cfg, { clickhouse: client });
     stops.push(() => speed.stop());
+    // The quarantine's publisher: each range's rejections go out in the transaction committing it.
+    const lake = await startLakeWriter(cfg);
+    stops.push(() => lake.stop());
     const quarantineLake = new QuarantineLakeWriter({
       kafka,
       topic: cfg.quarantineTopic,
       root: quarantineTableDir(cfg.dataDir),
+      groupId: cfg.quarantineGroup,
     });
     await quarantineLake.start();
     stops.push(() => quarantineLake.stop());
@@ -220,9 +230,10 @@ describe('Kafka broker stopped and restarted during ingest', () => {
     const served = await readOrders(client, { from: '2025-09-01T00:00:00Z', to: '2025-09-02T00:00:00Z' });
     expect(served.length).toBeGreaterThan(50);
     expect(served).toEqual(expectedOrders(report));
-    expect(await quarantinedSources(kafka, cfg.quarantineTopic, report.totals.bad, 120_000)).toBe(
-      report.totals.bad,
-    );
+    await waitForCatchUp(kafka, cfg.lakeGroup, cfg.eventsTopic, 180_000);
+    const sources = await quarantinedSources(kafka, cfg.quarantineTopic, 120_000);
+    expect(sources).toHaveLength(report.totals.bad);
+    expect(new Set(sources).size).toBe(report.totals.bad);
     // The quarantine table's writer rode out the restart too (kafkajs does not restart a consumer
     // after a non-retriable error, which a broker restart can end in).
     const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));

@@ -259,6 +259,8 @@ describe('ingest', () => {
       ['42', 'application/json', 400, 'invalid_request'],
       ['\n \n', 'application/x-ndjson', 400, 'invalid_request'],
       ['a,b', 'text/csv', 415, 'unsupported_media_type'],
+      [JSON.stringify({ eventId: 'x' }), 'text/plain', 415, 'unsupported_media_type'],
+      ['[{"eventId": "x"}, {"eventId": tru}]', 'application/json', 400, 'malformed_json'],
     ];
     for (const [payload, type, status, code] of cases) {
       const response = await post(payload, type);
@@ -270,6 +272,56 @@ describe('ingest', () => {
       await topicRecords(kafka, env.cfg.eventsTopic),
       await topicRecords(kafka, env.cfg.quarantineTopic),
     ]).toEqual(before);
+  });
+
+  it('judges each record as its bytes, the same whether it came in a JSON array or as an NDJSON line', async () => {
+    const [good, other] = goodTraffic(78, Date.now(), 2) as [GeneratedRecord, GeneratedRecord];
+    const text = good.value.toString();
+    const withField = (field: string) => `${text.slice(0, -1)},${field}}`;
+    const notUtf8 = Buffer.from(withField('"note":"x"'));
+    notUtf8[notUtf8.length - 3] = 0xff;
+    const records = [
+      other.value,
+      Buffer.from(withField('"__proto__":{"admin":true}')),
+      Buffer.from(withField('"nested":{"constructor":{"prototype":{}}}')),
+      Buffer.from(withField(`"deep":${'['.repeat(5_000)}${']'.repeat(5_000)}`)),
+      Buffer.from(text.replace(`"userId":"${good.event?.userId}"`, '"userId":"\\ud800"')),
+      notUtf8,
+      Buffer.from('42'),
+    ];
+    const asNdjson = await post(Buffer.concat(records.flatMap((r) => [r, Buffer.from('\n')])));
+    const asJson = await post(
+      Buffer.concat([
+        Buffer.from('[\n'),
+        ...records.flatMap((r, i) => (i ? [Buffer.from(' ,'), r] : [r])),
+        Buffer.from(']'),
+      ]),
+      'application/json; charset=utf-8',
+    );
+    for (const response of [asNdjson, asJson]) expect(response.statusCode, response.body).toBe(202);
+    const rules = (answer: { rejections: { index: number; rules: string[] }[] }) =>
+      answer.rejections.map((r) => [r.index, r.rules]);
+    expect(rules(asNdjson.json())).toEqual([
+      [1, ['decode']],
+      [2, ['decode']],
+      [3, ['decode']],
+      [4, ['storable']],
+      [5, ['decode']],
+      [6, ['contract']],
+    ]);
+    expect(asJson.json().rejections).toEqual(asNdjson.json().rejections);
+    expect(asJson.json()).toMatchObject({ received: 7, accepted: 1, rejected: 6 });
+    expect(asNdjson.json().rejections[4].messages[0]).toMatch(/not valid UTF-8 \(byte \d+\)/);
+  });
+
+  it('takes a body nested 10,000 levels deep without recursing: one record, refused with a reason', async () => {
+    const deep = `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}`;
+    const object = await post(deep, 'application/json');
+    expect(object.statusCode, object.body).toBe(202);
+    expect(object.json().rejections[0].messages[0]).toMatch(/exceeds MAX_EVENT_BYTES/);
+    const array = await post(`[${'['.repeat(3_000)}${']'.repeat(3_000)}]`, 'application/json');
+    expect(array.statusCode, array.body).toBe(202);
+    expect(array.json().rejections[0].messages[0]).toMatch(/nested deeper than 32 levels/);
   });
 
   it('answers 503 with Retry-After, acknowledging nothing, when Kafka cannot take the records', async () => {

@@ -51,7 +51,7 @@ describe('commit buffer', () => {
     const durable: Promise<void>[] = [];
     for (let i = 0; i < 10; i++) {
       for (const appId of ['g:events:0', 'g:events:1']) {
-        expect(await buffer.heldFrom(appId)).toBe(i * 50);
+        expect((await buffer.held(appId)).from).toBe(i * 50);
         const range = accepted(50, i + (appId.endsWith('1') ? 100 : 0), i * 50);
         durable.push((await buffer.add(appId, (i + 1) * 50, stageAccepted(range, dims))).durable);
       }
@@ -95,7 +95,7 @@ describe('commit buffer', () => {
         throw new Error('poison');
       }),
     ).rejects.toThrow('poison');
-    expect(await buffer.heldFrom('g:events:1')).toBe(0);
+    expect((await buffer.held('g:events:1')).from).toBe(0);
     await buffer.drain();
     await ok.durable;
     expect([...(await table.refresh()).txns.keys()]).toEqual(['g:events:0']);
@@ -103,6 +103,7 @@ describe('commit buffer', () => {
     // Another writer commits progress for the same partition while a range waits for its commit.
     const late = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 3_600_000 });
     const waiting = await late.add('g:events:0', 200, stageAccepted(accepted(100, 2, 100), dims));
+    const heldByLate = await late.held('g:events:0');
     const other = await openTable(dir, EVENTS_SCHEMA);
     try {
       await other.appendBatch(stageAccepted(accepted(100, 2, 100), dims), {
@@ -114,6 +115,29 @@ describe('commit buffer', () => {
     const before = await events();
     await late.drain().catch(() => undefined);
     await expect(waiting.durable).rejects.toBeInstanceOf(TxnConflictError);
+    await expect(heldByLate.durable).rejects.toBeInstanceOf(TxnConflictError);
     expect(await events()).toBe(before);
+  });
+
+  it('says records held by a batch on its way are durable with that batch’s commit, not before', async () => {
+    // A partition's earlier owner in this process staged a range; its next owner finds it held.
+    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 3_600_000 });
+    await buffer.add('g:events:0', 100, stageAccepted(accepted(100, 3, 0), dims));
+    const held = await buffer.held('g:events:0');
+    expect(held.from).toBe(100);
+    let durable = false;
+    void held.durable.then(() => {
+      durable = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(durable).toBe(false);
+    await buffer.drain();
+    await held.durable;
+    expect(await table.txnVersion('g:events:0')).toBe(100);
+    // Held by the lake alone: durable at once.
+    const fresh = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 3_600_000 });
+    const inLake = await fresh.held('g:events:0');
+    expect(inLake.from).toBe(100);
+    await inLake.durable;
   });
 });

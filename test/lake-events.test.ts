@@ -83,10 +83,11 @@ function records(): AcceptedRecord[] {
     id.replace(id[1] as string, `\\u${(id.codePointAt(1) as number).toString(16).padStart(4, '0')}`),
   );
   all.push(accepted(spaced, all.length, escaped));
-  // Bytes that are not UTF-8: the gate decoded them with a replacement character.
-  const broken = Buffer.from(JSON.stringify(first('feedback.submitted')));
-  broken[broken.indexOf('"userId":"') + 10] = 0xff;
-  all.push(accepted(TidewaterEvent.parse(JSON.parse(broken.toString())), all.length, broken));
+  // Text the gate accepts that C strings and UTF-16 code would trip on: NUL, an astral character
+  // (a surrogate pair in JS), a quote and a backslash, escaped and raw.
+  const odd = first('feedback.submitted');
+  odd.userId = 'nul\u0000 astral\u{1f600} quote" backslash\\';
+  all.push(accepted(odd, all.length, JSON.stringify(odd).replace('😀', '\\ud83d\\ude00')));
   return all;
 }
 
@@ -133,7 +134,9 @@ describe('lake event rows', () => {
     expect(await count(`SELECT count(*) AS n FROM lake WHERE event LIKE '%"Nowhere"%'`)).toBe(1);
     expect(await count(`SELECT count(*) AS n FROM lake WHERE region = 'Nowhere'`)).toBe(0);
     expect(
-      await count(`SELECT count(*) AS n FROM lake WHERE user_id LIKE '\uFFFD%' AND event LIKE '%\uFFFD%'`),
+      await count(
+        `SELECT count(*) AS n FROM lake WHERE user_id = 'nul' || chr(0) || ' astral😀 quote" backslash\\'`,
+      ),
     ).toBe(1);
   });
 

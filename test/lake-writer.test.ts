@@ -1,19 +1,38 @@
 // The lake writer end to end: generated traffic through the real broker, the gate and the lake;
-// the table then holds every accepted event exactly once, also after SIGKILLs mid-stream, and the
-// batch layer's recompute and backfill over it equal the generator's ground truth.
+// the table then holds every accepted event exactly once and the quarantine topic every rejected
+// record once, also after SIGKILLs mid-stream, and the batch layer's recompute and backfill over
+// it equal the generator's ground truth.
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { backfill, openDuckDB, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
-import { getMetric } from '../contracts/index.ts';
+import { getMetric, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import type { GroundTruthReport } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
-import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
-import { fetchPositions } from '../pipeline/index.ts';
+import { CommitBuffer } from '../lake/commit-buffer.ts';
+import {
+  createLakeSink,
+  EVENTS_SCHEMA,
+  type LakeTable,
+  lakeTableDir,
+  openTable,
+  startLakeWriter,
+  txnAppId,
+} from '../lake/index.ts';
+import {
+  fetchPositions,
+  GatedConsumer,
+  Lane,
+  localGates,
+  type QuarantineTransactions,
+} from '../pipeline/index.ts';
+import { transactionalQuarantine } from '../quality/index.ts';
 import { createClickHouse, type MetricRow } from '../speed-layer/index.ts';
 import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
+import { quarantinedSources } from './support/kafka.ts';
 import { expectedOrders, produceGenerated, waitForCatchUp } from './support/speed.ts';
 
 const isolated = isolation('lake-test');
@@ -80,6 +99,15 @@ async function expectExact(table: LakeTable, truth: GroundTruthReport, day: stri
   expect(ordersByRegion(orders)).toEqual(sortCells(expectedOrders(truth)));
 }
 
+/** The quarantine topic holds each bad record once: the lake writer is its one publisher. */
+async function expectQuarantinedOnce(kafka: Kafka, topic: string, truth: GroundTruthReport) {
+  const sources = await quarantinedSources(kafka, topic);
+  expect(truth.totals.bad).toBeGreaterThan(100);
+  expect(sources).toHaveLength(truth.totals.bad);
+  expect(new Set(sources).size).toBe(truth.totals.bad);
+  return sources;
+}
+
 describe('lake writer in-process', () => {
   it('writes every accepted event once, and recompute and backfill equal the ground truth', async () => {
     const { cfg, groupId } = await isolated('lake-a');
@@ -94,17 +122,27 @@ describe('lake writer in-process', () => {
     } finally {
       await writer.stop();
     }
+    const published = await expectQuarantinedOnce(kafka, cfg.quarantineTopic, truth);
     // A crash between a lake commit and its Kafka commit leaves Kafka's offsets behind the lake's
-    // txn: here, far behind, and inside ranges the writer committed. The restarted writer must
-    // recognise by offset what the lake holds, and write nothing twice.
+    // txn. Here they are set far behind by hand, inside ranges the writer committed: the restarted
+    // writer must recognise by offset what the lake holds, and write nothing twice. (A crash leaves
+    // the rejections past Kafka's offset unpublished, as they share its transactions; a rewind by
+    // hand publishes those between the two offsets again, each once more.)
     const admin = kafka.admin();
     await admin.connect();
+    let behind: Map<number, number>;
     try {
-      const behind = (await fetchPositions(admin, groupId, cfg.eventsTopic)).map((p) => ({
-        partition: p.partition,
-        offset: String(Math.floor(p.committed / 2) + 7),
-      }));
-      await admin.setOffsets({ groupId, topic: cfg.eventsTopic, partitions: behind });
+      behind = new Map(
+        (await fetchPositions(admin, groupId, cfg.eventsTopic)).map((p) => [
+          p.partition,
+          Math.floor(p.committed / 2) + 7,
+        ]),
+      );
+      await admin.setOffsets({
+        groupId,
+        topic: cfg.eventsTopic,
+        partitions: [...behind].map(([partition, offset]) => ({ partition, offset: String(offset) })),
+      });
     } finally {
       await admin.disconnect();
     }
@@ -117,6 +155,14 @@ describe('lake writer in-process', () => {
     } finally {
       await again.stop();
     }
+    const rewound = published.filter((id) => {
+      const [, partition, offset] = id.split(':');
+      return Number(offset) >= (behind.get(Number(partition)) ?? Number.POSITIVE_INFINITY);
+    });
+    expect(rewound.length).toBeGreaterThan(0);
+    expect((await quarantinedSources(kafka, cfg.quarantineTopic)).sort()).toEqual(
+      [...published, ...rewound].sort(),
+    );
     const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
     try {
       await expectExact(table, truth, '2025-04-01');
@@ -150,13 +196,102 @@ describe('lake writer in-process', () => {
   }, 180_000);
 });
 
+describe('lake writer whose offset commits die after its lake commits', () => {
+  it('publishes, once, the rejections of ranges the lake holds and Kafka never committed', async () => {
+    const { cfg, groupId } = await isolated('lake-c');
+    const kafka = createKafka(cfg, 'test');
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(23, '2025-04-15T00:15:00Z', 15_000));
+    // The lake writer's parts, but every quarantine transaction is aborted after its records and
+    // offsets are sent, as when the writer dies between its lake commit and that transaction's
+    // commit. Each failure ends the partition's lane and the consumer starts it over from Kafka.
+    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 200 });
+    const dimensions = await loadPlatformDimensions(cfg.dataDir);
+    const transactions = transactionalQuarantine({
+      kafka,
+      topic: cfg.quarantineTopic,
+      groupId,
+      sourceTopic: cfg.eventsTopic,
+    });
+    let aborted = 0;
+    const dying: QuarantineTransactions = {
+      async open(partition) {
+        const producer = await transactions.open(partition);
+        return {
+          async commit(offset, records) {
+            const killed = new Lane();
+            killed.end(new Error('killed after the lake commit'));
+            aborted += records.length;
+            await producer.commit(offset, records, killed);
+          },
+          close: () => producer.close(),
+        };
+      },
+    };
+    const consumer = new GatedConsumer({
+      kafka,
+      topic: cfg.eventsTopic,
+      groupId,
+      maxRecords: 2_000,
+      maxInFlight: 1,
+      gates: localGates({ dimensions }, () => (accepted) => accepted),
+      sink: createLakeSink({ buffer, groupId, dimensions: indexDimensions(dimensions) }),
+      quarantine: dying,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await consumer.start();
+      const ends = await admin.fetchTopicOffsets(cfg.eventsTopic);
+      const held = async () => {
+        for (const { partition, high } of ends)
+          if (((await table.txnVersion(txnAppId(groupId, cfg.eventsTopic, partition))) ?? 0) < Number(high))
+            return false;
+        return true;
+      };
+      const deadline = Date.now() + 90_000;
+      while (!(await held())) {
+        if (Date.now() > deadline) throw new Error('the lake did not take every record');
+        await sleep(200);
+      }
+      await Promise.all([consumer.stop(), buffer.drain()]);
+      // Rejections were sent, in transactions that never committed, and no offset moved.
+      expect(aborted).toBeGreaterThan(0);
+      expect(await quarantinedSources(kafka, cfg.quarantineTopic)).toEqual([]);
+      const positions = await fetchPositions(admin, groupId, cfg.eventsTopic);
+      expect(positions.every((p) => p.committed <= 0)).toBe(true);
+    } finally {
+      await admin.disconnect();
+      table.close();
+    }
+    const version = table.current.version;
+    const writer = await startLakeWriter({ ...cfg, lakeCommitSeconds: 0.2 }, { groupId, maxRecords: 1_000 });
+    try {
+      await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 90_000);
+    } finally {
+      await writer.stop();
+    }
+    // The restarted writer wrote nothing (the lake held it all) and published every rejection once.
+    await expectQuarantinedOnce(kafka, cfg.quarantineTopic, truth);
+    const reopened = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    try {
+      expect(reopened.current.version).toBe(version);
+      await expectExact(reopened, truth, '2025-04-15');
+    } finally {
+      reopened.close();
+    }
+  }, 180_000);
+});
+
 describe('lake writer killed and restarted', () => {
   const KILLS = 3;
 
   function startChild(env: NodeJS.ProcessEnv, groupId: string): ChildProcess {
     const args = ['lake', 'write', '--group', groupId, '--max-records', '1000', '--session-timeout', '6000'];
-    // Staged ranges wait up to a second for their commit: kills land between staging and commit too.
-    return startTidewater(args, { ...env, TIDEWATER_LAKE_COMMIT_SECONDS: '1' });
+    // Staged ranges wait up to a quarter second for their commit: kills land between staging and
+    // commit too, and commits are small enough that the writer is still mid-stream at the kill (at
+    // a second, one commit could take all that was left).
+    return startTidewater(args, { ...env, TIDEWATER_LAKE_COMMIT_SECONDS: '0.25' });
   }
 
   it(`holds every accepted event exactly once after ${KILLS} SIGKILLs`, async () => {
@@ -189,6 +324,8 @@ describe('lake writer killed and restarted', () => {
     } finally {
       await admin.disconnect();
     }
+    // Published in the transactions that committed the ranges: once, however often a range was redone.
+    await expectQuarantinedOnce(kafka, cfg.quarantineTopic, truth);
     const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
     try {
       await expectExact(table, truth, '2025-04-08');

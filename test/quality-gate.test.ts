@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { buildDimensions, type TidewaterEvent } from '../contracts/index.ts';
+import {
+  buildDimensions,
+  MAX_JSON_DEPTH,
+  MAX_STORABLE_TIME_MS,
+  storableProblem,
+  type TidewaterEvent,
+} from '../contracts/index.ts';
 import {
   BAD_KINDS,
   type BadKind,
@@ -143,6 +149,152 @@ describe('bad records', () => {
     const huge = { ...message(event as TidewaterEvent, START), value: Buffer.alloc(20_000, 32) };
     const result = gate().run([empty, huge]);
     expect(result.rejected.map((record) => record.failures[0]?.ruleId)).toEqual(['decode', 'decode']);
+  });
+});
+
+describe('what no sink could store as sent', () => {
+  const [page] = goodEvents(1) as [TidewaterEvent];
+  const order = goodEvents(5000).find((candidate) => candidate.eventType === 'order.created');
+  if (order?.eventType !== 'order.created') throw new Error('no order generated');
+  const json = JSON.stringify(page);
+  /** Verdicts on texts made from a good page view, in order: the rule, or 'accepted'. */
+  const verdicts = (texts: readonly (string | Buffer)[]) => {
+    const batch = texts.map((text, i) => ({
+      ...message(page, START),
+      offset: String(i),
+      value: Buffer.isBuffer(text) ? text : Buffer.from(text),
+    }));
+    const result = gate().run(batch);
+    expectBalanced(result, batch.length);
+    const rules = new Map(result.rejected.map((r) => [r.source.offset, r.failures.map((f) => f.ruleId)]));
+    return batch.map((m) => rules.get(m.offset)?.join() ?? 'accepted');
+  };
+  /** The page view with `raw` as the JSON text of its userId. */
+  const withUser = (raw: string) =>
+    json.replace(`"userId":${JSON.stringify(page.userId)}`, `"userId":${raw}`);
+  const withExtra = (extra: string) => `${json.slice(0, -1)},"extra":${extra}}`;
+
+  it('refuses lone surrogates, escaped or stripped, and keeps pairs and NUL', () => {
+    expect(
+      verdicts([
+        withUser('"a\\ud800b"'),
+        withUser('"\\udc00"'),
+        withExtra('"\\ud83d"'),
+        withExtra('{"k\\udfff":1}'),
+        withUser('"a\\ud83d\\ude00b"'),
+        withUser('"a\\u0000b"'),
+      ]),
+    ).toEqual(['storable', 'storable', 'storable', 'storable', 'accepted', 'accepted']);
+    const [lone] = gate().run([
+      { ...message(page, START), value: Buffer.from(withExtra('"\\ud800"')) },
+    ]).rejected;
+    expect(lone?.failures[0]?.message).toMatch(/^\(root\): a lone UTF-16 surrogate \\ud800 at character \d+/);
+  });
+
+  it('refuses bytes that are not UTF-8, naming the first bad byte, and a byte order mark', () => {
+    const bad = Buffer.from(json);
+    const at = bad.indexOf('"userId":"') + 10;
+    bad[at] = 0xff;
+    const overlong = Buffer.concat([
+      Buffer.from(json.slice(0, 20)),
+      Buffer.from([0xc0, 0xaf]),
+      Buffer.from(json.slice(20)),
+    ]);
+    const surrogate = Buffer.concat([
+      Buffer.from(json.slice(0, 20)),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from(json.slice(20)),
+    ]);
+    const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]);
+    const result = gate().run(
+      [bad, overlong, surrogate, bom].map((value, i) => ({
+        ...message(page, START),
+        offset: String(i),
+        value,
+      })),
+    );
+    expect(result.rejected.map((r) => r.failures[0]?.message)).toEqual([
+      `(root): not valid UTF-8 (byte ${at})`,
+      '(root): not valid UTF-8 (byte 20)',
+      '(root): not valid UTF-8 (byte 20)',
+      expect.stringMatching(/^\(root\): invalid JSON/),
+    ]);
+  });
+
+  it('refuses nesting deeper than MAX_JSON_DEPTH and prototype keys anywhere, and nothing else', () => {
+    const nest = (levels: number) => `${'['.repeat(levels)}${']'.repeat(levels)}`;
+    const manyLines = {
+      ...order,
+      payload: { ...order.payload, lines: Array(40).fill(order.payload.lines[0]) },
+    };
+    manyLines.payload.totalMinor =
+      40 * manyLines.payload.lines[0].quantity * manyLines.payload.lines[0].unitPriceMinor;
+    expect(
+      verdicts([
+        withExtra(nest(MAX_JSON_DEPTH)), // root object + 32 = 33 levels
+        withExtra(nest(MAX_JSON_DEPTH - 1)),
+        withExtra(nest(5000)),
+        withExtra('{"__proto__":{"polluted":true}}'),
+        `{"constructor":{"prototype":{}},${json.slice(1)}`,
+        withExtra('{"a":[{"\\u005f_proto__":1}]}'),
+        withExtra('"__proto__ and constructor as values"'),
+        withExtra('{"a constructor":"b", "__proto__x":1}'),
+        JSON.stringify(manyLines),
+      ]),
+    ).toEqual([
+      'decode',
+      'accepted',
+      'decode',
+      'decode',
+      'decode',
+      'decode',
+      'accepted',
+      'accepted',
+      'accepted',
+    ]);
+  });
+
+  it('refuses numbers the raw rows cannot hold exactly and event times the rollups cannot bucket', () => {
+    const line = order.payload.lines[0] as (typeof order.payload.lines)[number];
+    const big = (quantity: number, unitPriceMinor: number, count = 1) => {
+      const lines = Array.from({ length: count }, () => ({ ...line, quantity, unitPriceMinor }));
+      return JSON.stringify({ ...order, payload: { ...order.payload, lines, totalMinor: 0 } });
+    };
+    const cart = goodEvents(5000).find((candidate) => candidate.eventType === 'cart.add') as TidewaterEvent;
+    const at = (eventTime: string) => JSON.stringify({ ...page, eventTime });
+    const rules = verdicts([
+      big(3, 2 ** 52), // 3 × 2^52 > 2^53 - 1
+      big(2 ** 52, 1, 3), // each line fine, units 3 × 2^52
+      JSON.stringify({ ...cart, payload: { ...cart.payload, quantity: 2 ** 20, unitPriceMinor: 2 ** 30 } }),
+      at('1969-12-31T23:59:59.999Z'),
+      at('0001-01-01T00:00:00Z'),
+      at('1970-01-01T00:00:00Z'),
+    ]);
+    expect(rules.slice(0, 3)).toEqual(['storable', 'storable', 'accepted']);
+    expect(rules.slice(3)).toEqual(['storable', 'storable', 'accepted']);
+    const [revenue] = gate().run([{ ...message(page, START), value: Buffer.from(big(3, 2 ** 52)) }]).rejected;
+    expect(revenue?.failures[0]?.message).toMatch(
+      /^payload\.lines\[0\]: quantity × unitPriceMinor = \d+ exceeds 9007199254740991/,
+    );
+    expect(storableProblem(page, MAX_STORABLE_TIME_MS)).toBeUndefined();
+    expect(storableProblem(page, MAX_STORABLE_TIME_MS + 1)).toMatch(/^eventTime: .* outside 1970/);
+  });
+
+  it('names a rejected record only with fields short enough to be ids', () => {
+    const bad = JSON.stringify({
+      ...page,
+      eventId: 'x'.repeat(300),
+      eventType: 7,
+      eventTime: 'y'.repeat(300),
+    });
+    const [record] = gate().run([{ ...message(page, START), value: Buffer.from(bad) }]).rejected;
+    expect(record?.failures[0]?.ruleId).toBe('contract');
+    expect(record).toMatchObject({ eventId: undefined, eventType: undefined, eventTime: undefined });
+    const named = JSON.stringify({ ...page, eventType: 'nope' });
+    expect(gate().run([{ ...message(page, START), value: Buffer.from(named) }]).rejected[0]).toMatchObject({
+      eventId: page.eventId,
+      eventType: 'nope',
+    });
   });
 });
 

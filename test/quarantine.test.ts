@@ -8,10 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { buildDimensions, decodeEvent } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
-import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
+import {
+  BatchingProducer,
+  createKafka,
+  ensureTopics,
+  MAX_REQUEST_BYTES,
+  produceRequests,
+} from '../kafka/index.ts';
 import {
   decodeQuarantine,
   encodeQuarantine,
+  MAX_QUARANTINED_BYTES,
   QuarantineLakeWriter,
   QuarantinePublisher,
   QuarantineStore,
@@ -76,6 +83,30 @@ describe('quarantine wire format', () => {
       text: INVALID_UTF8.toString('base64'),
     });
     expect(renderOriginal(null)).toBeNull();
+  });
+
+  it('keeps at most MAX_QUARANTINED_BYTES of a key or value, and cuts produce requests by bytes', () => {
+    const huge = {
+      ...record,
+      source: { ...record.source, key: Buffer.alloc(900_000, 1), value: Buffer.alloc(1_000_000, 2) },
+    };
+    const encoded = encodeQuarantine(huge);
+    const decoded = decodeQuarantine(Buffer.from(encoded.value));
+    expect(decoded.source.value).toEqual(Buffer.alloc(MAX_QUARANTINED_BYTES, 2));
+    expect(decoded.source.key).toEqual(Buffer.alloc(MAX_QUARANTINED_BYTES, 1));
+    const requests = produceRequests(
+      Array.from({ length: 40 }, () => encoded),
+      500,
+    );
+    expect(requests.flat()).toHaveLength(40);
+    for (const request of requests) {
+      const bytes = request.reduce(
+        (n, r) => n + Buffer.byteLength(r.value) + Buffer.byteLength(r.key ?? ''),
+        0,
+      );
+      expect(bytes).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+    }
+    expect(produceRequests([encodeQuarantine(record)], 500)).toHaveLength(1);
   });
 });
 
@@ -174,7 +205,7 @@ describe('quarantine through the local broker and the lake', () => {
     }
   }
 
-  /** Every row of the table as written, without the store's de-duplication. */
+  /** Every row of the table as written, read without the store. */
   async function tableRows(): Promise<Record<string, unknown>[]> {
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
@@ -329,14 +360,6 @@ describe('quarantine through the local broker and the lake', () => {
     expect(await store.show('no-such-id')).toEqual([]);
   });
 
-  it('counts a source record once when the gate quarantined it twice (a retried batch)', async () => {
-    await publish([records[0] as RejectedRecord]);
-    await writer().runUntilCaughtUp();
-    expect(await tableRows()).toHaveLength(records.length + 1);
-    expect((await store.summary()).total).toBe(records.length);
-    expect(await store.list()).toHaveLength(records.length);
-  });
-
   it('replays what the current rules accept to the events topic, once', async () => {
     rules.checkCatalog = false;
     const passing = records.filter((r) => currentRules(r.source).ok);
@@ -405,5 +428,14 @@ describe('quarantine through the local broker and the lake', () => {
       await producer.disconnect();
       rules.checkCatalog = true;
     }
+  });
+
+  it('shows what the topic holds, a record published twice twice: publishing once is the publisher’s job', async () => {
+    await publish([records[0] as RejectedRecord]);
+    await writer().runUntilCaughtUp();
+    expect(await tableRows()).toHaveLength(records.length + 1);
+    expect((await store.summary()).total).toBe(records.length + 1);
+    const { topic, partition, offset } = (records[0] as RejectedRecord).source;
+    expect(await store.show(sourceId(topic, partition, offset))).toHaveLength(2);
   });
 });

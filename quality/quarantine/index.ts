@@ -1,13 +1,10 @@
 export type { QuarantineFilter } from './filter.ts';
-export {
-  QUARANTINE_LAKE_GROUP,
-  QuarantineLakeWriter,
-  type QuarantineLakeWriterOptions,
-} from './lake-writer.ts';
+export { QuarantineLakeWriter, type QuarantineLakeWriterOptions } from './lake-writer.ts';
 export { type LedgerEntry, ReplayLedger } from './ledger.ts';
 export {
   decodeQuarantine,
   encodeQuarantine,
+  MAX_QUARANTINED_BYTES,
   parseQuarantineValue,
   QuarantineMessage,
   quarantineKey,
@@ -34,3 +31,8 @@ export {
   toRawMessage,
 } from './store.ts';
 export { quarantineTableDir } from './table.ts';
+export {
+  quarantineTransactionalId,
+  type TransactionalQuarantineOptions,
+  transactionalQuarantine,
+} from './transactions.ts';

@@ -4,13 +4,11 @@
 // file names and skips what is already there, so a crash between rename and commit neither loses
 // nor duplicates a record.
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
-import { rerunAfterCrash } from '../../kafka/index.ts';
+import { checkGroupServes, rerunAfterCrash } from '../../kafka/index.ts';
 import { type Duck, openDuck } from './duckdb.ts';
 import { parseQuarantineValue } from './message.ts';
 import { type PartFile, type StagedMessage, writePartFile } from './part-file.ts';
 import { removeInProgress, writtenOffsets } from './table.ts';
-
-export const QUARANTINE_LAKE_GROUP = 'tidewater-quarantine-lake';
 
 export interface QuarantineLakeWriterOptions {
   kafka: Kafka;
@@ -18,7 +16,8 @@ export interface QuarantineLakeWriterOptions {
   topic: string;
   /** Directory of the table, `quarantineTableDir(dataDir)`. */
   root: string;
-  groupId?: string;
+  /** The platform's TIDEWATER_QUARANTINE_GROUP: refused at start when it serves another topic. */
+  groupId: string;
 }
 
 /**
@@ -72,11 +71,18 @@ export class QuarantineLakeWriter {
     this.kafka = opts.kafka;
     this.topic = opts.topic;
     this.root = opts.root;
-    this.groupId = opts.groupId ?? QUARANTINE_LAKE_GROUP;
+    this.groupId = opts.groupId;
   }
 
   async start(): Promise<void> {
     if (this.consumer) return;
+    const admin = this.kafka.admin();
+    await admin.connect();
+    try {
+      await checkGroupServes(admin, this.groupId, this.topic);
+    } finally {
+      await admin.disconnect();
+    }
     await removeInProgress(this.root);
     this.duck = await openDuck();
     this.failure = undefined;
@@ -94,6 +100,16 @@ export class QuarantineLakeWriter {
       });
     consumer.on(consumer.events.CRASH, (event) => {
       this.failure ??= event.payload.error;
+    });
+    // The lake writer publishes in transactions, whose commit markers (and aborted records) the
+    // consumer skips without calling eachBatch: a fetch of nothing else would leave the committed
+    // offset short of the log's end for good. Everything before such a batch is written already.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      if (payload.batchSize > 0 || this.consumer !== consumer) return;
+      const offset = String(Number(payload.lastOffset) + 1);
+      void consumer
+        .commitOffsets([{ topic: payload.topic, partition: payload.partition, offset }])
+        .catch(() => undefined);
     });
     this.cancelRerun = rerunAfterCrash(consumer, run, () => this.consumer === consumer);
     await consumer.connect();

@@ -1,6 +1,7 @@
 // The one wire format of the quarantine topic. Bytes travel as base64 so that a record that was
 // not valid UTF-8 (or not text at all) survives JSON byte for byte.
 import { z } from 'zod';
+import { MAX_EVENT_BYTES } from '../../contracts/index.ts';
 import type { OutgoingRecord } from '../../kafka/index.ts';
 import type { RejectedRecord } from '../types.ts';
 
@@ -12,7 +13,10 @@ export const QuarantineMessage = z.object({
   sourceOffset: z.string().regex(/^\d+$/, 'expected a decimal offset'),
   sourceKey: bytes,
   sourceTimestamp: z.int(),
-  /** Null only when the source message itself had no value (a tombstone), which is not the same as empty. */
+  /**
+   * Null only when the source message itself had no value (a tombstone), which is not the same as
+   * empty. At most MAX_QUARANTINED_BYTES of it (so is the key).
+   */
   original: bytes,
   eventId: z.string().optional(),
   eventType: z.string().optional(),
@@ -25,7 +29,16 @@ export const QuarantineMessage = z.object({
 });
 export type QuarantineMessage = z.infer<typeof QuarantineMessage>;
 
-const toBase64 = (b: Buffer | null): string | null => (b === null ? null : b.toString('base64'));
+/**
+ * Most bytes of a source key or value a quarantine message keeps. Only a record refused for its size
+ * (over MAX_EVENT_BYTES; its reason gives the size) can be longer, and it can never pass a replay:
+ * its first bytes are enough to tell what it was, and the message stays far below what a broker
+ * takes (message.max.bytes, 1 MB by default), which a whole 1 MB record in base64 would not.
+ */
+export const MAX_QUARANTINED_BYTES = 4 * MAX_EVENT_BYTES;
+
+const toBase64 = (b: Buffer | null): string | null =>
+  b === null ? null : b.subarray(0, MAX_QUARANTINED_BYTES).toString('base64');
 const fromBase64 = (s: string | null): Buffer | null => (s === null ? null : Buffer.from(s, 'base64'));
 
 /** Source coordinates as one id: what `show` and the replay ledger know a record by. */

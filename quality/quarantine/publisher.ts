@@ -1,5 +1,5 @@
 import type { Kafka } from 'kafkajs';
-import { BatchingProducer } from '../../kafka/index.ts';
+import { BatchingProducer, produceRequests } from '../../kafka/index.ts';
 import type { RejectedRecord } from '../types.ts';
 import { encodeQuarantine } from './message.ts';
 
@@ -9,7 +9,7 @@ export interface QuarantinePublisherOptions {
   batchSize?: number;
 }
 
-/** Sends rejected records to the quarantine topic. */
+/** Sends rejected records to the quarantine topic (HTTP ingest's rejections). */
 export class QuarantinePublisher {
   private readonly producer: BatchingProducer;
   private readonly batchSize: number;
@@ -24,25 +24,13 @@ export class QuarantinePublisher {
   }
 
   /**
-   * Resolves once Kafka has acknowledged every record (all in-sync replicas): only then may the
-   * caller commit the source offsets of the batch these records came from.
+   * Resolves once Kafka has acknowledged every record (all in-sync replicas). Each call sends and
+   * awaits its own requests: a failed call (the broker was away) fails that call alone, so a
+   * long-lived caller (HTTP ingest) can answer it and go on.
    */
   async publish(records: readonly RejectedRecord[]): Promise<void> {
-    // Each call sends and awaits its own requests: sinks of several partitions publish at once,
-    // and a failed call (the broker was away) must fail that call alone, not every later one.
-    const requests: Promise<unknown>[] = [];
-    for (let i = 0; i < records.length; i += this.batchSize) {
-      requests.push(this.producer.sendNow(records.slice(i, i + this.batchSize).map(encodeQuarantine)));
-    }
-    await Promise.all(requests);
-  }
-
-  /**
-   * One produce request for `records`, resolved once Kafka acknowledged it. Unlike `publish`, a
-   * failure belongs to this call alone, so a long-lived caller (HTTP ingest) can answer it and go on.
-   */
-  async send(records: readonly RejectedRecord[]): Promise<void> {
-    if (records.length > 0) await this.producer.sendNow(records.map(encodeQuarantine));
+    const requests = produceRequests(records.map(encodeQuarantine), this.batchSize);
+    await Promise.all(requests.map((request) => this.producer.sendNow(request)));
   }
 
   async disconnect(): Promise<void> {

@@ -213,8 +213,9 @@ export class QuarantineStore {
   }
 
   /**
-   * Runs `outer` over the selection: matching records, one per source record (the gate may have
-   * quarantined a record twice when it retried a batch), the first `limit` by rejection time.
+   * Runs `outer` over the selection: matching records, the first `limit` by rejection time. Each
+   * source record is in the topic, and so in the table, once (the lake writer publishes the
+   * consumers' rejections transactionally), so nothing is de-duplicated here: a repeat would show.
    */
   private async select(
     where: BoundSql,
@@ -231,7 +232,6 @@ export class QuarantineStore {
                   AND l.sourceOffset = q.source_offset) AS replayed
       FROM read_parquet(${sqlLiteral(tableGlob(this.root))}, hive_partitioning = true, union_by_name = true) AS q
       WHERE ${where.sql}
-      QUALIFY row_number() OVER (PARTITION BY ${ORDER} ORDER BY quarantine_partition, quarantine_offset) = 1
       ORDER BY rejected_at, ${ORDER}
       ${limit === undefined ? '' : 'LIMIT $limit'}
     )`;

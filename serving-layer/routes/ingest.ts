@@ -4,6 +4,9 @@ import { z } from 'zod';
 import { ApiError, ErrorBody } from '../errors.ts';
 import { type Ingestor, jsonRecords, RETRY_AFTER_SECONDS, splitLines } from '../ingest.ts';
 
+/** `application/json`, with or without parameters (`; charset=utf-8`). */
+const isJson = (type: string | undefined) => type?.split(';')[0]?.trim().toLowerCase() === 'application/json';
+
 const IngestAnswer = z.object({
   request: z.string().describe('Request id; quarantined records carry it as their source topic `http/<id>`'),
   received: z.number(),
@@ -26,9 +29,14 @@ export const ingestRoutes: FastifyPluginAsyncZod<{ ingestor?: Ingestor; maxBodyB
   app,
   { ingestor, maxBodyBytes },
 ) => {
-  // Each line is a record: its bytes go through the gate (and to Kafka) as they came.
+  // Both formats arrive as bytes and take one path: each record (an NDJSON line, a JSON array's
+  // item) goes through the gate, and on to Kafka, as the bytes it came as. Fastify's own JSON parser
+  // would re-serialize records (JSON.stringify recurses: a deep body crashed it) and refuse prototype
+  // keys for a whole request where NDJSON let them through; its text/plain parser would take a body
+  // the README promises 415 for. Both are replaced in this plugin only.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
-    'application/x-ndjson',
+    ['application/x-ndjson', 'application/json'],
     { parseAs: 'buffer', bodyLimit: maxBodyBytes },
     (_r, body, done) => done(null, body),
   );
@@ -43,9 +51,12 @@ export const ingestRoutes: FastifyPluginAsyncZod<{ ingestor?: Ingestor; maxBodyB
           'Every record runs through the quality gate. Accepted events go to the events topic keyed by ' +
           'userId, rejected ones to quarantine with their reasons; 202 once Kafka acknowledged both. ' +
           'A repeated eventId within one request is produced once (counted in `duplicates`); across ' +
-          'requests the consumers remove duplicates. 413 past the size limit, 400 for a body that is not ' +
-          'JSON (nothing is produced), 503 with Retry-After when Kafka does not take the records: then ' +
-          'nothing in the request counts as accepted, and sending it again is safe.',
+          'requests the consumers remove duplicates. A record that is not UTF-8 or not JSON, nests deeper ' +
+          'than 32 levels, holds a `__proto__` or `constructor` key or a value no sink can store is ' +
+          'rejected with its reason, like any other. 413 past the size limit, 400 for a JSON body that is ' +
+          'not JSON (nothing is produced), 415 for another content type, 503 with Retry-After when Kafka ' +
+          'does not take the records: then nothing in the request counts as accepted, and sending it ' +
+          'again is safe.',
         tags: ['ingest'],
         response: { 202: IngestAnswer, 400: ErrorBody, 413: ErrorBody, 415: ErrorBody, 503: ErrorBody },
       },
@@ -53,7 +64,8 @@ export const ingestRoutes: FastifyPluginAsyncZod<{ ingestor?: Ingestor; maxBodyB
     async (request, reply) => {
       if (!ingestor)
         throw new ApiError(503, 'ingest_unavailable', 'this instance has no Kafka configured for ingest');
-      const records = Buffer.isBuffer(request.body) ? splitLines(request.body) : jsonRecords(request.body);
+      const body = request.body as Buffer;
+      const records = isJson(request.headers['content-type']) ? jsonRecords(body) : splitLines(body);
       if (records.length === 0) throw new ApiError(400, 'invalid_request', 'the body holds no records');
       try {
         return reply.code(202).send(await ingestor.ingest(request.id, records));
