@@ -12,10 +12,7 @@ import { createOrchestrator, startScheduler, startWorkers } from '../orchestrati
 import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
 import { startServing } from '../serving-layer/index.ts';
 import { connectCommitPublisher, createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
-
-export const ROLES = ['speed', 'lake', 'serve', 'worker', 'scheduler'] as const;
-export type Role = (typeof ROLES)[number];
-export const isRole = (value: string): value is Role => (ROLES as readonly string[]).includes(value);
+import type { Role } from './roles.ts';
 
 /** Shares of imperfect demo traffic: enough to keep the quality gate and late handling busy. */
 const DEMO_FAULTS = { lateFraction: 0.01, duplicateFraction: 0.005, badFraction: 0.005 };
