@@ -114,7 +114,11 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         );
       if (!cfg.auth) log('API keys are off (TIDEWATER_AUTH=0): every route is open, on 127.0.0.1 only');
       else if (api.bootstrapKey)
-        log(`admin API key, shown this once (\`tidewater keys create\` makes more): ${api.bootstrapKey}`);
+        // As a line to paste: the README's and docs/quickstart.md's commands read the key from it.
+        log(
+          `admin API key, shown this once (\`npx tidewater keys create\` makes more); in another terminal:\n` +
+            `  export TIDEWATER_KEY=${api.bootstrapKey}`,
+        );
     }
     if (options.demo) {
       const dimensions = await loadPlatformDimensions(cfg.dataDir);
