@@ -1,8 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { backfill, batchViewsDir } from '../batch-layer/index.ts';
 import { config } from '../config/index.ts';
-import { lakeTableDir } from '../lake/index.ts';
-import { createClickHouse } from '../speed-layer/index.ts';
 import { finish, waitForJob, withOrchestrator } from './jobs.ts';
 
 const version = (value: string): number => {
@@ -35,6 +32,11 @@ export function registerBackfill(program: Command): void {
         return true;
       });
       if (queued) return;
+      const [{ backfill, batchViewsDir }, { lakeTableDir }, { createClickHouse }] = await Promise.all([
+        import('../batch-layer/index.ts'),
+        import('../lake/index.ts'),
+        import('../speed-layer/index.ts'),
+      ]);
       const cfg = config();
       const client = createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
       try {

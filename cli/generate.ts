@@ -2,16 +2,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { config } from '../config/index.ts';
-import { loadPlatformDimensions } from '../contracts/index.ts';
-import {
-  type GeneratedRecord,
-  GenerateOptions,
-  GroundTruth,
-  generate,
-  paced,
-  produceToKafka,
-  writeNdjson,
-} from '../generator/index.ts';
+import type { GeneratedRecord } from '../generator/index.ts';
 import { progress } from './progress.ts';
 
 const number = (name: string) => (value: string) => {
@@ -66,6 +57,10 @@ export function registerGenerate(program: Command): void {
     .option('--truth <file>', 'write the ground truth of what was sent (JSON) to this file')
     .action(async (flags: GenerateFlags) => {
       const cfg = config();
+      const [
+        { loadPlatformDimensions },
+        { GenerateOptions, GroundTruth, generate, paced, produceToKafka, writeNdjson },
+      ] = await Promise.all([import('../contracts/index.ts'), import('../generator/index.ts')]);
       const parsed = GenerateOptions.safeParse({
         seed: flags.seed ?? cfg.seed,
         count: flags.count,

@@ -2,17 +2,8 @@
 // commands go through a queue when a worker serves it and wait for the job with a progress bar.
 import { type Command, InvalidArgumentError } from 'commander';
 import { config } from '../config/index.ts';
-import {
-  createOrchestrator,
-  isQueueName,
-  type JobStatus,
-  type JobView,
-  type Orchestrator,
-  QUEUES,
-  type QueueName,
-  startScheduler,
-  startWorkers,
-} from '../orchestration/index.ts';
+import type { JobStatus, JobView, Orchestrator } from '../orchestration/index.ts';
+import { isQueueName, QUEUES, type QueueName } from '../orchestration/queues.ts';
 
 const STATUSES: readonly JobStatus[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'];
 const POLL_MS = 500;
@@ -24,6 +15,7 @@ const positiveInt = (value: string): number => {
 };
 
 export async function withOrchestrator<T>(use: (o: Orchestrator) => Promise<T>): Promise<T> {
+  const { createOrchestrator } = await import('../orchestration/index.ts');
   const orchestrator = createOrchestrator(config());
   try {
     return await use(orchestrator);
@@ -96,6 +88,7 @@ export function registerJobs(program: Command): void {
       const queues = flags.queues?.split(',').map((q) => q.trim());
       const unknown = queues?.filter((q) => !isQueueName(q)) ?? [];
       if (unknown.length > 0) throw new Error(`unknown queue(s): ${unknown.join(', ')}`);
+      const { startScheduler, startWorkers } = await import('../orchestration/index.ts');
       const workers = await startWorkers(cfg, {
         queues: queues as QueueName[] | undefined,
         lockDurationMs: flags.lockDuration,

@@ -2,7 +2,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { Redis } from 'ioredis';
 import { config } from '../config/index.ts';
-import { isRole, KeyStore, ROLES, type Role } from '../serving-layer/index.ts';
+import { isRole, KeyStore, ROLES, type Role } from '../serving-layer/keys.ts';
 
 async function withKeys<T>(use: (keys: KeyStore) => Promise<T>): Promise<T> {
   const cfg = config();

@@ -1,6 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { config } from '../config/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
+import type { LakeTable } from '../lake/index.ts';
 import type { JobPayloads, QueueName } from '../orchestration/index.ts';
 import { finish, waitForJob, withOrchestrator } from './jobs.ts';
 
@@ -26,7 +26,8 @@ function viaQueue<Q extends QueueName>(queue: Q, data: JobPayloads[Q]): Promise<
   });
 }
 
-async function withTable<T>(use: (table: Awaited<ReturnType<typeof openTable>>) => Promise<T>): Promise<T> {
+async function withTable<T>(use: (table: LakeTable) => Promise<T>): Promise<T> {
+  const { EVENTS_SCHEMA, lakeTableDir, openTable } = await import('../lake/index.ts');
   const table = await openTable(lakeTableDir(config().dataDir), EVENTS_SCHEMA);
   try {
     return await use(table);
@@ -52,6 +53,7 @@ export function registerLake(program: Command): void {
     )
     .action(async (flags: { group?: string; maxRecords?: number; sessionTimeout?: number }) => {
       const cfg = config();
+      const { lakeTableDir, startLakeWriter } = await import('../lake/index.ts');
       const writer = await startLakeWriter(cfg, {
         groupId: flags.group,
         maxRecords: flags.maxRecords,

@@ -12,10 +12,7 @@ import { createOrchestrator, startScheduler, startWorkers } from '../orchestrati
 import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
 import { startServing } from '../serving-layer/index.ts';
 import { connectCommitPublisher, createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
-
-export const ROLES = ['speed', 'lake', 'serve', 'worker', 'scheduler'] as const;
-export type Role = (typeof ROLES)[number];
-export const isRole = (value: string): value is Role => (ROLES as readonly string[]).includes(value);
+import type { Role } from './roles.ts';
 
 /** Shares of imperfect demo traffic: enough to keep the quality gate and late handling busy. */
 const DEMO_FAULTS = { lateFraction: 0.01, duplicateFraction: 0.005, badFraction: 0.005 };
@@ -118,7 +115,11 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         );
       if (!cfg.auth) log('API keys are off (TIDEWATER_AUTH=0): every route is open, on 127.0.0.1 only');
       else if (api.bootstrapKey)
-        log(`admin API key, shown this once (\`tidewater keys create\` makes more): ${api.bootstrapKey}`);
+        // As a line to paste: the README's and docs/quickstart.md's commands read the key from it.
+        log(
+          `admin API key, shown this once (\`npx tidewater keys create\` makes more); in another terminal:\n` +
+            `  export TIDEWATER_KEY=${api.bootstrapKey}`,
+        );
     }
     if (options.demo) {
       const dimensions = await loadPlatformDimensions(cfg.dataDir);

@@ -1,13 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { config } from '../config/index.ts';
-import {
-  type QuarantineFilter,
-  type QuarantineListItem,
-  QuarantineStore,
-  quarantineTableDir,
-  renderOriginal,
-  replayWithCurrentRules,
-} from '../quality/quarantine/index.ts';
+import type { QuarantineFilter, QuarantineListItem, QuarantineStore } from '../quality/quarantine/index.ts';
 
 /** Records `list` prints when no --limit is given. */
 const DEFAULT_LIST_LIMIT = 50;
@@ -35,7 +28,11 @@ const filterOf = ({ rule, eventType, from, to, limit }: QuarantineFilter): Quara
   limit,
 });
 
+/** The store's module (DuckDB, Kafka) loads only for the commands that use it. */
+const quarantine = () => import('../quality/quarantine/index.ts');
+
 async function withStore<T>(use: (store: QuarantineStore) => Promise<T>): Promise<T> {
+  const { QuarantineStore, quarantineTableDir } = await quarantine();
   const store = await QuarantineStore.open(quarantineTableDir(config().dataDir));
   try {
     return await use(store);
@@ -87,6 +84,7 @@ export function registerQuarantine(program: Command): void {
     .argument('<id>', 'eventId or topic:partition:offset of the source record')
     .action((id: string) =>
       withStore(async (store) => {
+        const { renderOriginal } = await quarantine();
         const records = await store.show(id);
         if (records.length === 0) throw new Error(`no quarantined record ${id}`);
         const shown = records.map(({ key, original, ...rest }) => ({
@@ -104,6 +102,7 @@ export function registerQuarantine(program: Command): void {
     .option('--dry-run', 'validate and count only; send nothing')
     .action((opts: QuarantineFilter & { dryRun?: boolean }) =>
       withStore(async (store) => {
+        const { replayWithCurrentRules } = await quarantine();
         const counts = await replayWithCurrentRules({
           store,
           filter: filterOf(opts),

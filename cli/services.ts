@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { config } from '../config/index.ts';
-import { formatStates, servicesDown, servicesStatus, servicesUp } from '../scripts/services/index.ts';
 
 export function registerServices(program: Command): void {
   program
@@ -9,6 +8,9 @@ export function registerServices(program: Command): void {
     .argument('<action>', 'up | down | status')
     .action(async (action: string) => {
       const cfg = config();
+      const { formatStates, servicesDown, servicesStatus, servicesUp } = await import(
+        '../scripts/services/index.ts'
+      );
       const log = (line: string) => console.log(line);
       switch (action) {
         case 'up':

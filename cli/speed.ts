@@ -1,8 +1,5 @@
 import type { Command } from 'commander';
-import { Registry } from 'prom-client';
 import { config } from '../config/index.ts';
-import { GATED_CONSUMER_DEFAULTS } from '../pipeline/index.ts';
-import { connectCommitPublisher, serveMetrics, startSpeedLayer } from '../speed-layer/index.ts';
 
 const positive = (name: string) => (value: string) => {
   const n = Number(value);
@@ -45,6 +42,15 @@ export function registerSpeed(program: Command): void {
     )
     .action(async (flags: Flags) => {
       const cfg = config();
+      const [
+        { Registry },
+        { GATED_CONSUMER_DEFAULTS },
+        { connectCommitPublisher, serveMetrics, startSpeedLayer },
+      ] = await Promise.all([
+        import('prom-client'),
+        import('../pipeline/index.ts'),
+        import('../speed-layer/index.ts'),
+      ]);
       const registry = new Registry();
       // API instances elsewhere learn of each commit (live push, query cache).
       const commits = connectCommitPublisher(cfg);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { config } from '../config/index.ts';
-import { formatStates, servicesUp } from '../scripts/services/index.ts';
-import { isRole, ROLES, type Role, startPlatform } from './platform.ts';
+import { isRole, ROLES, type Role } from './roles.ts';
 
 const PROGRESS_EVERY_MS = 10_000;
 const USES_CLICKHOUSE: readonly Role[] = ['speed', 'serve', 'worker'];
@@ -29,6 +28,7 @@ export function registerStart(program: Command): void {
       const cfg = config();
       const allInOne = flags.role === undefined;
       const roles = flags.role ?? [...ROLES];
+      const { formatStates, servicesUp } = await import('../scripts/services/index.ts');
       if (allInOne) console.log(formatStates(await servicesUp(cfg, (line) => console.log(line))));
       const clickhouseRoles = roles.filter((r) => USES_CLICKHOUSE.includes(r));
       if (!allInOne && !cfg.clickhouseUrl && clickhouseRoles.length > 0)
@@ -36,6 +36,7 @@ export function registerStart(program: Command): void {
           `warning: ${clickhouseRoles.join(', ')} on embedded ClickHouse: its data directory belongs to this ` +
             'process alone; set CLICKHOUSE_URL to share a server between processes.',
         );
+      const { startPlatform } = await import('./platform.ts');
       const platform = await startPlatform(cfg, { roles, demo: allInOne && cfg.demo });
       console.log(
         `Kafka ${cfg.kafkaBrokers.join(',')}, Redis ${cfg.redisUrl}, data in ${cfg.dataDir}. Ctrl-C stops.`,

@@ -329,7 +329,7 @@ export const settings = {
   logLevel: setting(
     'LOG_LEVEL',
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    'Log level.',
+    'Log level. Kafka client lines are one line each: a consumer group re-balancing (every start) is info, the broker answers behind it debug; error is kept for what needs a person.',
   ),
 } satisfies Record<string, Setting>;
 

@@ -1,9 +1,10 @@
-import type { Kafka as KafkaClient, logLevel as LogLevel } from 'kafkajs';
+import type { Kafka as KafkaClient } from 'kafkajs';
 import { compressFrame, decompressFrame } from 'lz4-napi';
 import type { Config } from '../config/index.ts';
 import { kafkajs } from './kafkajs.ts';
+import { kafkajsLevel, kafkaLogCreator, type LogSink } from './log.ts';
 
-const { CompressionCodecs, CompressionTypes, Kafka, logLevel } = kafkajs;
+const { CompressionCodecs, CompressionTypes, Kafka } = kafkajs;
 
 // kafkajs ships only gzip. LZ4 (frame format, as Kafka expects) compresses on libuv's thread pool,
 // so the event loop keeps producing while the other core compresses.
@@ -11,16 +12,6 @@ CompressionCodecs[CompressionTypes.LZ4] = () => ({
   compress: (encoder: { buffer: Buffer }) => compressFrame(encoder.buffer),
   decompress: (buffer: Buffer) => decompressFrame(buffer),
 });
-
-const levels: Record<Config['logLevel'], LogLevel> = {
-  fatal: logLevel.ERROR,
-  error: logLevel.ERROR,
-  warn: logLevel.WARN,
-  info: logLevel.WARN,
-  debug: logLevel.INFO,
-  trace: logLevel.DEBUG,
-  silent: logLevel.NOTHING,
-};
 
 export type KafkaConfig = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'logLevel'>;
 
@@ -34,12 +25,16 @@ export type KafkaConfig = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'logLe
  */
 const KAFKA_RETRY = { initialRetryTime: 300, maxRetryTime: 5_000, retries: 15 };
 
-/** A kafkajs client for one role of the platform (`speed`, `lake`, `generator`, ...). */
-export function createKafka(cfg: KafkaConfig, role: string): KafkaClient {
+/**
+ * A kafkajs client for one role of the platform (`speed`, `lake`, `generator`, ...); its log lines
+ * go to the console unless `log` takes them.
+ */
+export function createKafka(cfg: KafkaConfig, role: string, log?: LogSink): KafkaClient {
   return new Kafka({
     clientId: `${cfg.kafkaClientId}-${role}`,
     brokers: cfg.kafkaBrokers,
-    logLevel: levels[cfg.logLevel],
+    logLevel: kafkajsLevel(cfg.logLevel),
+    logCreator: kafkaLogCreator(cfg.logLevel, log),
     connectionTimeout: 3_000,
     retry: KAFKA_RETRY,
   });

@@ -1,6 +1,7 @@
 export { createKafka, type KafkaConfig } from './client.ts';
 export { checkGroupServes, GroupInUseError } from './groups.ts';
 export { kafkajs } from './kafkajs.ts';
+export type { Level as LogLevel, LogSink } from './log.ts';
 export { type Greeting, isListening, parseHostPort } from './probe.ts';
 export {
   BatchingProducer,

@@ -300,3 +300,8 @@ export const batches = {
 };
 
 export const kafkajs: typeof import('kafkajs') = require('kafkajs');
+
+/** The Kafka protocol's error codes as kafkajs names and words them. */
+export const protocolErrors = (
+  require('kafkajs/src/protocol/error.js') as { errorCodes: { type: string; message: string }[] }
+).errorCodes;

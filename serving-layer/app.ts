@@ -19,6 +19,7 @@ import { Ingestor } from './ingest.ts';
 import { LiveHub } from './live.ts';
 import { backfillRoutes } from './routes/backfills.ts';
 import { dashboardRoutes } from './routes/dashboard.ts';
+import { dimensionsRoutes } from './routes/dimensions.ts';
 import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { liveRoutes } from './routes/live.ts';
@@ -129,6 +130,7 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
   });
   await app.register(healthRoutes, { ctx });
   await app.register(metricsRoutes, { ctx });
+  await app.register(dimensionsRoutes, { ctx });
   const sql = await openSql(ctx, app);
   app.decorate('sqlService', { getter: () => sql });
   await app.register(sqlRoutes, { ctx, sql });

@@ -20,6 +20,7 @@ const AREAS: [prefix: string, area: Area][] = [
   ['/metrics', 'open'],
   ['/docs', 'open'],
   ['/v1/metrics', 'read'],
+  ['/v1/dimensions', 'read'],
   ['/v1/sql', 'read'],
   ['/v1/live', 'read'],
   ['/v1/events', 'ingest'],

@@ -1,12 +1,14 @@
-// What every route reads: the engines, the catalog and the facts that go into an answer's `meta`
-// (the boundary, speed freshness, quarantine counts), each looked up once per short interval.
+// What every route reads: the engines, the catalog, the dimensions and the facts that go into an
+// answer's `meta` (the boundary, the lake's version, speed freshness, quarantine counts), each looked
+// up once per short interval.
 import { access, constants } from 'node:fs/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { batchViewsDir, readWatermark } from '../batch-layer/index.ts';
 import { CATALOG, type Catalog, type Metric } from '../contracts/catalog.ts';
-import { lakeTableDir } from '../lake/index.ts';
+import { type Dimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import { lakeTableDir, listLog } from '../lake/index.ts';
 import type { Orchestrator } from '../orchestration/index.ts';
 import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { clickhouseDialect as ch, RAW_TABLE } from '../speed-layer/index.ts';
@@ -55,6 +57,8 @@ export interface BoundaryState extends Boundary {
 }
 
 export interface Provenance {
+  /** The lake's newest committed version (null before its first commit). */
+  lakeVersion: number | null;
   /** Newest event time the speed layer holds, and how old it is. */
   speed: { newestEventTime: string | null; ageSeconds: number | null };
   quarantined: { total: number; byRule: Record<string, number>; basis: 'rejected_at' } | null;
@@ -112,6 +116,19 @@ export class ServingContext {
     return row?.any ? Date.parse(`${row.newest.replace(' ', 'T')}Z`) : null;
   });
 
+  // The newest version file of the Delta log: one directory listing, no commit read.
+  private readonly lakeVersion = ttlCache(
+    1_000,
+    async () => (await listLog(this.lakeDir)).versions.at(-1) ?? null,
+  );
+
+  private readonly dimensionTables = ttlCache(60_000, () => loadPlatformDimensions(this.dataDir));
+
+  /** The platform's dimension tables, re-read at most once a minute (as the speed layer looks). */
+  dimensions(): Promise<Dimensions> {
+    return this.dimensionTables('');
+  }
+
   private readonly quarantineCounts = ttlCache(5_000, async (key) => {
     const [from, to] = key.split('/');
     this.quarantineStore ??= QuarantineStore.open(quarantineTableDir(this.dataDir));
@@ -124,13 +141,15 @@ export class ServingContext {
   });
 
   async provenance(range: { from: number; to: number }): Promise<Provenance> {
-    const [newest, quarantined] = await Promise.all([
+    const [lakeVersion, newest, quarantined] = await Promise.all([
+      this.lakeVersion('').catch(() => null),
       this.newestEvent('').catch(() => null),
       this.quarantineCounts(
         `${new Date(range.from).toISOString()}/${new Date(range.to).toISOString()}`,
       ).catch(() => null),
     ]);
     return {
+      lakeVersion,
       speed: {
         newestEventTime: newest === null ? null : new Date(newest).toISOString(),
         ageSeconds: newest === null ? null : Math.max(0, Math.round((Date.now() - newest) / 100) / 10),

@@ -1,9 +1,10 @@
 // The dashboard's pure parts: the columnar per-minute model (snapshot, deltas replacing by key, the
-// sliding window) and the painter's frame cap.
+// sliding window, the minute under way), stacking, and the painter's frame cap.
 import { describe, expect, it } from 'vitest';
 import type { Answer, Row } from '../serving-layer/dashboard/answer.ts';
 import { MinuteSeries } from '../serving-layer/dashboard/minute-series.ts';
 import { createPainter } from '../serving-layer/dashboard/painter.ts';
+import { stack } from '../serving-layer/dashboard/stack.ts';
 import { ordersAnswer } from './support/dashboard.ts';
 
 const T0 = Date.parse('2025-06-01T10:00:00Z');
@@ -50,6 +51,43 @@ describe('MinuteSeries', () => {
     // A row older than the window has nowhere to go.
     model.apply([{ time: at(3), region: 'texas', orders: 9, revenue_minor: 9 }]);
     expect(model.total('orders')).toBe(7);
+  });
+});
+
+describe('the minute under way', () => {
+  it('is not among the closed minutes until it ends; sums per minute cover every series', () => {
+    const model = new MinuteSeries(60 * MINUTE);
+    model.reset(
+      answer(
+        [
+          { time: at(8), region: 'texas', orders: 4, revenue_minor: 1 },
+          { time: at(8), region: 'plains', orders: 3, revenue_minor: 1 },
+          { time: at(9), region: 'texas', orders: 1, revenue_minor: 1 },
+        ],
+        9,
+      ),
+    );
+    // The answer ran to 10:09:00; at 10:09:30 minute 9 is under way: 9 closed minutes (0-8).
+    expect(model.size).toBe(10);
+    expect(model.closedLength(T0 + 9 * MINUTE + 30_000)).toBe(9);
+    expect(model.closedLength(T0 + 10 * MINUTE)).toBe(10);
+    expect(model.totalAt('orders', 8)).toBe(7);
+    expect(model.totalAt('orders', 9)).toBe(1);
+    expect(model.totalAt('orders', 10)).toBe(0);
+    // Drawn data stops at the closed minutes.
+    const [xs, texas] = model.data('orders', ['texas'], model.closedLength(T0 + 9 * MINUTE + 30_000));
+    expect([xs?.length, texas?.at(-1)]).toEqual([9, 4]);
+  });
+});
+
+describe('stack', () => {
+  it('draws each series on the ones before it: the top is the total', () => {
+    const stacked = stack([Float64Array.of(1, 2, 0), Float64Array.of(3, 0, 5), Float64Array.of(0, 1, 1)]);
+    expect(stacked.map((s) => [...s])).toEqual([
+      [1, 2, 0],
+      [4, 2, 5],
+      [4, 3, 6],
+    ]);
   });
 });
 

@@ -108,6 +108,7 @@ describe('API keys and roles', () => {
   const ROUTES: [method: 'GET' | 'POST', url: string, allowed: Role[]][] = [
     ['GET', '/v1/metrics', ['reader', 'engineer', 'admin']],
     ['GET', '/v1/metrics/orders', ['reader', 'engineer', 'admin']],
+    ['GET', '/v1/dimensions/products', ['reader', 'engineer', 'admin']],
     ['POST', '/v1/sql', ['reader', 'engineer', 'admin']],
     ['POST', '/v1/events', ['ingest', 'admin']],
     ['GET', '/v1/jobs', ['engineer', 'admin']],

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
 import { batches, recordDecoders, recordEncoders } from '../kafka/kafkajs.ts';
+import { formatEntry, kafkaLogCreator, type Level, levelOf } from '../kafka/log.ts';
 import { consumeAll } from './support/kafka.ts';
 
 describe('record encoder', () => {
@@ -130,5 +131,102 @@ describe('Kafka round trip through the local broker', () => {
     }
     expect(byIndex).toEqual(sent);
     expect(new Set(partitionOfKey.values()).size).toBeGreaterThan(1);
+  });
+});
+
+describe('kafkajs log lines', () => {
+  // Entries as kafkajs 2.2.4 makes them when a member joins a group (seen on the local broker).
+  const entry = (namespace: string, level: number, label: string, log: Record<string, unknown>) => ({
+    namespace,
+    level,
+    label,
+    log: { timestamp: '2025-06-01T10:00:00.000Z', logger: 'kafkajs', ...log } as never,
+  });
+  const rebalancing = 'The group is rebalancing, so a rejoin is needed';
+  const heartbeat = entry('Connection', 1, 'ERROR', {
+    message: 'Response Heartbeat(key: 12, version: 3)',
+    broker: '127.0.0.1:9092',
+    clientId: 'tidewater-speed',
+    error: rebalancing,
+    correlationId: 9,
+    size: 10,
+  });
+  const rejoining = entry('Runner', 2, 'WARN', {
+    message: 'The group is rebalancing, re-joining',
+    groupId: 'tidewater-speed',
+    memberId: 'tidewater-speed-1f2e',
+    error: rebalancing,
+  });
+  const unknownMember = entry('Runner', 1, 'ERROR', {
+    message: 'The coordinator is not aware of this member, re-joining the group',
+    groupId: 'tidewater-lake',
+    memberId: 'tidewater-lake-9a8b',
+    error: 'The coordinator is not aware of this member',
+  });
+  const unreachable = entry('BrokerPool', 1, 'ERROR', {
+    message: 'Failed to connect to seed broker, trying another broker from the list',
+    retryCount: 3,
+    retryTime: 2400,
+  });
+
+  it('logs a group re-join as info, the broker answer behind it as debug, and keeps ERROR for the rest', () => {
+    expect([rejoining, unknownMember, heartbeat, unreachable].map(levelOf)).toEqual([
+      'info',
+      'info',
+      'debug',
+      'error',
+    ]);
+  });
+
+  it('writes one readable line: time, level, namespace, message, then the fields that matter', () => {
+    expect(formatEntry(rejoining)).toBe(
+      '2025-06-01T10:00:00.000Z INFO  kafka [Runner] The group is rebalancing, re-joining ' +
+        `groupId=tidewater-speed memberId=tidewater-speed-1f2e error="${rebalancing}"`,
+    );
+    expect(formatEntry(heartbeat)).not.toMatch(/correlationId|size|logger|\n/);
+  });
+
+  it('shows at LOG_LEVEL=info the re-joins but not the broker answers behind them', () => {
+    const lines: [Level, string][] = [];
+    const log = kafkaLogCreator('info', (level, line) => lines.push([level, line]))(2);
+    for (const e of [heartbeat, rejoining, unknownMember, unreachable]) log(e);
+    expect(lines.map(([level]) => level)).toEqual(['info', 'info', 'error']);
+    lines.length = 0;
+    const quiet = kafkaLogCreator('warn', (level, line) => lines.push([level, line]))(2);
+    for (const e of [heartbeat, rejoining, unknownMember, unreachable]) quiet(e);
+    expect(lines.map(([level]) => level)).toEqual(['error']);
+  });
+
+  it('a real group re-balancing on the local broker logs no ERROR or WARN', async () => {
+    const cfg = loadConfig();
+    const topic = `test-rebalance-${randomUUID()}`;
+    const groupId = `test-rebalance-${randomUUID()}`;
+    const lines: [Level, string][] = [];
+    const sink = (level: Level, line: string) => lines.push([level, line]);
+    const admin = createKafka(cfg, 'test', sink).admin();
+    await admin.connect();
+    await ensureTopics(admin, [{ topic, numPartitions: 4, replicationFactor: 1 }]);
+    const consumers = [];
+    try {
+      // A second member joining makes the coordinator tell the first to re-join at its next heartbeat.
+      for (const name of ['first', 'second']) {
+        const consumer = createKafka(cfg, `test-${name}`, sink).consumer({ groupId, heartbeatInterval: 300 });
+        await consumer.connect();
+        await consumer.subscribe({ topic });
+        const joined = new Promise((resolve) => consumer.on(consumer.events.GROUP_JOIN, resolve));
+        await consumer.run({ eachBatch: async () => {} });
+        await joined;
+        consumers.push(consumer);
+      }
+      await expect
+        .poll(() => lines.filter(([, line]) => line.includes('re-joining')).length, { timeout: 30_000 })
+        .toBeGreaterThan(0);
+    } finally {
+      for (const consumer of consumers) await consumer.disconnect();
+      await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+      await admin.disconnect();
+    }
+    expect(lines.filter(([level]) => level === 'error' || level === 'warn')).toEqual([]);
+    expect(lines.find(([, line]) => line.includes('re-joining'))?.[0]).toBe('info');
   });
 });

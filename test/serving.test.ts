@@ -42,7 +42,7 @@ const productViews = new Map<string, number>();
 interface Answer {
   rows: Record<string, string | number>[];
   meta: {
-    boundary: { watermark: string; since: string } | null;
+    boundary: { watermark: string; since: string; lakeVersion: number | null } | null;
     served: { layer: string; from: string; to: string }[];
     lakeVersion: number | null;
     truncated: boolean;
@@ -98,6 +98,8 @@ describe('merged metrics across the batch/speed boundary', () => {
   it('before any batch run, the speed view answers the whole range', async () => {
     const answer = await ordersByMinuteAndRegion();
     expect(answer.meta.boundary).toBeNull();
+    // No batch run read the lake yet, but the lake has its versions: the answer names the newest.
+    expect(answer.meta.lakeVersion).toBe(lakeVersion);
     expect(answer.meta.served).toEqual([
       { layer: 'speed', from: FROM.replace('Z', '.000Z'), to: TO.replace('Z', '.000Z') },
     ]);
@@ -127,6 +129,7 @@ describe('merged metrics across the batch/speed boundary', () => {
       { layer: 'speed', from: `${DAY2}T00:00:00.000Z`, to: TO.replace('Z', '.000Z') },
     ]);
     expect(answer.meta.lakeVersion).toBe(lakeVersion);
+    expect(answer.meta.boundary?.lakeVersion).toBe(lakeVersion);
     // Exactly the truth's cells: none missing, none twice (a doubled minute would differ in value).
     expect(cells(answer.rows)).toEqual(truthCells());
   });
@@ -309,5 +312,22 @@ describe('health and docs', () => {
     );
     const page = await app.inject({ method: 'GET', url: '/docs' });
     expect([200, 302]).toContain(page.statusCode);
+  });
+});
+
+describe('dimension tables', () => {
+  it("answers the rows of the ids asked for, from the platform's dimension files", async () => {
+    const { products, stores } = buildDimensions();
+    const [first, last] = [products[0], products.at(-1)];
+    const { status, body } = await get(
+      `/v1/dimensions/products?id=${first?.productId},P999999,${last?.productId}`,
+    );
+    expect(status, JSON.stringify(body)).toBe(200);
+    expect(body).toEqual({ table: 'products', key: 'productId', rows: [first, last] });
+    const all = await get('/v1/dimensions/stores');
+    expect(all.body.rows).toEqual(stores);
+    const unknown = await get('/v1/dimensions/customers');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.code).toBe('invalid_request');
   });
 });

@@ -2,6 +2,10 @@
 // or a cookie), asked for when the server answers 401.
 const STORAGE_KEY = 'tidewater.apiKey';
 
+/** Which keys work: any role that reads, including the admin key the first `npm start` printed. */
+export const KEY_HINT =
+  'The admin key `npm start` printed works, or a reader key (`npx tidewater keys create --role reader`).';
+
 export const storedKey = (): string | null => sessionStorage.getItem(STORAGE_KEY);
 
 export function forgetKey(): void {

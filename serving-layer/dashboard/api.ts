@@ -1,7 +1,7 @@
 // GET requests to the serving layer with the session's key. A 401 asks for a key and retries.
 
 import type { Answer } from './answer.ts';
-import { askForKey, storedKey } from './api-key.ts';
+import { askForKey, KEY_HINT, storedKey } from './api-key.ts';
 
 export class HttpError extends Error {
   constructor(
@@ -21,7 +21,7 @@ export async function getJson<T>(path: string): Promise<T> {
     });
     if (response.status === 401) {
       await askForKey(
-        key ? 'The server refused this key. Enter a reader API key.' : 'This server needs an API key.',
+        key ? `The server refused this key. ${KEY_HINT}` : `This server needs an API key. ${KEY_HINT}`,
       );
       continue;
     }

@@ -3,11 +3,12 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import type { Answer, Meta, Row } from './answer.ts';
-import { getMetric } from './api.ts';
-import { askForKey, forgetKey } from './api-key.ts';
+import { getJson, getMetric } from './api.ts';
+import { askForKey, forgetKey, KEY_HINT } from './api-key.ts';
 import { type FeedState, LiveFeed, POLL_MS } from './live-feed.ts';
-import { MinuteChart } from './minute-chart.ts';
+import { type ChartView, MinuteChart } from './minute-chart.ts';
 import { MinuteSeries } from './minute-series.ts';
+import { DimensionNames } from './names.ts';
 import { createPainter } from './painter.ts';
 import { renderQuarantine, renderTable } from './tables.ts';
 
@@ -40,13 +41,15 @@ const WINDOW_LABEL =
       : `${windowMs / MINUTE} min`;
 const orders = new MinuteSeries(windowMs);
 const users = new MinuteSeries(windowMs);
+/** Boundary, lake version and freshness: the same for every answer, so every live message updates them. */
 let meta: { value: Meta; received: number } | undefined;
+const names = new DimensionNames();
 
-const charts = [
+const regionCharts = [
   new MinuteChart($('revenue-chart'), orders, { measure: 'revenue_minor', scale: 100, unit: '$' }),
   new MinuteChart($('orders-chart'), orders, { measure: 'orders' }),
-  new MinuteChart($('users-chart'), users, { measure: 'users' }),
 ];
+const charts = [...regionCharts, new MinuteChart($('users-chart'), users, { measure: 'users' })];
 
 function paint(): void {
   const now = Date.now();
@@ -54,36 +57,76 @@ function paint(): void {
   users.extendTo(now);
   // A week of minutes per region costs tens of ms per chart: one chart per frame keeps every frame
   // short, and the others follow in the next frames.
-  const stale = charts.filter((chart) => chart.stale());
-  stale[0]?.paint();
+  const stale = charts.filter((chart) => chart.stale(now));
+  stale[0]?.paint(now);
   if (stale.length > 1) painter.invalidate();
+  offerRegions(regionCharts[0]?.keys() ?? []);
+  // The window's totals include the minute under way: "so far".
   const revenue = orders.total('revenue_minor');
   setFigure(
     'revenue-total',
     revenue,
-    `$${(revenue / 100).toLocaleString(undefined, { maximumFractionDigits: 0 })}`,
+    `$${(revenue / 100).toLocaleString(undefined, { maximumFractionDigits: 0 })} in ${WINDOW_LABEL} so far`,
   );
   const count = orders.total('orders');
-  setFigure('orders-total', count, `${count.toLocaleString()} orders`);
-  const [, latest] = users.data('users', ['']);
-  $('users-now').textContent = `${(latest?.[latest.length - 1] ?? 0).toLocaleString()} this minute`;
+  setFigure('orders-total', count, `${count.toLocaleString()} orders in ${WINDOW_LABEL} so far`);
+  const closed = users.closedLength(now);
+  const lastFull = users.totalAt('users', closed - 1);
+  const open = closed < users.size ? users.totalAt('users', closed) : 0;
+  setFigure(
+    'users-now',
+    lastFull,
+    `${lastFull.toLocaleString()} in the last full minute, ${open.toLocaleString()} so far in this one`,
+  );
   paintHeader(now);
 }
 
 function setFigure(id: string, value: number, text: string): void {
   const element = $(id);
   element.dataset.value = String(value);
-  element.textContent = `${text} in ${WINDOW_LABEL}`;
+  element.textContent = text;
 }
+
+/** The region chooser: every region stacked (the total on top), as lines, or one region alone. */
+const regionView = $('region-view') as HTMLSelectElement;
+let offered = '';
+
+function offerRegions(regions: readonly string[]): void {
+  if (JSON.stringify(regions) === offered) return;
+  offered = JSON.stringify(regions);
+  const chosen = regionView.value;
+  const option = (value: string, label: string) => {
+    const element = document.createElement('option');
+    element.value = value;
+    element.textContent = label;
+    return element;
+  };
+  regionView.replaceChildren(
+    option('stacked', 'all regions, stacked'),
+    option('lines', 'all regions, lines'),
+    ...regions.map((region) => option(`only:${region}`, region)),
+  );
+  regionView.value = [...regionView.options].some((o) => o.value === chosen) ? chosen : 'stacked';
+}
+
+regionView.addEventListener('change', () => {
+  const value = regionView.value;
+  const view: ChartView = value.startsWith('only:')
+    ? { stacked: false, only: value.slice('only:'.length) }
+    : { stacked: value === 'stacked' };
+  for (const chart of regionCharts) chart.setView(view);
+  painter.invalidate();
+});
 
 function paintHeader(now: number): void {
   if (!meta) return;
   const { value, received } = meta;
   const time = (iso: string) => new Date(iso).toLocaleString();
+  const batchFrom = value.boundary?.lakeVersion;
   $('boundary').textContent = value.boundary
-    ? `batch before ${time(value.boundary.watermark)}, speed after`
+    ? `batch before ${time(value.boundary.watermark)}${batchFrom == null ? '' : ` (lake v${batchFrom})`}, speed after`
     : 'speed only (no batch run yet)';
-  $('lake-version').textContent = value.lakeVersion === null ? '–' : String(value.lakeVersion);
+  $('lake-version').textContent = value.lakeVersion === null ? 'no commit yet' : String(value.lakeVersion);
   const freshness = $('freshness');
   if (value.speed.ageSeconds === null) freshness.textContent = 'no events yet';
   else {
@@ -91,9 +134,6 @@ function paintHeader(now: number): void {
     freshness.textContent = `${age < 120 ? `${age.toFixed(0)} s` : `${(age / 60).toFixed(0)} min`} old`;
     freshness.classList.toggle('stale', age > 60);
   }
-  const quarantined = value.quarantined?.total;
-  $('quarantine-total').textContent = quarantined === undefined ? '–' : quarantined.toLocaleString();
-  renderQuarantine($('quarantine'), value, windowMs);
 }
 
 const painter = createPainter(paint, { requestFrame: (callback) => requestAnimationFrame(callback) });
@@ -161,7 +201,29 @@ const utc = (value: unknown) => {
 };
 const truthy = (value: unknown) => value === true || value === 1 || value === '1' || value === 'true';
 
+/** Name and category of a product code; the code alone until (or unless) the table knows it. */
+const product = (code: unknown) => names.find(['products'], String(code ?? ''));
+const place = (code: unknown) => names.find(['stores', 'fulfilment_centres'], String(code ?? ''));
+const nameOr = (row: Row | undefined, code: unknown) => String(row?.name ?? code ?? '');
+const codeAnd = (code: unknown, more: unknown) =>
+  [code, more].filter((v) => v != null && v !== '').join(' · ');
+
 function startPanels(): void {
+  refreshing($('quarantine'), async () => {
+    // Counts of an answer over the whole window (any metric's meta carries them).
+    const answer = await getMetric({
+      metric: 'orders',
+      from: Date.now() - windowMs,
+      grain: 'all',
+      measures: ['orders'],
+    });
+    const quarantined = answer.meta.quarantined;
+    const total = $('quarantine-total');
+    total.textContent = quarantined ? `${quarantined.total.toLocaleString()} in ${WINDOW_LABEL}` : '–';
+    total.dataset.value = String(quarantined?.total ?? '');
+    renderQuarantine($('quarantine'), quarantined, windowMs);
+  });
+
   refreshing($('top-products'), async () => {
     const answer = await getMetric({
       metric: 'product_engagement',
@@ -171,10 +233,18 @@ function startPanels(): void {
       orderBy: ['-views'],
       limit: 10,
     });
+    await names.load(
+      'products',
+      answer.rows.map((r) => String(r.product_id)),
+    );
     renderTable(
       $('top-products'),
       [
-        { label: 'product', value: (r) => r.product_id ?? '' },
+        {
+          label: 'product',
+          value: (r) => nameOr(product(r.product_id), r.product_id),
+          detail: (r) => codeAnd(r.product_id, product(r.product_id)?.category),
+        },
         { label: 'views', value: num('views'), numeric: true },
         { label: 'clicks', value: num('clicks'), numeric: true },
       ],
@@ -193,16 +263,47 @@ function startPanels(): void {
       limit: 50,
     });
     const out = answer.rows.filter((r) => truthy(r.is_stock_out));
+    const shown = out.slice(0, STOCK_OUTS_SHOWN);
+    await Promise.all([
+      names.load(
+        'products',
+        shown.map((r) => String(r.product_id)),
+      ),
+      ...(['stores', 'fulfilment_centres'] as const).map((table) =>
+        names.load(
+          table,
+          shown.map((r) => String(r.location_id)),
+        ),
+      ),
+    ]);
     $('stock-out-count').textContent =
       `${out.length}${answer.meta.truncated && out.length === 50 ? '+' : ''}`;
     renderTable(
       $('stock-outs'),
       [
-        { label: 'location', value: (r) => r.location_id ?? '' },
-        { label: 'product', value: (r) => r.product_id ?? '' },
-        { label: 'updated', value: (r) => utc(r.last_update).toLocaleTimeString() },
+        {
+          label: 'location',
+          value: (r) => nameOr(place(r.location_id), r.location_id),
+          detail: (r) => codeAnd(r.location_id, place(r.location_id)?.region),
+        },
+        {
+          label: 'product',
+          value: (r) => nameOr(product(r.product_id), r.product_id),
+          detail: (r) => codeAnd(r.product_id, product(r.product_id)?.category),
+        },
+        {
+          label: 'updated',
+          value: (r) =>
+            utc(r.last_update).toLocaleTimeString(undefined, {
+              hour: '2-digit',
+              minute: '2-digit',
+              second: '2-digit',
+              hourCycle: 'h23',
+            }),
+          numeric: true,
+        },
       ],
-      out.slice(0, STOCK_OUTS_SHOWN),
+      shown,
       'nothing out of stock',
     );
   });
@@ -221,7 +322,8 @@ function startPanels(): void {
     renderTable(
       $('card-testing'),
       [
-        { label: 'card', value: (r) => r.card_fingerprint ?? '' },
+        // Payments carry a card's fingerprint only (no number, no holder): there is no name to show.
+        { label: 'card fingerprint', value: (r) => r.card_fingerprint ?? '' },
         { label: 'declines', value: num('failures'), numeric: true },
         { label: 'IPs', value: num('ips'), numeric: true },
         {
@@ -239,10 +341,14 @@ function startPanels(): void {
 
 $('change-key').addEventListener('click', () => {
   forgetKey();
-  void askForKey('Enter a reader API key for this server.');
+  void askForKey(`Enter an API key for this server. ${KEY_HINT}`);
 });
 
 $('window').textContent = WINDOW_LABEL;
+// A stream refused for want of a key would show as a lost stream: first make sure the server takes
+// the key (asking for one when it answers 401), then open the streams and panels. Any other failure
+// (an unreachable server) is the feeds' to report.
+await getJson('/v1/metrics').catch(() => undefined);
 follow('orders', orders, 'orders', ['region'], true);
 follow('active_users', users, 'active_users', [], false);
 startPanels();

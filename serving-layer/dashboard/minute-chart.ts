@@ -1,7 +1,12 @@
-// A uPlot line chart of one measure of a MinuteSeries, one line per series. uPlot draws on a canvas
-// straight from the model's typed arrays (no copies), so a week of minutes per line stays cheap.
+// A uPlot chart of one measure of a MinuteSeries, one series per region (or other dimension value):
+// stacked areas (the total on top, each region a band), plain lines, or one series alone. uPlot draws
+// on a canvas straight from the model's typed arrays (stacking adds one pass over them), so a week of
+// minutes per series stays cheap. The minute still under way is left out: its partial value would
+// drop every line towards 0 at the right edge. The legend shows the last full minute's values until
+// the cursor points at another.
 import uPlot from 'uplot';
 import type { MinuteSeries } from './minute-series.ts';
+import { stack } from './stack.ts';
 
 const PALETTE = [
   '#4e79a7',
@@ -26,11 +31,21 @@ export interface ChartOptions {
   unit?: string;
 }
 
+/** How the series are drawn: stacked areas or lines, every series or one (`only`). */
+export interface ChartView {
+  stacked: boolean;
+  only?: string;
+}
+
 export class MinuteChart {
   private plot: uPlot | undefined;
-  private keys: string[] = [];
-  private drawn = -1;
-  private width = 0;
+  /** Series keys and stacking the plot was built for. */
+  private shape = '';
+  /** What the last paint drew: model version, width, closed minutes, view. */
+  private drawn = '';
+  private view: ChartView = { stacked: true };
+  /** The unstacked values on screen, for the legend: [x, ...series]. */
+  private values: Float64Array[] = [];
 
   constructor(
     private readonly host: HTMLElement,
@@ -38,32 +53,64 @@ export class MinuteChart {
     private readonly options: ChartOptions,
   ) {}
 
-  /** The model or the width changed since the last paint. */
-  stale(): boolean {
-    return this.drawn !== this.series.version || this.host.clientWidth !== this.width;
+  setView(view: ChartView): void {
+    this.view = view;
   }
 
-  paint(): void {
+  /** Series names of the measure, for a chooser of `only`. */
+  keys(): string[] {
+    return this.series.keys(this.options.measure);
+  }
+
+  private state(now: number): string {
+    return JSON.stringify([
+      this.series.version,
+      this.host.clientWidth,
+      this.series.closedLength(now),
+      this.view,
+    ]);
+  }
+
+  /** The model, the width, the view or the minute under way changed since the last paint. */
+  stale(now: number): boolean {
+    return this.drawn !== this.state(now);
+  }
+
+  paint(now: number): void {
     const width = this.host.clientWidth;
-    const keys = this.series.keys(this.options.measure);
-    const data = this.series.data(this.options.measure, keys) as uPlot.AlignedData;
-    if (!this.plot || JSON.stringify(keys) !== JSON.stringify(this.keys)) {
+    const all = this.series.keys(this.options.measure);
+    const keys = this.view.only !== undefined && all.includes(this.view.only) ? [this.view.only] : all;
+    const stacked = this.view.stacked && keys.length > 1;
+    this.values = this.series.data(this.options.measure, keys, this.series.closedLength(now));
+    const [xs = new Float64Array(0), ...columns] = this.values;
+    const data = [xs, ...(stacked ? stack(columns) : columns)] as uPlot.AlignedData;
+    const shape = JSON.stringify([keys, stacked]);
+    if (!this.plot || shape !== this.shape) {
       this.plot?.destroy();
-      this.keys = keys;
-      this.plot = new uPlot(this.plotOptions(keys, width), data, this.host);
+      this.shape = shape;
+      this.plot = new uPlot(this.plotOptions(keys, stacked, width), data, this.host);
     } else {
-      if (width !== this.width) this.plot.setSize({ width, height: HEIGHT });
+      if (width !== this.plot.width) this.plot.setSize({ width, height: HEIGHT });
       this.plot.setData(data);
+      // Values of the last full minute unless the cursor points at one.
+      this.plot.setLegend({});
     }
-    this.width = width;
-    this.drawn = this.series.version;
+    this.drawn = this.state(now);
   }
 
-  private plotOptions(keys: readonly string[], width: number): uPlot.Options {
+  private plotOptions(keys: readonly string[], stacked: boolean, width: number): uPlot.Options {
     const scale = this.options.scale ?? 1;
     const unit = this.options.unit ?? '';
-    const format = (v: number | null) =>
-      v === null ? '' : `${unit}${(v / scale).toLocaleString(undefined, { maximumFractionDigits: 0 })}`;
+    const format = (v: number | null | undefined) =>
+      v == null ? '' : `${unit}${(v / scale).toLocaleString(undefined, { maximumFractionDigits: 0 })}`;
+    // Without a cursor the legend shows the newest (last full) minute.
+    const shown = (idx: number | null) => idx ?? (this.values[0]?.length ?? 0) - 1;
+    const time = (idx: number | null) => {
+      const x = this.values[0]?.[shown(idx)];
+      if (x === undefined) return '';
+      const label = new Date(x * 1000).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+      return idx === null ? `${label} (last full minute)` : label;
+    };
     return {
       width,
       height: HEIGHT,
@@ -80,15 +127,22 @@ export class MinuteChart {
         },
       ],
       series: [
-        {},
-        ...keys.map((key, i) => ({
-          label: key || 'all',
-          stroke: PALETTE[i % PALETTE.length],
-          width: 1.5,
-          points: { show: false },
-          value: (_u: uPlot, v: number | null) => format(v),
-        })),
+        { label: 'minute', value: (_u: uPlot, _v: number, _s: number, idx: number | null) => time(idx) },
+        ...keys.map((key, i) => {
+          const color = PALETTE[i % PALETTE.length] ?? '#9aa4b2';
+          return {
+            label: key || 'all',
+            stroke: color,
+            fill: stacked ? `${color}99` : undefined,
+            width: stacked ? 1 : 1.5,
+            points: { show: false },
+            value: (_u: uPlot, _v: number, sidx: number, idx: number | null) =>
+              format(this.values[sidx]?.[shown(idx)]),
+          };
+        }),
       ],
+      // Each band fills between a series and the one below it, so every region is its own area.
+      bands: stacked ? keys.slice(1).map((_, i) => ({ series: [i + 2, i + 1] as [number, number] })) : [],
     };
   }
 }

@@ -64,14 +64,27 @@ export class MinuteSeries {
     return [...(this.columns.get(measure)?.keys() ?? [])].sort();
   }
 
-  /** [x, ...one column per key] as views over the live arrays, in the order of `keys`. */
-  data(measure: string, keys: readonly string[]): Float64Array[] {
+  /**
+   * [x, ...one column per key] as views over the live arrays, in the order of `keys`, of the first
+   * `length` minutes (default all).
+   */
+  data(measure: string, keys: readonly string[], length = this.length): Float64Array[] {
     const byKey = this.columns.get(measure);
-    const empty = new Float64Array(this.length);
-    return [
-      this.xs.subarray(0, this.length),
-      ...keys.map((k) => byKey?.get(k)?.subarray(0, this.length) ?? empty),
-    ];
+    const empty = new Float64Array(length);
+    return [this.xs.subarray(0, length), ...keys.map((k) => byKey?.get(k)?.subarray(0, length) ?? empty)];
+  }
+
+  /** How many of the minutes held have ended by `now`: the last one is still open until its end. */
+  closedLength(now: number): number {
+    return Math.max(0, Math.min(this.length, Math.floor((now - this.start) / MINUTE)));
+  }
+
+  /** Sum of a measure over every series at minute `index` (0 when out of range). */
+  totalAt(measure: string, index: number): number {
+    let sum = 0;
+    if (index < 0 || index >= this.length) return 0;
+    for (const column of this.columns.get(measure)?.values() ?? []) sum += column[index] ?? 0;
+    return sum;
   }
 
   /** Sum of a measure over every minute and series in the window. */

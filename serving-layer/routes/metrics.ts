@@ -68,13 +68,23 @@ export const MetricAnswer = z.object({
   rows: z.array(Row).describe('Buckets as ISO-8601 in `time`; integers as JSON numbers'),
   meta: z.object({
     boundary: z
-      .object({ watermark: z.string(), since: z.string(), batchVersion: z.number().nullable() })
+      .object({
+        watermark: z.string(),
+        since: z.string(),
+        batchVersion: z.number().nullable(),
+        lakeVersion: z.number().nullable().describe('The lake version the batch view was recomputed from'),
+      })
       .nullable()
       .describe(
         'Batch view below the watermark (from `since`), speed view elsewhere; null before any batch run',
       ),
     served: z.array(ServedRange).describe('Which layer answered which part of the range'),
-    lakeVersion: z.number().nullable(),
+    lakeVersion: z
+      .number()
+      .nullable()
+      .describe(
+        "The lake's newest version (with `asOf`: the version read); null before the lake's first commit",
+      ),
     speed: z.object({ newestEventTime: z.string().nullable(), ageSeconds: z.number().nullable() }),
     quarantined: z
       .object({
@@ -131,7 +141,8 @@ interface Answer {
   rowCount: number;
   truncated: boolean;
   served: { layer: Segment['layer'] | 'lake'; from: number; to: number }[];
-  lakeVersion: number | null;
+  /** The lake version an `asOf` answer read. */
+  lakeVersion?: number;
 }
 
 /** Cuts the rows to `limit`; the query asked for one more, so an extra row means truncation. */
@@ -153,7 +164,7 @@ async function answerLive(
   const result = await ctx.clickhouse.query({ query, query_params, format: 'JSONEachRow' });
   const text = await result.text();
   const lines = text.split('\n').filter((line) => line !== '');
-  return { ...cut(lines, limit), served: segments, lakeVersion: boundary?.lakeVersion ?? null };
+  return { ...cut(lines, limit), served: segments };
 }
 
 async function answerAsOf(
@@ -270,11 +281,12 @@ export async function answerMetric(
           watermark: iso(boundary.watermark),
           since: iso(boundary.since),
           batchVersion: boundary.batchVersion,
+          lakeVersion: boundary.lakeVersion,
         }
       : null,
     served: answer.served.map((s) => ({ layer: s.layer, from: iso(s.from), to: iso(s.to) })),
-    lakeVersion: answer.lakeVersion,
     ...provenance,
+    lakeVersion: query.asOf === undefined ? provenance.lakeVersion : (answer.lakeVersion ?? null),
     rowCount: answer.rowCount,
     truncated: answer.truncated,
     cache: { hit, basis },
