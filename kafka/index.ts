@@ -1,3 +1,16 @@
+// kafkajs's types, for code outside kafka/ (which may not import kafkajs itself: kafkajs.ts must
+// install its replacements before kafkajs loads).
+export type {
+  Admin,
+  Consumer,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+  OffsetsByTopicPartition,
+  PartitionOffset,
+  Producer,
+} from 'kafkajs';
 export { createKafka, type KafkaConfig } from './client.ts';
 export { checkGroupServes, GroupInUseError } from './groups.ts';
 export { kafkajs } from './kafkajs.ts';

@@ -19,6 +19,22 @@ import { createRequire } from 'node:module';
  */
 const require = createRequire(import.meta.url);
 
+/** The kafkajs the replacements below are written against (package.json pins it). */
+const KAFKAJS_VERSION = '2.2.4';
+{
+  const { version } = require('kafkajs/package.json') as { version: string };
+  if (version !== KAFKAJS_VERSION)
+    throw new Error(
+      `kafkajs ${version} is installed, but kafka/kafkajs.ts replaces modules of kafkajs ${KAFKAJS_VERSION}: install the version package.json pins (npm install)`,
+    );
+  // kafkajs's modules capture each other when they load: loaded before the replacements, it would
+  // keep the originals.
+  if (require.cache[require.resolve('kafkajs')])
+    throw new Error(
+      'kafkajs was loaded before kafka/kafkajs.ts: import it only through kafka/ (biome enforces it)',
+    );
+}
+
 type Partitioner = (args: { topic: string; partitionMetadata: unknown[]; message: unknown }) => number;
 
 function groupMessagesPerPartition(args: {
@@ -239,12 +255,17 @@ function fastBatch(Original: BatchClass, filterAbortedMessages: FilterAborted): 
   return Batch as unknown as BatchClass;
 }
 
+/** The modules replaced, and what each now exports (checked once kafkajs has loaded). */
+const installed = new Map<string, unknown>();
+
 /** Swaps a kafkajs module for `replace(original)`; returns the original for tests to compare. */
 function replaceModule<T>(path: string, replace: (original: T) => unknown): T {
   const resolved = require.resolve(`kafkajs/src/${path}`);
   const original = require(resolved) as T;
   const cached = require.cache[resolved];
-  if (cached) cached.exports = replace(original);
+  if (!cached) throw new Error(`kafkajs/src/${path} is not in require's cache: it cannot be replaced`);
+  cached.exports = replace(original);
+  installed.set(resolved, cached.exports);
   return original;
 }
 
@@ -300,6 +321,22 @@ export const batches = {
 };
 
 export const kafkajs: typeof import('kafkajs') = require('kafkajs');
+
+/**
+ * The replaced modules as kafkajs now finds them: each path and whether it holds the replacement.
+ * Checked here at start (a start with an original in place fails), and by test/kafka.test.ts.
+ */
+export function replacementsInPlace(): { path: string; replaced: boolean }[] {
+  return [...installed].map(([resolved, replacement]) => ({
+    path: resolved.slice(resolved.lastIndexOf('kafkajs')),
+    replaced: require(resolved) === replacement,
+  }));
+}
+{
+  const missing = replacementsInPlace().filter((r) => !r.replaced);
+  if (missing.length > 0)
+    throw new Error(`kafkajs modules not replaced: ${missing.map((r) => r.path).join(', ')}`);
+}
 
 /** The Kafka protocol's error codes as kafkajs names and words them. */
 export const protocolErrors = (

@@ -18,7 +18,7 @@ import type {
   KafkaMessage,
   OffsetsByTopicPartition,
   PartitionOffset,
-} from 'kafkajs';
+} from '../kafka/index.ts';
 import { checkGroupServes, rerunAfterCrash } from '../kafka/index.ts';
 import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
 import { deferredDelivery } from './deferred-delivery.ts';

@@ -1,6 +1,6 @@
 // Consumer lag as the broker sees it: high watermark minus the group's committed offset, per
 // partition. Independent of any consumer's memory, so a test or a dashboard reads the same figure.
-import type { Admin } from 'kafkajs';
+import type { Admin } from '../kafka/index.ts';
 
 export interface PartitionPosition {
   partition: number;

@@ -3,8 +3,9 @@
 // ones to quarantine. The answer waits for Kafka's acknowledgement of both: an event the client was
 // told is accepted is in Kafka. A send Kafka does not acknowledge in time is answered 503; it may
 // still land, and a client retry then writes it twice, which the consumers' eventId dedup absorbs.
-import type { Kafka } from 'kafkajs';
+
 import type { Dimensions } from '../contracts/index.ts';
+import type { Kafka } from '../kafka/index.ts';
 import { BatchingProducer, type OutgoingRecord, produceRequests } from '../kafka/index.ts';
 import { createGate, type GateResult, QuarantinePublisher, type RawMessage } from '../quality/index.ts';
 import { ApiError } from './errors.ts';

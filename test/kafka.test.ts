@@ -1,12 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
-import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
+import type { Kafka } from '../kafka/index.ts';
 import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
-import { batches, recordDecoders, recordEncoders } from '../kafka/kafkajs.ts';
+import { batches, recordDecoders, recordEncoders, replacementsInPlace } from '../kafka/kafkajs.ts';
 import { formatEntry, kafkaLogCreator, type Level, levelOf } from '../kafka/log.ts';
 import { consumeAll } from './support/kafka.ts';
+
+describe('the kafkajs this process runs', () => {
+  it('is the pinned version, with every replacement in place where kafkajs looks for it', () => {
+    const require = createRequire(import.meta.url);
+    expect((require('kafkajs/package.json') as { version: string }).version).toBe('2.2.4');
+    const replaced = replacementsInPlace();
+    expect(replaced.map((r) => r.path).sort()).toEqual([
+      'kafkajs/src/consumer/batch.js',
+      'kafkajs/src/producer/groupMessagesPerPartition.js',
+      'kafkajs/src/protocol/encoder.js',
+      'kafkajs/src/protocol/recordBatch/record/v0/decoder.js',
+      'kafkajs/src/protocol/recordBatch/record/v0/index.js',
+    ]);
+    expect(replaced.every((r) => r.replaced)).toBe(true);
+  });
+});
 
 describe('record encoder', () => {
   it('writes the same bytes as kafkajs for keys, nulls, unicode and large values', () => {

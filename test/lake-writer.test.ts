@@ -5,11 +5,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { backfill, openDuckDB, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
 import { getMetric, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import type { GroundTruthReport } from '../generator/index.ts';
+import type { Kafka } from '../kafka/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { CommitBuffer } from '../lake/commit-buffer.ts';
 import {

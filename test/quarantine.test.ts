@@ -3,11 +3,11 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { buildDimensions, decodeEvent } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
+import type { Kafka } from '../kafka/index.ts';
 import {
   BatchingProducer,
   createKafka,

@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs';
+import type { Kafka } from '../../kafka/index.ts';
 import { BatchingProducer, produceRequests } from '../../kafka/index.ts';
 import type { RejectedRecord } from '../types.ts';
 import { encodeQuarantine } from './message.ts';

@@ -6,7 +6,7 @@
 // named after the consumer group and partition: whoever owns the partition next opens a producer
 // with the same id, which fences the previous owner's (its late commit fails) and ends its open
 // transaction before the new owner reads where the partition stands.
-import type { Kafka, Producer } from 'kafkajs';
+import type { Kafka, Producer } from '../../kafka/index.ts';
 import { kafkajs, produceRequests } from '../../kafka/index.ts';
 import type { PartitionQuarantine, QuarantineTransactions } from '../../pipeline/index.ts';
 import { encodeQuarantine } from './message.ts';

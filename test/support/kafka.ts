@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { IHeaders, Kafka } from 'kafkajs';
+import type { IHeaders, Kafka } from '../../kafka/index.ts';
 import { parseQuarantineValue, sourceId } from '../../quality/quarantine/index.ts';
 
 export interface ReceivedMessage {

@@ -1,7 +1,6 @@
 // Shared by the speed-layer tests: generated traffic into a topic with its ground truth, waiting
 // for a consumer group to catch up, and the orders rollup read back for exact comparison.
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Kafka } from 'kafkajs';
 import { buildDimensions, CATALOG, getMetric, indexDimensions, toRawRows } from '../../contracts/index.ts';
 import {
   type GenerateOptions,
@@ -9,6 +8,7 @@ import {
   type GroundTruthReport,
   generate,
 } from '../../generator/index.ts';
+import type { Kafka } from '../../kafka/index.ts';
 import { BatchingProducer } from '../../kafka/index.ts';
 import { fetchPositions, lagOf } from '../../pipeline/index.ts';
 import { createGate } from '../../quality/index.ts';
