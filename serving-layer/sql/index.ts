@@ -22,30 +22,10 @@ import { createSystemViews, systemViewsDatabase } from './system-views.ts';
 import { MergedViews } from './views.ts';
 
 export { type ClientSettings, clientSettings } from './client-settings.ts';
-export {
-  type AstNode,
-  checkStatement,
-  REFUSAL_CODES,
-  Refusal,
-  refuse,
-  rulesIdentity,
-  type StatementRules,
-} from './guard.ts';
+export { type AstNode, checkStatement, refuse, rulesIdentity, type StatementRules } from './guard.ts';
 export { splitOutputClauses } from './output-clauses.ts';
-export { qualityDatabase } from './quarantine-table.ts';
 export type { Lane, SqlLimits } from './sessions.ts';
-export {
-  type Answer,
-  canonicalStatement,
-  explainStatement,
-  OUTPUT_FORMATS,
-  type Parsed,
-  parseStatement,
-  ROWS_FORMAT,
-  type Rows,
-  readRows,
-  writeRows,
-} from './statement.ts';
+export { type Parsed, readRows, writeRows } from './statement.ts';
 export { SYSTEM_VIEWS, systemViewsDatabase } from './system-views.ts';
 export { identifier, splice, type Token, tokenize, unquote } from './tokens.ts';
 

@@ -22,8 +22,6 @@ import {
 } from './guard.ts';
 import { jsonRows, type Lane, quoteIdentifier, type SqlLimits } from './sessions.ts';
 
-export { OUTPUT_SETTINGS } from './client-settings.ts';
-
 /** The engine's row format answers are cut in: a names line, a types line, one line per row. */
 export const ROWS_FORMAT = 'JSONCompactEachRowWithNamesAndTypes';
 
