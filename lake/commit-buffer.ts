@@ -100,6 +100,14 @@ export class CommitBuffer {
     return { durable };
   }
 
+  /**
+   * Commits what is staged now, without waiting for its age: ranges of revoked partitions are then
+   * durable soon, and the partitions' next owners, who wait for them, need not wait out the age.
+   */
+  commitNow(): Promise<void> {
+    return this.batch.txns.size === 0 ? this.commits.then(() => undefined) : this.commit(this.batch);
+  }
+
   /** Commits what is staged now, and each range staged from now on at once (the writer stops). */
   drain(): Promise<void> {
     this.draining = true;

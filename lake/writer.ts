@@ -52,6 +52,7 @@ export function createLakeSink({
   const stage = (records: readonly AcceptedRecord[]) =>
     records.length > 0 ? stageAccepted(records, dimensions) : undefined;
   return {
+    flush: () => buffer.commitNow(),
     async take(token, { accepted, report }) {
       const { topic, partition, range } = parseToken(token);
       const appId = txnAppId(groupId, topic, partition);

@@ -283,6 +283,8 @@ export class GatedConsumer<P> {
     const reason = new Error(`partition revoked: ${why}`);
     for (const worker of retired) this.closeWorker(worker, reason);
     this.retiring = Promise.all([this.retiring, ...retired.map(settledOf)]);
+    const { sink } = this.o;
+    if (typeof sink !== 'function' && 'flush' in sink) void sink.flush().catch(noop);
   }
 
   private eachBatch(payload: EachBatchPayload): Promise<void> {

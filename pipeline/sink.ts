@@ -94,6 +94,12 @@ export interface DeferredSink<P> {
    * (ms since epoch) once the range is durable and recorded as held, rejects if that failed.
    */
   take(token: string, range: GatedRange<P>): Promise<Taken>;
+  /**
+   * Makes what it took durable now rather than by its size or age: the consumer asks when partitions
+   * are revoked, since their next owners wait for those ranges (inside kafkajs's batch handler,
+   * where waiting out a 60 s commit age would outlast the group's session and rebalance again).
+   */
+  flush(): Promise<void>;
 }
 
 export interface Taken {

@@ -343,6 +343,9 @@ describe('deferred delivery', () => {
   function manualDeferredSink(log: string[], refuse: ReadonlySet<number> = new Set()) {
     let commit = deferred<void>();
     const sink: DeferredSink<Rows> = {
+      async flush() {
+        log.push('flush');
+      },
       async take(token, range) {
         log.push(`take ${token}`);
         const durable = commit.promise.then(() => Math.max(...range.accepted));

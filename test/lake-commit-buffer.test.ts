@@ -68,6 +68,22 @@ describe('commit buffer', () => {
     expect(await events()).toBeGreaterThanOrEqual(1_000);
   });
 
+  it('commits on request without waiting for the age, and a request with nothing staged commits nothing', async () => {
+    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 600_000 });
+    const before = (await table.refresh()).version;
+    await buffer.commitNow();
+    expect((await table.refresh()).version).toBe(before);
+    const range = accepted(50, 3, 0);
+    const { durable } = await buffer.add('g:events:0', range.length, stageAccepted(range, dims));
+    // The age is ten minutes: without the request, `durable` would outlast the test's time-out.
+    await buffer.commitNow();
+    await durable;
+    const snapshot = await table.refresh();
+    expect(snapshot.version).toBe(before + 1);
+    expect(snapshot.txns.get('g:events:0')?.version).toBe(range.length);
+    expect(await events()).toBeGreaterThanOrEqual(range.length);
+  });
+
   it('commits by size before the age, and a drain commits what is left at once', async () => {
     // About 90 bytes of Parquet per row: ranges of 400 events pass 100 kB every few ranges.
     const buffer = new CommitBuffer(table, { maxBytes: 100_000, maxAgeMs: 3_600_000 });
