@@ -13,6 +13,8 @@ import { createRequire } from 'node:module';
  *    timestamp went through Long arithmetic; numbers are exact for both (below 2^53);
  *  - a fetched batch dropped records before the fetched offset by parsing every offset into a Long.
  * Each keeps kafkajs's own code for what numbers cannot hold exactly (and for record headers).
+ * One replacement fixes a bug instead: kafkajs's filter of aborted transactions let records of
+ * interleaved aborted transactions through (filterAbortedMessages below).
  * Replacements must sit in require's cache before kafkajs's modules load, and an ES `import` of
  * kafkajs may not share that cache, so kafkajs itself is loaded with the same `require`. Import
  * kafkajs only from here (types may be imported directly).
@@ -220,13 +222,67 @@ interface PartitionData {
   messages: { offset: string; isControlRecord?: boolean }[];
 }
 type BatchClass = new (topic: string, fetchedOffset: string, partitionData: PartitionData) => object;
+interface FetchedMessage {
+  offset: string;
+  key?: Buffer | null;
+  isControlRecord?: boolean;
+  batchContext?: { producerId: string; inTransaction: boolean; isControlBatch?: boolean };
+}
+interface AbortedTransaction {
+  producerId: string;
+  firstOffset: string;
+}
 type FilterAborted = (args: {
   messages: PartitionData['messages'];
   abortedTransactions?: unknown[];
 }) => PartitionData['messages'];
 
+/**
+ * The records of a read-committed fetch that no aborted transaction wrote, as Kafka's own consumer
+ * decides it. kafkajs's version takes the broker's aborted transactions in the order given (the
+ * broker lists them by where they end, not where they start) and enters at most one per record, so
+ * of transactions that interleave in a partition (one per producer) the records before the last
+ * entered one's start were returned: a reader of a quarantine topic saw rejections whose
+ * transaction aborted. Here every transaction that has started by a record's offset is entered
+ * first, and an abort marker is a control record's (a data record may have the same key).
+ */
+function filterAbortedMessages(args: {
+  messages: PartitionData['messages'];
+  abortedTransactions?: unknown[];
+}): PartitionData['messages'] {
+  const messages = args.messages as FetchedMessage[];
+  const listed = (args.abortedTransactions ?? []) as AbortedTransaction[];
+  if (listed.length === 0) return messages;
+  const starts = [...listed].sort((a, b) => compareOffsets(a.firstOffset, b.firstOffset));
+  let next = 0;
+  const aborting = new Set<string>();
+  return messages.filter((message) => {
+    for (let start = starts[next]; start && compareOffsets(start.firstOffset, message.offset) <= 0; ) {
+      aborting.add(start.producerId);
+      start = starts[++next];
+    }
+    const context = message.batchContext;
+    if (!context) return true;
+    if (context.isControlBatch ?? message.isControlRecord) {
+      if (isAbortMarker(message.key)) aborting.delete(context.producerId);
+      return true;
+    }
+    return !(context.inTransaction && aborting.has(context.producerId));
+  });
+}
+
+/** Offsets as the decimal strings kafkajs carries, compared exactly. */
+function compareOffsets(a: string, b: string): number {
+  return a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** A control record's key: int16 version, int16 type; type 0 ends a transaction by aborting it. */
+function isAbortMarker(key: Buffer | null | undefined): boolean {
+  return key != null && key.length >= 4 && key.readInt16BE(2) === 0;
+}
+
 /** kafkajs's Batch, its records before the fetched offset dropped by comparing numbers. */
-function fastBatch(Original: BatchClass, filterAbortedMessages: FilterAborted): BatchClass {
+function fastBatch(Original: BatchClass, filterAborted: FilterAborted): BatchClass {
   function Batch(
     this: Record<string, unknown>,
     topic: string,
@@ -247,7 +303,7 @@ function fastBatch(Original: BatchClass, filterAbortedMessages: FilterAborted): 
         ? messages
         : messages.filter((message) => Number(message.offset) >= fetched);
     this.messagesWithinOffset = within;
-    this.messages = filterAbortedMessages({ messages: within, abortedTransactions }).filter(
+    this.messages = filterAborted({ messages: within, abortedTransactions }).filter(
       (message) => !message.isControlRecord,
     );
   }
@@ -302,7 +358,10 @@ const originalRecordDecoder = replaceModule<RecordDecode>(
   'protocol/recordBatch/record/v0/decoder.js',
   fastRecordDecoder,
 );
-const filterAbortedMessages = require('kafkajs/src/consumer/filterAbortedMessages.js') as FilterAborted;
+const originalFilterAborted = replaceModule<FilterAborted>(
+  'consumer/filterAbortedMessages.js',
+  () => filterAbortedMessages,
+);
 const originalBatch = replaceModule<BatchClass>('consumer/batch.js', (Batch) =>
   fastBatch(Batch, filterAbortedMessages),
 );
@@ -319,6 +378,9 @@ export const batches = {
   original: originalBatch,
   fast: fastBatch(originalBatch, filterAbortedMessages),
 };
+
+/** kafkajs's filter of aborted records and the one that replaces it. */
+export const abortedFilters = { original: originalFilterAborted, fixed: filterAbortedMessages };
 
 export const kafkajs: typeof import('kafkajs') = require('kafkajs');
 

@@ -4,7 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import type { Kafka } from '../kafka/index.ts';
 import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
-import { batches, recordDecoders, recordEncoders, replacementsInPlace } from '../kafka/kafkajs.ts';
+import {
+  abortedFilters,
+  batches,
+  recordDecoders,
+  recordEncoders,
+  replacementsInPlace,
+} from '../kafka/kafkajs.ts';
 import { formatEntry, kafkaLogCreator, type Level, levelOf } from '../kafka/log.ts';
 import { consumeAll } from './support/kafka.ts';
 
@@ -15,6 +21,7 @@ describe('the kafkajs this process runs', () => {
     const replaced = replacementsInPlace();
     expect(replaced.map((r) => r.path).sort()).toEqual([
       'kafkajs/src/consumer/batch.js',
+      'kafkajs/src/consumer/filterAbortedMessages.js',
       'kafkajs/src/producer/groupMessagesPerPartition.js',
       'kafkajs/src/protocol/encoder.js',
       'kafkajs/src/protocol/recordBatch/record/v0/decoder.js',
@@ -89,6 +96,49 @@ describe('record decoder and batch', () => {
       expect(fast.firstOffset()).toBe(original.firstOffset());
       expect(fast).toBeInstanceOf(batches.original);
     }
+  });
+
+  it('drops every record of transactions that aborted, interleaved as several producers write them', () => {
+    const marker = (type: number) => Buffer.from([0, 0, 0, type]);
+    const record = (offset: number, producerId: string, control?: number) => ({
+      offset: String(offset),
+      key: control === undefined ? marker(0) : marker(control),
+      value: Buffer.from([offset]),
+      isControlRecord: control !== undefined,
+      batchContext: { producerId, inTransaction: true, isControlBatch: control !== undefined },
+    });
+    // Producer 1's transaction starts first but ends last; producer 3's commits. A data record whose
+    // key looks like an abort marker (producer 3's at 15) is data all the same.
+    const messages = [
+      record(10, '1'),
+      record(11, '2'),
+      record(12, '2', 0),
+      record(13, '1'),
+      record(14, '1', 0),
+      record(15, '3'),
+      record(16, '3', 1),
+    ];
+    // The broker lists aborted transactions by where they end.
+    const abortedTransactions = [
+      { producerId: '2', firstOffset: '11' },
+      { producerId: '1', firstOffset: '10' },
+    ];
+    const data = (filter: typeof abortedFilters.fixed) =>
+      filter({ messages, abortedTransactions })
+        .filter((m) => !m.isControlRecord)
+        .map((m) => m.offset);
+    expect(data(abortedFilters.fixed)).toEqual(['15']);
+    // kafkajs's own filter returned the record producer 1 wrote before producer 2's start.
+    expect(data(abortedFilters.original)).toContain('10');
+    const batch = new batches.fast('t', '10', {
+      partition: 0,
+      highWatermark: '17',
+      messages,
+      abortedTransactions,
+    });
+    expect((batch as unknown as { messages: { offset: string }[] }).messages.map((m) => m.offset)).toEqual([
+      '15',
+    ]);
   });
 });
 
