@@ -1,6 +1,4 @@
 export { type BackfillOptions, type BackfillProgress, type BackfillResult, backfill } from './backfill.ts';
-export { type DuckDBSession, openDuckDB, readParquet } from './duckdb.ts';
-export { DUCKDB_HLL_RELATIVE_ERROR, duckdbDialect } from './duckdb-dialect.ts';
 export {
   applyBatchViewDdl,
   batchTable,

@@ -1,7 +1,7 @@
 // Serving a batch view from ClickHouse: per metric a plain MergeTree `<metric>_v<version>_batch` whose
 // columns are the speed view's: minute, dimensions and the same aggregate states, so that one query
 // merges batch and speed rows at any grain and over any dimensions (an hour of distinct users is not
-// the sum of its minutes). The batch view's Parquet holds portable states (duckdb-dialect.ts); the
+// the sum of its minutes). The batch view's Parquet holds portable states (duckdb/dialect.ts); the
 // load turns lists of distinct values and (value, time) pairs into ClickHouse states with
 // arrayReduce('<fn>State', ...), which gives exactly the state the speed view's -State aggregate
 // builds from the same values.
@@ -23,6 +23,13 @@
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
+  arrayState,
+  clickhouseDialect as ch,
+  type MetricRow,
+  metricQuery,
+  type TimeRange,
+} from '../clickhouse/index.ts';
+import {
   aggregateCall,
   CATALOG,
   type Catalog,
@@ -32,16 +39,9 @@ import {
   rollupColumns,
   rollupKey,
 } from '../contracts/catalog.ts';
-import {
-  arrayState,
-  clickhouseDialect as ch,
-  type MetricRow,
-  metricQuery,
-  type TimeRange,
-} from '../speed-layer/index.ts';
-import { openDuckDB, outputColumns, presentColumn, presentValue, readParquet } from './duckdb.ts';
-import { duckdbDialect } from './duckdb-dialect.ts';
+import { duckdbDialect, openDuck, readParquet } from '../duckdb/index.ts';
 import { type BatchViewManifest, readBatchManifest } from './manifest.ts';
+import { outputColumns, presentColumn, presentValue } from './metric-columns.ts';
 import { daysOf, toMs } from './time.ts';
 
 const q = ch.quote;
@@ -151,7 +151,7 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
   const days = daysOf({ from: toMs(manifest.from), to: toMs(manifest.to) });
   const chunk = options.insertBatchRows ?? 50_000;
   const result: LoadResult = { version: manifest.version, metrics: {} };
-  const duck = await openDuckDB();
+  const duck = await openDuck();
   try {
     for (const entry of manifest.metrics) {
       const metric = catalog.find((m) => m.name === entry.name && m.version === entry.version);

@@ -13,6 +13,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { MetricRow } from '../clickhouse/index.ts';
 import {
   CATALOG,
   type Catalog,
@@ -25,10 +26,8 @@ import {
   rollupKey,
   rollupSelect,
 } from '../contracts/catalog.ts';
+import { duckdbDialect as dialect, openDuck, readParquet } from '../duckdb/index.ts';
 import { utcTimestamp } from '../lake/index.ts';
-import type { MetricRow } from '../speed-layer/index.ts';
-import { metricRawColumns, openDuckDB, outputColumns, presentColumn, readParquet } from './duckdb.ts';
-import { duckdbDialect as dialect } from './duckdb-dialect.ts';
 import {
   type BatchViewManifest,
   type BatchViewMetric,
@@ -36,6 +35,7 @@ import {
   commitBatchView,
   metricViewDir,
 } from './manifest.ts';
+import { metricRawColumns, outputColumns, presentColumn } from './metric-columns.ts';
 import { alignedRange, DAY_MS, isoOf, MINUTE_MS, sqlTimeOf, type TimeInput } from './time.ts';
 
 export interface RecomputeOptions {
@@ -134,7 +134,7 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
     options.output ? 'day' : 'minute',
   );
   const params = { [RANGE_PARAMS.from]: sqlTimeOf(range.from), [RANGE_PARAMS.to]: sqlTimeOf(range.to) };
-  const session = options.connection ? { connection: options.connection, close() {} } : await openDuckDB();
+  const session = options.connection ? { connection: options.connection, close() {} } : await openDuck();
   const db = session.connection;
   const shared = options.scan === 'shared';
   const output = options.output;

@@ -9,9 +9,9 @@ import {
   resolveShape,
   rollupSelect,
 } from '../contracts/catalog.ts';
+import { duckdbDialect as dialect, openDuck } from '../duckdb/index.ts';
 import { EVENTS_SCHEMA, openTable, type SnapshotAt } from '../lake/index.ts';
-import { metricRawColumns, openDuckDB } from './duckdb.ts';
-import { duckdbDialect as dialect } from './duckdb-dialect.ts';
+import { metricRawColumns } from './metric-columns.ts';
 import { rawSelect } from './recompute.ts';
 import { sqlTimeOf, type TimeInput, toMs } from './time.ts';
 
@@ -46,7 +46,7 @@ export async function querySnapshot(query: SnapshotQuery): Promise<SnapshotAnswe
       ? [`strftime(${q(shape.bucket)}, '%Y-%m-%dT%H:%M:%SZ') AS ${q(shape.bucket)}`]
       : [];
     const rest = [...shape.dimensions, ...shape.measures.map((m) => m.name)].map(q);
-    const duck = await openDuckDB();
+    const duck = await openDuck();
     try {
       const params = {
         [RANGE_PARAMS.from]: sqlTimeOf(toMs(query.from, 'from')),

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClickHouse } from '../clickhouse/index.ts';
 import {
   buildDimensions,
   CATALOG,
@@ -21,7 +22,7 @@ import {
 } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
-import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
+import { applySpeedLayerDdl, insertRaw } from '../speed-layer/index.ts';
 import { launchChromium } from '../test/support/chromium.ts';
 import { referenceCalibration, report, say } from './support.ts';
 

@@ -12,6 +12,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { loadPlatformDimensions } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
@@ -19,7 +20,6 @@ import { createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { buildServer, KeyStore } from '../serving-layer/index.ts';
 import {
-  createClickHouse,
   parseCommitNotice,
   SpeedCommitPublisher,
   speedCommitsChannel,

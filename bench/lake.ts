@@ -11,8 +11,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDuckDB, readParquet, recomputeMetrics } from '../batch-layer/index.ts';
+import { recomputeMetrics } from '../batch-layer/index.ts';
 import { buildDimensions, getMetric, indexDimensions } from '../contracts/index.ts';
+import { openDuck, readParquet } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
@@ -85,7 +86,7 @@ try {
   const byHandRun = async () => {
     // Like the recompute, a fresh in-memory DuckDB: no metadata cached from the run before.
     const started = performance.now();
-    const duck = await openDuckDB();
+    const duck = await openDuck();
     try {
       for (const sql of byHand) await duck.connection.run(sql);
       handMs.push(performance.now() - started);

@@ -17,10 +17,11 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { advanceWatermark, applyBatchViewDdl, batchTable, batchViewsDir } from '../batch-layer/index.ts';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { CATALOG, getMetric, metricTable } from '../contracts/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
-import { applySpeedLayerDdl, createClickHouse } from '../speed-layer/index.ts';
+import { applySpeedLayerDdl } from '../speed-layer/index.ts';
 import { median, percentile, referenceCalibration, report, say } from './support.ts';
 
 const SECONDS = Number(process.argv[2] ?? 15);

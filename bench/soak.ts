@@ -11,9 +11,9 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform } from '../cli/platform.ts';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
-import { createClickHouse } from '../speed-layer/index.ts';
 import { referenceCalibration, report, say } from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);

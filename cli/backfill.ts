@@ -35,7 +35,7 @@ export function registerBackfill(program: Command): void {
       const [{ backfill, batchViewsDir }, { lakeTableDir }, { createClickHouse }] = await Promise.all([
         import('../batch-layer/index.ts'),
         import('../lake/index.ts'),
-        import('../speed-layer/index.ts'),
+        import('../clickhouse/index.ts'),
       ]);
       const cfg = config();
       const client = createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });

@@ -3,6 +3,7 @@
 // commit the range in hand, workers finish their jobs, the API drains its requests.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Registry } from 'prom-client';
+import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
 import { loadPlatformDimensions } from '../contracts/index.ts';
 import { generate, paced, produceToKafka } from '../generator/index.ts';
@@ -11,7 +12,7 @@ import { lakeTableDir, startLakeWriter } from '../lake/index.ts';
 import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
 import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
 import { startServing } from '../serving-layer/index.ts';
-import { connectCommitPublisher, createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
+import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
 import type { Role } from './roles.ts';
 
 /** Shares of imperfect demo traffic: enough to keep the quality gate and late handling busy. */

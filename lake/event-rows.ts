@@ -10,8 +10,8 @@
 // per value), exact below 2^53.
 import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { DimensionIndex } from '../contracts/index.ts';
+import { sqlString } from '../duckdb/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
-import { sqlString } from './duck.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';
 import type { Stage } from './table.ts';

@@ -1,5 +1,4 @@
 export * from './delta-log/index.ts';
-export { type Duck, openDuck } from './duck.ts';
 export { stageAccepted } from './event-rows.ts';
 export { EVENTS_SCHEMA, type LakeRow, lakeTableDir } from './events.ts';
 export type { LakeValue, Row, StagedBatch } from './parquet/stage.ts';

@@ -5,8 +5,8 @@
 // that fail alone, each with DuckDB's message; the others are the range the lake commits. A
 // record's verdict depends on its bytes only, so a range redone after a crash splits the same way.
 import type { DimensionIndex } from '../contracts/index.ts';
+import { openDuck } from '../duckdb/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
-import { openDuck } from './duck.ts';
 import { stageAccepted } from './event-rows.ts';
 
 const PROBE_TABLE = 'lake_events_probe';

@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { type Duck, openDuck, sqlStringList } from '../duckdb/index.ts';
 import {
   type Action,
   type AddFile,
@@ -20,7 +21,6 @@ import {
   type SnapshotAt,
   type Txn,
 } from './delta-log/index.ts';
-import { type Duck, openDuck, sqlStringList } from './duck.ts';
 import { addActions, fromLogPath } from './parquet/add-actions.ts';
 import { ident, type Row, type StagedBatch, stageRows } from './parquet/stage.ts';
 import { filesWithLocalTimestamps, rewriteFiles } from './parquet/write.ts';

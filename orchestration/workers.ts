@@ -15,8 +15,8 @@
 // Either way a cancelled job fails with a reason starting with "cancelled" and is not retried.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
+import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
-import { createClickHouse } from '../speed-layer/index.ts';
 import { watchCancel } from './cancel.ts';
 import { CANCELLED } from './job-view.ts';
 import { progressAt } from './progress.ts';

@@ -4,6 +4,7 @@
 // latest values merge across the boundary exactly as they merge within a layer.
 
 import { batchTable } from '../batch-layer/index.ts';
+import { clickhouseDialect as ch } from '../clickhouse/index.ts';
 import {
   type Metric,
   mergeSelect,
@@ -13,7 +14,6 @@ import {
   rollupKey,
   toSqlTimestamp,
 } from '../contracts/catalog.ts';
-import { clickhouseDialect as ch } from '../speed-layer/index.ts';
 import type { Segment } from './merge-plan.ts';
 
 const q = ch.quote;

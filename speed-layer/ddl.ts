@@ -5,6 +5,7 @@
 // history before that is the batch layer's to recompute. Rows already past the raw TTL when
 // inserted (late events) are dropped from the raw table at once but still reach the views.
 import type { ClickHouseClient } from '@clickhouse/client';
+import { clickhouseDialect as dialect } from '../clickhouse/index.ts';
 import {
   CATALOG,
   type Catalog,
@@ -16,7 +17,6 @@ import {
   rollupKey,
   rollupSelect,
 } from '../contracts/catalog.ts';
-import { clickhouseDialect as dialect } from './clickhouse-dialect.ts';
 
 export const RAW_TABLE = 'events_raw';
 

@@ -1,13 +1,4 @@
 export {
-  type ClickHouseOptions,
-  createClickHouse,
-  embeddedPath,
-  isEmbedded,
-  openClickHouseSession,
-  openLocalSession,
-} from './clickhouse.ts';
-export { arrayState, clickhouseDialect, hllPrecision } from './clickhouse-dialect.ts';
-export {
   type CommitNotice,
   connectCommitPublisher,
   parseCommitNotice,
@@ -32,7 +23,6 @@ export { insertRaw } from './insert.ts';
 export { createSpeedMetrics, type SpeedMetrics } from './metrics.ts';
 export { serveMetrics } from './metrics-server.ts';
 export { INSERT_PREPARER, type PreparedInsert, prepareInsert } from './prepare.ts';
-export { type MetricRow, metricQuery, queryMetric, type TimeRange } from './query.ts';
 export {
   DEFAULT_SPEED_GATE_THREADS,
   type SpeedLayer,

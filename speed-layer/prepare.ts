@@ -1,9 +1,11 @@
 // What the speed sink inserts, made where the gate runs (a gate thread by default): accepted events
 // become raw rows (orders one per line, enriched with the product's category) and one RowBinary
 // body, so the parsed events never reach the inserting thread.
+
+// row-binary.ts itself, not clickhouse/index.ts: a gate thread must not load a ClickHouse client.
+import { RowBinaryWriter } from '../clickhouse/row-binary.ts';
 import { type Dimensions, eachRawRow, emptyRawRow, indexDimensions } from '../contracts/index.ts';
 import type { Prepare, PreparerRef } from '../pipeline/index.ts';
-import { RowBinaryWriter } from './row-binary.ts';
 
 export interface PreparedInsert {
   /** Undefined when no event gave a row. */

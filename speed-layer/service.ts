@@ -2,13 +2,13 @@
 // and quarantine. Used by `tidewater speed`, the tests and the bench alike.
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
+import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
 import { loadPlatformDimensions, watchPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { GatedConsumer, type GatedConsumerOptions, localGates, threadedGates } from '../pipeline/index.ts';
 import { createQualityMetrics } from '../quality/index.ts';
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
-import { createClickHouse } from './clickhouse.ts';
 import { applySpeedLayerDdl, DEFAULT_SPEED_DDL_OPTIONS, type SpeedDdlOptions } from './ddl.ts';
 import { createSpeedMetrics } from './metrics.ts';
 import { INSERT_PREPARER, type PreparedInsert, prepareInsert } from './prepare.ts';

@@ -12,11 +12,11 @@
 // staged block.
 import { access, unlink, writeFile } from 'node:fs/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { insertEncoded, insertFile, insertStagingDir, stagedGroupFile } from '../clickhouse/index.ts';
 import type { GatedRange, GroupSink, Sink } from '../pipeline/index.ts';
 import type { QualityMetrics, RejectedRecord } from '../quality/index.ts';
-import { insertStagingDir, stagedGroupFile } from './clickhouse.ts';
 import type { SpeedCommitPublisher } from './commits.ts';
-import { insertEncoded, insertFile } from './insert.ts';
+import { RAW_TABLE } from './ddl.ts';
 import type { SpeedMetrics } from './metrics.ts';
 import type { PreparedInsert } from './prepare.ts';
 
@@ -69,7 +69,7 @@ async function timed(insert: Promise<void>): Promise<number> {
 
 function rangeSink(options: SinkOptions): Sink<PreparedInsert> {
   return async (token, range) => {
-    const seconds = await timed(insertEncoded(options.clickhouse, range.accepted.body, token));
+    const seconds = await timed(insertEncoded(options.clickhouse, RAW_TABLE, range.accepted.body, token));
     await afterInsert(options, [range], seconds);
     return range.accepted.newest;
   };
@@ -87,7 +87,7 @@ function groupSink(options: SinkOptions, staging: string): GroupSink<PreparedIns
       await writeFile(file, Buffer.concat(bodies));
       return {
         async deliver() {
-          const seconds = await timed(insertFile(clickhouse, file, token));
+          const seconds = await timed(insertFile(clickhouse, RAW_TABLE, file, token));
           await afterInsert(
             options,
             members.flatMap((m) => m.gated),
@@ -105,7 +105,7 @@ function groupSink(options: SinkOptions, staging: string): GroupSink<PreparedIns
           `the grouped insert ${token} was announced but its staged block ${file} is gone: it cannot be replayed exactly`,
         );
       });
-      await afterInsert(options, member.gated, await timed(insertFile(clickhouse, file, token)));
+      await afterInsert(options, member.gated, await timed(insertFile(clickhouse, RAW_TABLE, file, token)));
       return newestOf(member.gated);
     },
   };

@@ -9,18 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   advanceWatermark,
   batchViewDdl,
-  DUCKDB_HLL_RELATIVE_ERROR,
-  duckdbDialect,
   loadBatchView,
-  openDuckDB,
   queryBatchView,
   readBatchManifest,
-  readParquet,
   readWatermark,
   recomputeMetrics,
   resolveBatchView,
   runBatch,
 } from '../batch-layer/index.ts';
+import { createClickHouse, type MetricRow, queryMetric, type TimeRange } from '../clickhouse/index.ts';
 import {
   CATALOG,
   getMetric,
@@ -33,15 +30,9 @@ import {
   toRawRows,
 } from '../contracts/catalog.ts';
 import { buildDimensions, type TidewaterEvent } from '../contracts/index.ts';
+import { DUCKDB_HLL_RELATIVE_ERROR, duckdbDialect, openDuck, readParquet } from '../duckdb/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
-import {
-  applySpeedLayerDdl,
-  createClickHouse,
-  insertRaw,
-  type MetricRow,
-  queryMetric,
-  type TimeRange,
-} from '../speed-layer/index.ts';
+import { applySpeedLayerDdl, insertRaw } from '../speed-layer/index.ts';
 
 // One chDB data directory per test file: libchdb binds one per process.
 const workDir = mkdtempSync(join(tmpdir(), 'tidewater-batch-'));
@@ -76,7 +67,7 @@ async function writeLake(dir: string, rows: readonly (RawRow & { event: string }
     "source_offset: 'BIGINT'",
     "event: 'JSON'",
   ];
-  const duck = await openDuckDB();
+  const duck = await openDuck();
   try {
     await duck.connection.run(
       `COPY (SELECT *, CAST(event_time AS DATE) AS date, lpad(CAST(hour(event_time) AS VARCHAR), 2, '0') AS hour
@@ -234,7 +225,7 @@ describe('Lambda consistency: DuckDB over Parquet equals ClickHouse materialized
     const users = getMetric('active_users');
     const declared = approxMeasures(users)[0];
     if (declared?.kind !== 'distinct_approx') throw new Error('active_users has no approximate measure');
-    const duck = await openDuckDB();
+    const duck = await openDuck();
     try {
       const read = await duck.connection.runAndReadAll(
         `SELECT max(abs(approx - exact) / exact) AS worst, avg(abs(approx - exact) / exact) AS mean, count(*) AS n

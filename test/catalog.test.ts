@@ -1,5 +1,6 @@
 // The metric catalog: load-time validation, raw-row flattening, and the generic SQL compiler.
 import { describe, expect, it } from 'vitest';
+import { clickhouseDialect, hllPrecision } from '../clickhouse/index.ts';
 import {
   CATALOG,
   defineCatalog,
@@ -13,7 +14,6 @@ import {
   toSqlTimestamp,
 } from '../contracts/catalog.ts';
 import type { TidewaterEvent } from '../contracts/index.ts';
-import { clickhouseDialect, hllPrecision } from '../speed-layer/clickhouse-dialect.ts';
 import { FIXTURE_DIMENSIONS, fixtureEvents } from './support/metric-fixture.ts';
 
 const valid = {

@@ -16,6 +16,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { buildDimensions, CATALOG, indexDimensions, type RawRow, toRawRows } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
@@ -32,12 +33,7 @@ import {
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
 import { KeyStore } from '../serving-layer/keys.ts';
 import { dashboardRoutes } from '../serving-layer/routes/dashboard.ts';
-import {
-  applySpeedLayerDdl,
-  createClickHouse,
-  insertRaw,
-  SpeedCommitPublisher,
-} from '../speed-layer/index.ts';
+import { applySpeedLayerDdl, insertRaw, SpeedCommitPublisher } from '../speed-layer/index.ts';
 import { type Chromium, launchChromium } from './support/chromium.ts';
 import { asMessages } from './support/messages.ts';
 

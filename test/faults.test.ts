@@ -15,6 +15,7 @@ import { join, resolve, sep } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backfill, batchViewsDir, querySnapshot } from '../batch-layer/index.ts';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { type Config, loadConfig } from '../config/index.ts';
 import { getMetric } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
@@ -29,7 +30,7 @@ import {
 import { createOrchestrator, startWorkers } from '../orchestration/index.ts';
 import { QuarantineLakeWriter, QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { kafkaDown, kafkaUp, redisDown, redisUp } from '../scripts/services/index.ts';
-import { createClickHouse, startSpeedLayer } from '../speed-layer/index.ts';
+import { startSpeedLayer } from '../speed-layer/index.ts';
 import { quarantinedSources } from './support/kafka.ts';
 import { batchOrders, finished, truthOrders, untilJob, writeLake } from './support/orchestration.ts';
 import { expectedOrders, readOrders, waitForCatchUp } from './support/speed.ts';

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill, batchViewsDir } from '../batch-layer/index.ts';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { indexDimensions, loadPlatformDimensions, type TidewaterEvent } from '../contracts/index.ts';
 import { type GeneratedRecord, GroundTruth, generate } from '../generator/index.ts';
 import type { Kafka } from '../kafka/index.ts';
@@ -16,12 +17,7 @@ import { createKafka } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import { createGate, type RawMessage } from '../quality/index.ts';
 import { buildServer, KeyStore, type Role } from '../serving-layer/index.ts';
-import {
-  createClickHouse,
-  SpeedCommitPublisher,
-  type SpeedLayer,
-  startSpeedLayer,
-} from '../speed-layer/index.ts';
+import { SpeedCommitPublisher, type SpeedLayer, startSpeedLayer } from '../speed-layer/index.ts';
 import { type Isolated, isolation } from './support/isolation.ts';
 import { expectedOrders, topicRecords, waitForCatchUp } from './support/speed.ts';
 

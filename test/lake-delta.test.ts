@@ -2,8 +2,8 @@ import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDuck } from '../duckdb/index.ts';
 import { applyCommit } from '../lake/delta-log/snapshot.ts';
-import { openDuck } from '../lake/duck.ts';
 import {
   CommitConflictError,
   DeltaLog,

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDimensions, indexDimensions, TidewaterEvent } from '../contracts/index.ts';
 import { toRawRows } from '../contracts/raw-rows.ts';
+import { type Duck, openDuck } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
-import { type Duck, openDuck } from '../lake/duck.ts';
 import { EVENTS_SCHEMA, type LakeRow, stageAccepted } from '../lake/index.ts';
 import { stageRows } from '../lake/parquet/stage.ts';
 import { spellsExactly } from '../lake/verbatim.ts';

@@ -10,6 +10,7 @@ import { dirname } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { openDuck } from '../duckdb/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import {
   type DeltaType,
@@ -17,7 +18,6 @@ import {
   type LakeTable,
   lakeTableDir,
   listLog,
-  openDuck,
   openTable,
   type Snapshot,
   startLakeWriter,

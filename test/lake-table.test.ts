@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rawSelect } from '../batch-layer/recompute.ts';
 import { buildDimensions, indexDimensions } from '../contracts/index.ts';
 import { toRawRows } from '../contracts/raw-rows.ts';
+import { type Duck, openDuck } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
-import { type Duck, openDuck } from '../lake/duck.ts';
 import {
   EVENTS_SCHEMA,
   type LakeRow,

@@ -6,8 +6,10 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { backfill, openDuckDB, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
+import { backfill, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
+import { createClickHouse, type MetricRow } from '../clickhouse/index.ts';
 import { getMetric, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import { openDuck } from '../duckdb/index.ts';
 import type { GroundTruthReport } from '../generator/index.ts';
 import type { Kafka } from '../kafka/index.ts';
 import { createKafka } from '../kafka/index.ts';
@@ -29,7 +31,6 @@ import {
   type QuarantineTransactions,
 } from '../pipeline/index.ts';
 import { transactionalQuarantine } from '../quality/index.ts';
-import { createClickHouse, type MetricRow } from '../speed-layer/index.ts';
 import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
 import { quarantinedSources } from './support/kafka.ts';
@@ -41,7 +42,7 @@ const traffic = imperfectTraffic;
 
 /** Events, rows and distinct eventIds of the table's latest snapshot. */
 async function tableCounts(table: LakeTable) {
-  const duck = await openDuckDB();
+  const duck = await openDuck();
   try {
     const reader = await duck.connection.runAndReadAll(
       `SELECT count(*) FILTER (WHERE line_index = 0) AS events, count(*) AS rows,

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { readWatermark } from '../batch-layer/index.ts';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { GroundTruth } from '../generator/index.ts';
 import { createOrchestrator } from '../orchestration/index.ts';
-import { createClickHouse } from '../speed-layer/index.ts';
 import { exited, startTidewater } from './support/child.ts';
 import { batchOrders, queuePrefix, truthOrders, untilJob, writeLake } from './support/orchestration.ts';
 

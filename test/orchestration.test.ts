@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readWatermark } from '../batch-layer/index.ts';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
 import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
-import { createClickHouse } from '../speed-layer/index.ts';
 import {
   batchOrders,
   finished,

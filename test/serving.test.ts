@@ -9,12 +9,13 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill, batchViewsDir } from '../batch-layer/index.ts';
+import { createClickHouse } from '../clickhouse/index.ts';
 import { buildDimensions, CATALOG, indexDimensions, toRawRows } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import { createGate } from '../quality/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
-import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
+import { applySpeedLayerDdl, insertRaw } from '../speed-layer/index.ts';
 import { asMessages } from './support/messages.ts';
 import { answerOrderCells, truthOrderCells } from './support/speed.ts';
 

@@ -7,16 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDimensions, indexDimensions, type TidewaterEvent } from '../contracts/index.ts';
+import { openDuck } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
 import { CommitBuffer } from '../lake/commit-buffer.ts';
-import {
-  createLakeSink,
-  EVENTS_SCHEMA,
-  type LakeTable,
-  openDuck,
-  openTable,
-  txnAppId,
-} from '../lake/index.ts';
+import { createLakeSink, EVENTS_SCHEMA, type LakeTable, openTable, txnAppId } from '../lake/index.ts';
 import { refusedByDuckDB } from '../lake/isolate.ts';
 import type { GatedRange } from '../pipeline/index.ts';
 import type { AcceptedRecord, BatchReport, RejectedRecord } from '../quality/index.ts';

@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { createClickHouse, type TimeRange } from '../clickhouse/index.ts';
 import { loadPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, kafkajs } from '../kafka/index.ts';
 import {
@@ -18,12 +19,10 @@ import {
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
 import {
   applySpeedLayerDdl,
-  createClickHouse,
   createSink,
   INSERT_PREPARER,
   type PreparedInsert,
   startSpeedLayer,
-  type TimeRange,
 } from '../speed-layer/index.ts';
 import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';

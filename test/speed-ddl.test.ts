@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clickhouseDialect, createClickHouse, queryMetric, type TimeRange } from '../clickhouse/index.ts';
 import {
   aggregateCall,
   CATALOG,
@@ -17,16 +18,7 @@ import {
 } from '../contracts/catalog.ts';
 import { buildDimensions, TidewaterEvent } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
-import { clickhouseDialect } from '../speed-layer/clickhouse-dialect.ts';
-import {
-  applySpeedLayerDdl,
-  createClickHouse,
-  insertRaw,
-  queryMetric,
-  RAW_TABLE,
-  type SpeedDdlOptions,
-  type TimeRange,
-} from '../speed-layer/index.ts';
+import { applySpeedLayerDdl, insertRaw, RAW_TABLE, type SpeedDdlOptions } from '../speed-layer/index.ts';
 import { FIXTURE_DIMENSIONS, fixtureEvents } from './support/metric-fixture.ts';
 
 // One chDB data directory per test file: libchdb binds one per process.

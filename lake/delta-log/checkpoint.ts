@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { sqlString } from '../duck.ts';
+import { sqlString } from '../../duckdb/index.ts';
 import { type Action, parseAction } from './actions.ts';
 import { checkpointFileName, LAST_CHECKPOINT, logDir, replaceFile } from './files.ts';
 

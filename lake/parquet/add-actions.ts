@@ -5,8 +5,8 @@
 import { stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlString, sqlStringList } from '../../duckdb/index.ts';
 import type { AddFile, PartitionValues } from '../delta-log/index.ts';
-import { sqlString, sqlStringList } from '../duck.ts';
 import { type ColumnDef, DUCKDB_TYPES, partitionValue, type TableSchema } from '../schema.ts';
 import { CHECKSUM_TAG, sha256OfFile } from '../verify.ts';
 

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { sqlString, sqlStringList } from '../duck.ts';
+import { sqlString, sqlStringList } from '../../duckdb/index.ts';
 import { type TableSchema, utcInstant } from '../schema.ts';
 import { ident, type StagedBatch } from './stage.ts';
 

@@ -3,9 +3,10 @@
 // consumer offset is committed only after the rename. A restart learns the written offsets from the
 // file names and skips what is already there, so a crash between rename and commit neither loses
 // nor duplicates a record.
+
+import { type Duck, openDuck } from '../../duckdb/index.ts';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from '../../kafka/index.ts';
 import { checkGroupServes, rerunAfterCrash } from '../../kafka/index.ts';
-import { type Duck, openDuck } from './duckdb.ts';
 import { parseQuarantineValue } from './message.ts';
 import { type PartFile, type StagedMessage, writePartFile } from './part-file.ts';
 import { removeInProgress, writtenOffsets } from './table.ts';

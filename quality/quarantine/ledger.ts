@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sqlLiteral } from './duckdb.ts';
+import { sqlString } from '../../duckdb/index.ts';
 import { commitFile, listNames } from './files.ts';
 
 export interface LedgerEntry {
@@ -40,7 +40,7 @@ export class ReplayLedger {
     if (!(await listNames(this.dir)).some((n) => LEDGER_FILE.test(n))) {
       return `(SELECT NULL::VARCHAR AS sourceTopic, NULL::INTEGER AS sourcePartition, NULL::BIGINT AS sourceOffset WHERE false)`;
     }
-    const glob = sqlLiteral(join(this.dir, 'replay-*.ndjson'));
+    const glob = sqlString(join(this.dir, 'replay-*.ndjson'));
     return `read_json(${glob}, format = 'newline_delimited', columns = ${COLUMNS})`;
   }
 }

@@ -3,7 +3,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { sqlLiteral } from './duckdb.ts';
+import { sqlString } from '../../duckdb/index.ts';
 import { commitFile } from './files.ts';
 import type { QuarantineMessage } from './message.ts';
 import { dayDir, inProgressName, partFileName } from './table.ts';
@@ -65,8 +65,8 @@ const copySql = (staged: string, target: string): string => `
       from_base64(original) AS original,
       quarantinePartition AS quarantine_partition,
       quarantineOffset AS quarantine_offset
-    FROM read_json(${sqlLiteral(staged)}, format = 'newline_delimited', columns = ${columnsSql})
-  ) TO ${sqlLiteral(target)} (FORMAT parquet, COMPRESSION zstd)`;
+    FROM read_json(${sqlString(staged)}, format = 'newline_delimited', columns = ${columnsSql})
+  ) TO ${sqlString(target)} (FORMAT parquet, COMPRESSION zstd)`;
 
 /** Writes `part` and returns its path; a crash at any point leaves either the whole file or none. */
 export async function writePartFile(

@@ -1,8 +1,8 @@
 // Reads the quarantine lake table with DuckDB: listing, counts per rule and event type, one record
 // with its original bytes, and the pages a replay works through.
 import type { DuckDBValue } from '@duckdb/node-api';
+import { type Duck, openDuck, sqlString } from '../../duckdb/index.ts';
 import type { RawMessage, RuleFailure } from '../types.ts';
-import { type Duck, openDuck, sqlLiteral } from './duckdb.ts';
 import { type BoundSql, type QuarantineFilter, whereClause } from './filter.ts';
 import { ReplayLedger } from './ledger.ts';
 import { sourceId } from './message.ts';
@@ -230,7 +230,7 @@ export class QuarantineStore {
         EXISTS (SELECT 1 FROM ${ledger} AS l
                 WHERE l.sourceTopic = q.source_topic AND l.sourcePartition = q.source_partition
                   AND l.sourceOffset = q.source_offset) AS replayed
-      FROM read_parquet(${sqlLiteral(tableGlob(this.root))}, hive_partitioning = true, union_by_name = true) AS q
+      FROM read_parquet(${sqlString(tableGlob(this.root))}, hive_partitioning = true, union_by_name = true) AS q
       WHERE ${where.sql}
       ORDER BY rejected_at, ${ORDER}
       ${limit === undefined ? '' : 'LIMIT $limit'}

@@ -2,8 +2,8 @@
 // endpoint"): the engine's own parse decides, allow-lists say what may appear, and the statement
 // runs where the engine itself refuses writes, file access and settings changes, under limits.
 import type { ClickHouseClient } from '@clickhouse/client';
+import { isEmbedded } from '../../clickhouse/index.ts';
 import type { Catalog } from '../../contracts/catalog.ts';
-import { isEmbedded } from '../../speed-layer/index.ts';
 import type { BoundaryState } from '../context.ts';
 import type { Role } from '../keys.ts';
 import { AnswerCache, ParseCache } from './answer-cache.ts';

@@ -7,7 +7,7 @@
 // format asked for, work that reads no table; several lanes run side by side, so one heavy
 // statement holds one lane, for at most the time limit.
 import type { ClickHouseClient } from '@clickhouse/client';
-import { openClickHouseSession, openLocalSession } from '../../speed-layer/index.ts';
+import { openClickHouseSession, openLocalSession } from '../../clickhouse/index.ts';
 import { ApiError } from '../errors.ts';
 import { OUTPUT_SETTINGS } from './client-settings.ts';
 

@@ -1,6 +1,7 @@
 // Shared by the speed-layer tests: generated traffic into a topic with its ground truth, waiting
 // for a consumer group to catch up, and the orders rollup read back for exact comparison.
 import type { ClickHouseClient } from '@clickhouse/client';
+import { createClickHouse, queryMetric, type TimeRange } from '../../clickhouse/index.ts';
 import { buildDimensions, CATALOG, getMetric, indexDimensions, toRawRows } from '../../contracts/index.ts';
 import {
   type GenerateOptions,
@@ -12,13 +13,7 @@ import type { Kafka } from '../../kafka/index.ts';
 import { BatchingProducer } from '../../kafka/index.ts';
 import { fetchPositions, lagOf } from '../../pipeline/index.ts';
 import { createGate } from '../../quality/index.ts';
-import {
-  applySpeedLayerDdl,
-  createClickHouse,
-  insertRaw,
-  queryMetric,
-  type TimeRange,
-} from '../../speed-layer/index.ts';
+import { applySpeedLayerDdl, insertRaw } from '../../speed-layer/index.ts';
 import { asMessages } from './messages.ts';
 
 /** Produces `options`' records to `topic` (which must exist); returns what was sent. */

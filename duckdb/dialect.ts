@@ -1,4 +1,4 @@
-// DuckDB spelling of the metric compiler's operations, for the batch recompute.
+// DuckDB spelling of the metric compiler's operations (the batch recompute's engine).
 //
 // States. A batch view has to merge with the speed view at any grain (an hour of active users is not
 // the sum of its minutes), so the recompute stores per minute and dimensions a portable, mergeable

@@ -2,9 +2,10 @@
 // about two thirds of the CPU of the same rows as JSON, and writing it costs less than
 // JSON.stringify did. Text-like columns travel as String and ClickHouse casts them to the table's
 // types (UUID, LowCardinality, DateTime64) on its own threads rather than on the consumer's.
-// Apart from insert.ts so that a gate thread can encode without loading a ClickHouse client.
+// Apart from insert.ts and client.ts so that a gate thread can encode without loading a ClickHouse
+// client (import this module directly there, not index.ts).
 import { type LogicalType, RAW_COLUMN_NAMES, RAW_COLUMNS, type RawRow } from '../contracts/catalog.ts';
-import { clickhouseDialect } from './clickhouse-dialect.ts';
+import { clickhouseDialect } from './dialect.ts';
 
 const WIRE_TYPES: Record<LogicalType, 'Int64' | 'UInt64' | 'Bool' | 'String'> = {
   int64: 'Int64',

@@ -1,4 +1,4 @@
-// Embedded DuckDB for the batch layer: an in-memory database per job, in UTC.
+// How the batch layer's DuckDB SQL reads and renders a metric's columns.
 import {
   aggregateCall,
   type LogicalType,
@@ -8,16 +8,7 @@ import {
   RAW_COLUMNS,
   type RawColumnName,
 } from '../contracts/catalog.ts';
-import { duckdbDialect } from './duckdb-dialect.ts';
-
-/** An in-memory DuckDB in UTC: the lake's, so both layers read timestamps alike. */
-export { type Duck as DuckDBSession, openDuck as openDuckDB } from '../lake/index.ts';
-
-/** `read_parquet` over exactly these files; files written at different schema versions union by name. */
-export function readParquet(files: readonly string[]): string {
-  if (files.length === 0) throw new Error('readParquet needs at least one file');
-  return `read_parquet([${files.map((f) => duckdbDialect.literal(f)).join(', ')}], union_by_name = true)`;
-}
+import { duckdbDialect } from '../duckdb/index.ts';
 
 const PRESENT: Partial<Record<LogicalType, (column: string) => string>> = {
   minute: (c) => `strftime(${c}, '%Y-%m-%d %H:%M:%S')`,

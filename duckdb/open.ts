@@ -1,3 +1,4 @@
+// The one way the platform opens DuckDB: embedded, in memory, in UTC.
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 export interface Duck {
@@ -7,7 +8,7 @@ export interface Duck {
 
 /**
  * An in-memory DuckDB that reads and writes timestamps as UTC whatever the machine's zone.
- * `threads` bounds the cores one lake writer takes from the rest of the process.
+ * `threads` bounds the cores one user (a lake writer) takes from the rest of the process.
  */
 export async function openDuck(threads?: number): Promise<Duck> {
   const instance = await DuckDBInstance.create(':memory:', threads ? { threads: String(threads) } : {});
@@ -21,11 +22,3 @@ export async function openDuck(threads?: number): Promise<Duck> {
     },
   };
 }
-
-/**
- * A SQL string literal. Only for paths and names the lake builds itself: DuckDB cannot bind a
- * parameter in COPY ... TO or in a read_parquet file list.
- */
-export const sqlString = (s: string): string => `'${s.replaceAll("'", "''")}'`;
-
-export const sqlStringList = (items: readonly string[]): string => `[${items.map(sqlString).join(', ')}]`;

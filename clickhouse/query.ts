@@ -1,4 +1,5 @@
-// Reading a metric's speed view: merged states per minute and dimensions over a time range.
+// Reading a table of a metric's states (its speed view by default): merged states per minute and
+// dimensions over a time range.
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
   type Metric,
@@ -8,7 +9,7 @@ import {
   RANGE_PARAMS,
   toSqlTimestamp,
 } from '../contracts/catalog.ts';
-import { clickhouseDialect } from './clickhouse-dialect.ts';
+import { clickhouseDialect } from './dialect.ts';
 
 /** Half-open [from, to) in ISO-8601 (or Date); minutes are UTC. */
 export interface TimeRange {

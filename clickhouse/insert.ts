@@ -1,0 +1,74 @@
+// Idempotent inserts of RowBinary bodies: a retry of the same block with the same token is dropped by
+// the table and by every materialized view on it (needs the tables' dedup window, see
+// speed-layer/ddl.ts).
+//
+// The body is RowBinary (row-binary.ts). chDB only takes a query as text, so the embedded engine
+// reads the body from a file (`file()`): a transient one, or a grouped insert's staged block
+// (sink.ts); a server gets it as the HTTP body (`input()`).
+import { stat, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { insertStagingDir } from './client.ts';
+import { clickhouseDialect } from './dialect.ts';
+import { STRUCTURE } from './row-binary.ts';
+
+let staged = 0;
+
+/**
+ * Inserts into `table` a body from encodeRows (undefined: no rows, nothing to insert) as one block
+ * deduplicated by `token` (derive it from the Kafka topic, partition and offset range; a retry must
+ * send the same rows in the same order). Settings
+ * travel in the INSERT's own SETTINGS clause rather than `clickhouse_settings`: the embedded chDB
+ * connection turns those into session-wide SETs that would leak the token into later inserts.
+ */
+export async function insertEncoded(
+  client: ClickHouseClient,
+  table: string,
+  body: Uint8Array | undefined,
+  token: string,
+): Promise<void> {
+  const into = intoTable(table, token);
+  if (body === undefined) return;
+  const staging = insertStagingDir(client);
+  if (staging === undefined) {
+    const { stream } = await client.exec({
+      query: `${into} SELECT * FROM input(${literal(STRUCTURE)}) FORMAT RowBinary`,
+      values: Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]),
+    });
+    await finished(stream.resume());
+    return;
+  }
+  const file = join(staging, `${process.pid}-${staged++}.bin`);
+  await writeFile(file, body);
+  try {
+    await insertFile(client, table, file, token);
+  } finally {
+    await unlink(file).catch(() => undefined);
+  }
+}
+
+/** Inserts into `table` a body from encodeRows that the embedded engine reads from `file` (empty: no rows). */
+export async function insertFile(
+  client: ClickHouseClient,
+  table: string,
+  file: string,
+  token: string,
+): Promise<void> {
+  const into = intoTable(table, token);
+  if ((await stat(file)).size === 0) return;
+  await client.command({
+    query: `${into} SELECT * FROM file(${literal(file)}, 'RowBinary', ${literal(STRUCTURE)})`,
+  });
+}
+
+const literal = clickhouseDialect.literal;
+
+function intoTable(table: string, token: string): string {
+  if (token === '') throw new Error('an insert needs a non-empty deduplication token');
+  return [
+    `INSERT INTO ${clickhouseDialect.quote(table)} SETTINGS insert_deduplicate = 1,`,
+    `insert_deduplication_token = ${literal(token)}, deduplicate_blocks_in_dependent_materialized_views = 1`,
+  ].join(' ');
+}
