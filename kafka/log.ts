@@ -65,8 +65,15 @@ export function levelOf({ namespace, level, log }: LogEntry): Level {
 
 const OMITTED = new Set(['timestamp', 'logger', 'message', 'correlationId', 'size', 'stack']);
 
+// An Error (kafkajs passes the one a batch handler threw) has no enumerable fields: its message.
 const show = (value: unknown): string =>
-  typeof value === 'string' ? (/[\s"=]/.test(value) ? JSON.stringify(value) : value) : JSON.stringify(value);
+  value instanceof Error
+    ? show(value.message)
+    : typeof value === 'string'
+      ? /[\s"=]/.test(value)
+        ? JSON.stringify(value)
+        : value
+      : JSON.stringify(value);
 
 /** `2025-06-01T10:00:00.000Z INFO  kafka [Runner] The group is rebalancing, re-joining groupId=… error="…"` */
 export function formatEntry(entry: LogEntry, level: Level = levelOf(entry)): string {

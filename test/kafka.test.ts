@@ -250,6 +250,11 @@ describe('kafkajs log lines', () => {
         `groupId=tidewater-speed memberId=tidewater-speed-1f2e error="${rebalancing}"`,
     );
     expect(formatEntry(heartbeat)).not.toMatch(/correlationId|size|logger|\n/);
+    const failed = entry('Runner', 1, 'ERROR', {
+      message: 'Error when calling eachBatch',
+      error: new Error('disk full'),
+    });
+    expect(formatEntry(failed)).toMatch(/ error="disk full"$/);
   });
 
   it('shows at LOG_LEVEL=info the re-joins but not the broker answers behind them', () => {
