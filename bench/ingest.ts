@@ -67,7 +67,7 @@ const app = await buildServer({
     kafka,
     eventsTopic: cfg.eventsTopic,
     quarantineTopic: cfg.quarantineTopic,
-    dimensions: await loadPlatformDimensions(dataDir),
+    dimensions: { current: await loadPlatformDimensions(dataDir) },
     allowedLatenessMinutes: cfg.allowedLatenessMinutes,
     maxBodyBytes: cfg.ingestMaxBytes,
     timeoutMs: cfg.ingestTimeoutMs,

@@ -5,7 +5,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { Registry } from 'prom-client';
 import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
-import { loadPlatformDimensions } from '../contracts/index.ts';
+import { type LiveDimensions, openPlatformDimensions } from '../contracts/index.ts';
 import { generate, paced, produceToKafka } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { lakeTableDir, startLakeWriter } from '../lake/index.ts';
@@ -53,6 +53,19 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     await clickhouse?.close();
   };
   let url: string | undefined;
+  // One set of dimensions, refreshed in one place, for every gate of the process (speed, lake, HTTP
+  // ingest): after a change of the files they all judge an event alike.
+  let shared: LiveDimensions | undefined;
+  const dimensions = async () => {
+    if (!shared) {
+      shared = await openPlatformDimensions(cfg.dataDir, cfg.dimensionsRefreshSeconds * 1000, (error) =>
+        console.error(`dimensions in ${cfg.dataDir} not refreshed, the previous ones stay: ${error.message}`),
+      );
+      const opened = shared;
+      stops.push(async () => opened.stop());
+    }
+    return shared;
+  };
 
   try {
     if (roles.has('speed')) {
@@ -62,6 +75,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         clickhouse: ch(),
         registry,
         commits: commits.publisher,
+        dimensions: await dimensions(),
         // Sharing the process, the speed layer gates on its event loop unless told otherwise (config).
         gateThreads: cfg.speedGateThreads ?? (roles.size > 1 ? 0 : undefined),
       });
@@ -75,7 +89,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       log(`speed layer: "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? '(embedded)'}`);
     }
     if (roles.has('lake')) {
-      const lake = await startLakeWriter(cfg);
+      const lake = await startLakeWriter(cfg, { dimensions: await dimensions() });
       stops.push(() => lake.stop());
       const quarantine = new QuarantineLakeWriter({
         kafka: createKafka(cfg, 'quarantine-lake'),
@@ -103,7 +117,12 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     }
     if (roles.has('serve')) {
       const orchestrator = createOrchestrator(cfg);
-      const api = await startServing(cfg, { clickhouse: ch(), registry, orchestrator });
+      const api = await startServing(cfg, {
+        clickhouse: ch(),
+        registry,
+        orchestrator,
+        dimensions: await dimensions(),
+      });
       url = api.url;
       stops.push(async () => {
         await api.close();
@@ -123,13 +142,12 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         );
     }
     if (options.demo) {
-      const dimensions = await loadPlatformDimensions(cfg.dataDir);
       const abort = new AbortController();
       const traffic = generate({
         seed: cfg.seed,
         start: Date.now(),
         rate: cfg.demoRate,
-        dimensions,
+        dimensions: (await dimensions()).current,
         ...DEMO_FAULTS,
       });
       const running = produceToKafka(paced(traffic, cfg.demoRate, abort.signal), cfg, cfg.demoRate);

@@ -113,7 +113,7 @@ export const settings = {
   dimensionsRefreshSeconds: setting(
     'TIDEWATER_DIMENSIONS_REFRESH_SECONDS',
     z.coerce.number().int().min(0).default(60),
-    'How often the speed layer looks for changed dimension files and, when they changed, gates and enriches with them from its next range on (0: only at start).',
+    'How often a process looks for changed dimension files and, when they changed, hands them to every gate it runs (speed layer, lake writer, HTTP ingest), which gate and enrich with them from their next range on (0: only at start).',
   ),
   lakeGroup: consumerGroup(
     'TIDEWATER_LAKE_GROUP',

@@ -217,30 +217,44 @@ async function dimensionsStamp(dir: string): Promise<string> {
   return stats.map((s) => `${s.size}:${s.mtimeMs}`).join(',');
 }
 
-export interface DimensionsWatch {
+/**
+ * The platform's dimensions as one process holds them: loaded once, refreshed from the files, and
+ * handed to every subscriber. One serves every gate of a process (the speed layer's and the lake
+ * writer's), so that after a change both layers judge an event by the same dimensions.
+ */
+export interface LiveDimensions {
+  /** The newest dimensions that loaded and validated. */
+  readonly current: Dimensions;
+  /** Calls `listener` with each refreshed set from now on; returns what ends that. */
+  subscribe(listener: (dimensions: Dimensions) => Promise<void>): () => void;
   stop(): void;
 }
 
 /**
- * Looks at the platform's dimension files every `everyMs` and calls `changed` with them when they
- * have changed since the last look. Files that cannot be read or fail validation (a copy in
- * progress, a bad edit) go to `failed` and the last good dimensions stay in use.
+ * Loads the platform's dimensions (loadPlatformDimensions) and, when `refreshMs` > 0, looks at the
+ * files every `refreshMs`: when they changed they are loaded and handed to every subscriber. Files
+ * that cannot be read or fail validation (a copy in progress, a bad edit) go to `failed`, and the
+ * last good dimensions stay in use; so does a subscriber's failure.
  */
-export function watchPlatformDimensions(
+export async function openPlatformDimensions(
   dataDir: string,
-  everyMs: number,
-  changed: (dimensions: Dimensions) => Promise<void>,
+  refreshMs: number,
   failed: (error: Error) => void,
-): DimensionsWatch {
+): Promise<LiveDimensions> {
   const dir = join(dataDir, 'dimensions');
-  let seen: Promise<string | undefined> = dimensionsStamp(dir).catch(() => undefined);
+  let current = await loadPlatformDimensions(dataDir);
+  let seen = await dimensionsStamp(dir).catch(() => undefined);
+  const listeners = new Set<(dimensions: Dimensions) => Promise<void>>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const look = async () => {
     const stamp = await dimensionsStamp(dir);
-    if (stamp === (await seen)) return;
-    await changed(await loadDimensions(dir));
-    seen = Promise.resolve(stamp);
+    if (stamp === seen) return;
+    const next = await loadDimensions(dir);
+    current = next;
+    seen = stamp;
+    const results = await Promise.allSettled([...listeners].map((listener) => listener(next)));
+    for (const result of results) if (result.status === 'rejected') failed(result.reason as Error);
   };
   const schedule = () => {
     timer = setTimeout(() => {
@@ -249,11 +263,18 @@ export function watchPlatformDimensions(
         .finally(() => {
           if (!stopped) schedule();
         });
-    }, everyMs);
+    }, refreshMs);
     timer.unref();
   };
-  schedule();
+  if (refreshMs > 0) schedule();
   return {
+    get current() {
+      return current;
+    },
+    subscribe(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
     stop() {
       stopped = true;
       clearTimeout(timer);

@@ -10,7 +10,12 @@
 // ranges it covers (pipeline/deferred-delivery.ts, quality/quarantine/transactions.ts).
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
-import { type DimensionIndex, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
+import {
+  type DimensionIndex,
+  indexDimensions,
+  type LiveDimensions,
+  openPlatformDimensions,
+} from '../contracts/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import {
   type DeferredSink,
@@ -39,7 +44,8 @@ export const txnAppId = (groupId: string, topic: string, partition: number): str
 interface LakeSinkOptions {
   buffer: CommitBuffer;
   groupId: string;
-  dimensions: DimensionIndex;
+  /** The dimensions records are enriched with when staged: the newest the process holds. */
+  dimensions: () => DimensionIndex;
   qualityMetrics?: QualityMetrics;
 }
 
@@ -50,7 +56,7 @@ export function createLakeSink({
   qualityMetrics,
 }: LakeSinkOptions): DeferredSink<readonly AcceptedRecord[]> {
   const stage = (records: readonly AcceptedRecord[]) =>
-    records.length > 0 ? stageAccepted(records, dimensions) : undefined;
+    records.length > 0 ? stageAccepted(records, dimensions()) : undefined;
   return {
     flush: () => buffer.commitNow(),
     async take(token, { accepted, report }) {
@@ -65,7 +71,7 @@ export function createLakeSink({
         fresh.length < accepted.length
           ? await refusedByDuckDB(
               accepted.filter((r) => Number(r.source.offset) < held),
-              dimensions,
+              dimensions(),
             )
           : new Map<AcceptedRecord, string>();
       const resumeAt = range.last + 1;
@@ -77,7 +83,7 @@ export function createLakeSink({
           // A record DuckDB refuses fails the whole stage, which leaves nothing behind: isolate it
           // and stage the rest. A failure no record explains (the disk) fails the range, which is
           // redone.
-          const isolated = await refusedByDuckDB(fresh, dimensions);
+          const isolated = await refusedByDuckDB(fresh, dimensions());
           if (isolated.size === 0) throw error;
           for (const [record, reason] of isolated) refused.set(record, reason);
           ({ durable } = await buffer.add(appId, resumeAt, stage(fresh.filter((r) => !isolated.has(r)))));
@@ -108,6 +114,7 @@ export type LakeWriterConfig = Pick<
   | 'lakeGroup'
   | 'lakeCommitMb'
   | 'lakeCommitSeconds'
+  | 'dimensionsRefreshSeconds'
 >;
 
 export type LakeWriterOptions = Partial<
@@ -115,7 +122,14 @@ export type LakeWriterOptions = Partial<
     GatedConsumerOptions<readonly AcceptedRecord[]>,
     'groupId' | 'maxRecords' | 'dedupLookback' | 'sessionTimeoutMs' | 'lingerMs'
   >
-> & { registry?: Registry };
+> & {
+  registry?: Registry;
+  /**
+   * The process's dimensions, shared with its other gates (cli/platform.ts); by default the writer
+   * opens its own, refreshed every TIDEWATER_DIMENSIONS_REFRESH_SECONDS.
+   */
+  dimensions?: LiveDimensions;
+};
 
 export interface LakeWriter {
   consumer: GatedConsumer<readonly AcceptedRecord[]>;
@@ -138,7 +152,7 @@ export async function startLakeWriter(
   cfg: LakeWriterConfig,
   options: LakeWriterOptions = {},
 ): Promise<LakeWriter> {
-  const { registry, ...consumerOptions } = options;
+  const { registry, dimensions: shared, ...consumerOptions } = options;
   const groupId = consumerOptions.groupId ?? cfg.lakeGroup;
   const kafka = createKafka(cfg, 'lake');
   await ensurePlatformTopics(kafka, cfg);
@@ -147,7 +161,28 @@ export async function startLakeWriter(
     maxBytes: cfg.lakeCommitMb * 1024 * 1024,
     maxAgeMs: cfg.lakeCommitSeconds * 1000,
   });
-  const dimensions = await loadPlatformDimensions(cfg.dataDir);
+  const dimensions =
+    shared ??
+    (await openPlatformDimensions(cfg.dataDir, cfg.dimensionsRefreshSeconds * 1000, (error) =>
+      console.error(
+        `lake writer: dimensions in ${cfg.dataDir} not refreshed, the previous ones stay: ${error.message}`,
+      ),
+    ));
+  let index = indexDimensions(dimensions.current);
+  // The gate and the staging enrichment take each refreshed set from their next range on.
+  const gates = localGates(
+    { dimensions: dimensions.current, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
+    () => (accepted) => accepted,
+  );
+  const unsubscribe = dimensions.subscribe(async (next) => {
+    index = indexDimensions(next);
+    await gates.setDimensions(next);
+  });
+  const release = () => {
+    unsubscribe();
+    if (!shared) dimensions.stop();
+    table.close();
+  };
   const consumer = new GatedConsumer({
     maxRecords: LAKE_MAX_RECORDS,
     maxInFlight: LAKE_MAX_IN_FLIGHT,
@@ -156,15 +191,12 @@ export async function startLakeWriter(
     kafka,
     topic: cfg.eventsTopic,
     // The sink stages the accepted records itself, in DuckDB: the gate hands them over as they are.
-    gates: localGates(
-      { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
-      () => (accepted) => accepted,
-    ),
+    gates,
     allowedLatenessMinutes: cfg.allowedLatenessMinutes,
     sink: createLakeSink({
       buffer,
       groupId,
-      dimensions: indexDimensions(dimensions),
+      dimensions: () => index,
       qualityMetrics: registry && createQualityMetrics(registry),
     }),
     // The lake writer publishes every rejection of the platform's consumers (the speed layer's
@@ -179,7 +211,7 @@ export async function startLakeWriter(
   try {
     await consumer.start();
   } catch (error) {
-    table.close();
+    release();
     throw error;
   }
   return {
@@ -191,7 +223,7 @@ export async function startLakeWriter(
         const stopped = consumer.stop();
         await Promise.all([stopped, buffer.drain()]);
       } finally {
-        table.close();
+        release();
       }
     },
   };

@@ -14,7 +14,8 @@ export interface IngestOptions {
   kafka: Kafka;
   eventsTopic: string;
   quarantineTopic: string;
-  dimensions: Dimensions;
+  /** The dimensions each request is judged by: the newest the process holds. */
+  dimensions: { readonly current: Dimensions };
   allowedLatenessMinutes: number;
   /** Largest body, in bytes (413 past it). */
   maxBodyBytes: number;
@@ -172,7 +173,7 @@ export class Ingestor {
       timestamp: arrival,
     }));
     const gate = createGate({
-      dimensions: this.options.dimensions,
+      dimensions: this.options.dimensions.current,
       allowedLatenessMinutes: this.options.allowedLatenessMinutes,
       dedupWindow: Math.max(1, messages.length),
     });

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config/index.ts';
-import { loadPlatformDimensions } from '../contracts/index.ts';
+import { type LiveDimensions, openPlatformDimensions } from '../contracts/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import type { Orchestrator } from '../orchestration/index.ts';
 import { buildServer } from './app.ts';
@@ -31,8 +31,22 @@ async function engineVersion(clickhouse: ClickHouseClient): Promise<string> {
 
 export async function startServing(
   cfg: Config,
-  deps: { clickhouse: ClickHouseClient; registry?: Registry; orchestrator?: Orchestrator; host?: string },
+  deps: {
+    clickhouse: ClickHouseClient;
+    registry?: Registry;
+    orchestrator?: Orchestrator;
+    host?: string;
+    /** The process's dimensions, shared with its other gates; by default the API opens its own. */
+    dimensions?: LiveDimensions;
+  },
 ): Promise<Serving> {
+  const dimensions =
+    deps.dimensions ??
+    (await openPlatformDimensions(cfg.dataDir, cfg.dimensionsRefreshSeconds * 1000, (error) =>
+      console.error(
+        `HTTP ingest: dimensions in ${cfg.dataDir} not refreshed, the previous ones stay: ${error.message}`,
+      ),
+    ));
   const redis = new Redis(cfg.redisUrl);
   const admin = createKafka(cfg, 'serve-probe').admin();
   const keys = new KeyStore(redis, cfg.queuePrefix);
@@ -73,7 +87,7 @@ export async function startServing(
       kafka: createKafka(cfg, 'ingest'),
       eventsTopic: cfg.eventsTopic,
       quarantineTopic: cfg.quarantineTopic,
-      dimensions: await loadPlatformDimensions(cfg.dataDir),
+      dimensions,
       allowedLatenessMinutes: cfg.allowedLatenessMinutes,
       maxBodyBytes: cfg.ingestMaxBytes,
       timeoutMs: cfg.ingestTimeoutMs,
@@ -104,6 +118,7 @@ export async function startServing(
       await app.close();
       await admin.disconnect();
       redis.disconnect();
+      if (!deps.dimensions) dimensions.stop();
     },
   };
 }

@@ -4,7 +4,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Registry } from 'prom-client';
 import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
-import { loadPlatformDimensions, watchPlatformDimensions } from '../contracts/index.ts';
+import { type LiveDimensions, openPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { GatedConsumer, type GatedConsumerOptions, localGates, threadedGates } from '../pipeline/index.ts';
 import { createQualityMetrics } from '../quality/index.ts';
@@ -50,6 +50,11 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions<PreparedInsert
     commits?: SinkOptions['commits'];
     /** Gate threads (0: gate on the event loop); TIDEWATER_SPEED_GATE_THREADS, else DEFAULT_SPEED_GATE_THREADS. */
     gateThreads?: number;
+    /**
+     * The process's dimensions, shared with its other gates (cli/platform.ts); by default the layer
+     * opens its own, refreshed every TIDEWATER_DIMENSIONS_REFRESH_SECONDS.
+     */
+    dimensions?: LiveDimensions;
     /** Told when changed dimension files cannot be used (the previous ones stay); logged by default. */
     onDimensionsError?: (error: Error) => void;
   };
@@ -90,11 +95,14 @@ export async function startSpeedLayer(
   const ownsClickHouse = options.clickhouse === undefined;
   const clickhouse = options.clickhouse ?? createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
   await applySpeedLayerDdl(clickhouse, undefined, ddl);
-  const dimensions = await loadPlatformDimensions(cfg.dataDir);
+  const ownsDimensions = options.dimensions === undefined;
+  const dimensions =
+    options.dimensions ??
+    (await openPlatformDimensions(cfg.dataDir, cfg.dimensionsRefreshSeconds * 1000, onDimensionsError));
   const quarantine = new QuarantinePublisher(kafka, { topic: cfg.quarantineTopic });
   await quarantine.connect();
   const metrics = registry && createSpeedMetrics(registry);
-  const gateOptions = { dimensions, allowedLatenessMinutes: cfg.allowedLatenessMinutes };
+  const gateOptions = { dimensions: dimensions.current, allowedLatenessMinutes: cfg.allowedLatenessMinutes };
   const gates =
     gateThreads > 0
       ? threadedGates<PreparedInsert>({
@@ -103,6 +111,8 @@ export async function startSpeedLayer(
           threads: gateThreads,
         })
       : localGates(gateOptions, prepareInsert);
+  // Subscribed in the tick the gates took the current set, so no refresh falls between.
+  const unsubscribe = dimensions.subscribe((next) => gates.setDimensions(next));
   const consumer = new GatedConsumer({
     // Every assigned partition gated at once, so that a fetch round's ranges meet in one grouped insert.
     partitionsConsumedConcurrently: cfg.eventsPartitions,
@@ -125,21 +135,19 @@ export async function startSpeedLayer(
       commits,
     }),
   });
-  await consumer.start();
-  const watch =
-    cfg.dimensionsRefreshSeconds > 0
-      ? watchPlatformDimensions(
-          cfg.dataDir,
-          cfg.dimensionsRefreshSeconds * 1000,
-          (next) => gates.setDimensions(next),
-          onDimensionsError,
-        )
-      : undefined;
+  try {
+    await consumer.start();
+  } catch (error) {
+    unsubscribe();
+    if (ownsDimensions) dimensions.stop();
+    throw error;
+  }
   return {
     consumer,
     clickhouse,
     async stop() {
-      watch?.stop();
+      unsubscribe();
+      if (ownsDimensions) dimensions.stop();
       try {
         await consumer.stop();
         await quarantine.disconnect();

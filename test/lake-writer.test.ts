@@ -208,6 +208,7 @@ describe('lake writer whose offset commits die after its lake commits', () => {
     const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
     const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 200 });
     const dimensions = await loadPlatformDimensions(cfg.dataDir);
+    const index = indexDimensions(dimensions);
     const transactions = transactionalQuarantine({
       kafka,
       topic: cfg.quarantineTopic,
@@ -236,7 +237,7 @@ describe('lake writer whose offset commits die after its lake commits', () => {
       maxRecords: 2_000,
       maxInFlight: 1,
       gates: localGates({ dimensions }, () => (accepted) => accepted),
-      sink: createLakeSink({ buffer, groupId, dimensions: indexDimensions(dimensions) }),
+      sink: createLakeSink({ buffer, groupId, dimensions: () => index }),
       quarantine: dying,
     });
     const admin = kafka.admin();

@@ -17,6 +17,7 @@ import type { AcceptedRecord, BatchReport, RejectedRecord } from '../quality/ind
 import { prepareInsert } from '../speed-layer/index.ts';
 
 const dimensions = buildDimensions();
+const index = indexDimensions(dimensions);
 const events = [...generate({ seed: 31, count: 400, start: '2025-07-01T08:00:00Z', rate: 100 })]
   .filter((r) => r.kind === 'good')
   .map((r) => r.event as TidewaterEvent);
@@ -89,7 +90,7 @@ describe('the lake writer', () => {
     const sink = createLakeSink({
       buffer: new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 50 }),
       groupId: 'g',
-      dimensions: indexDimensions(dimensions),
+      dimensions: () => index,
     });
     const before = table.current.version;
     const taken = await sink.take(token(records), range(records));
@@ -117,7 +118,7 @@ describe('the lake writer', () => {
     const restarted = createLakeSink({
       buffer: new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 50 }),
       groupId: 'g',
-      dimensions: indexDimensions(dimensions),
+      dimensions: () => index,
     });
     const held = records.slice(0, 150);
     const again = await restarted.take(token(held), range(held));
