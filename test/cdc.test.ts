@@ -12,10 +12,11 @@ import { buildDimensions } from '../contracts/index.ts';
 import { openDuck } from '../duckdb/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable } from '../lake/index.ts';
-import { createGate } from '../quality/index.ts';
+import { createGate, decodeQuarantine } from '../quality/index.ts';
 import { cdcUp, cdcWorkerPid, connectorRuns } from '../scripts/services/index.ts';
 import { databaseOf } from '../scripts/services/postgres.ts';
 import { isolation } from './support/isolation.ts';
+import { readToEnd } from './support/kafka.ts';
 import { waitForCatchUp } from './support/speed.ts';
 
 const source = { name: 'tidewater-inventory', lsn: 35304752, txId: 730, ts_ms: 1796354954702 };
@@ -96,13 +97,8 @@ describe('change data capture from PostgreSQL', () => {
   const name = `"${schema}"."${table}"`;
   const dims = buildDimensions();
   // Rows of this run only: distinct stores, one product, all existing in the dimensions.
-  const first = randomInt(0, dims.stores.length - 4);
-  const stores = dims.stores.slice(first, first + 4).map((s) => s.storeId) as [
-    string,
-    string,
-    string,
-    string,
-  ];
+  const first = randomInt(0, dims.stores.length - 5);
+  const stores = dims.stores.slice(first, first + 5).map((s) => s.storeId);
   const product = (dims.products[randomInt(0, dims.products.length)] as { productId: string }).productId;
   const db = new pg.Client(databaseOf(base.cdcDatabaseUrl));
   let platform: Platform;
@@ -212,7 +208,7 @@ describe('change data capture from PostgreSQL', () => {
   }
 
   it('carries inserts, updates and deletes once each, across a killed connector and a new column', async () => {
-    const [a, b, c, d] = stores;
+    const [a, b, c, d, bad] = stores as [string, string, string, string, string];
     await insert(a, 5);
     await update(a, 2);
     await update(a, 0);
@@ -243,6 +239,8 @@ describe('change data capture from PostgreSQL', () => {
       [d, product],
     );
     await update(d, 8);
+    // Against the contract (on hand below 0): quarantined, not counted.
+    await insert(bad, -2);
 
     const expected = {
       [a]: { updates: 4, onHand: 0 },
@@ -261,5 +259,16 @@ describe('change data capture from PostgreSQL', () => {
       [d]: { events: 2, ids: 2 },
     };
     expect(await eventually(lakeView, lake, 60_000)).toEqual(lake);
+
+    const quarantined = (await readToEnd(kafka, cfg.quarantineTopic))
+      .map((m) => decodeQuarantine(m.value))
+      .filter((r) =>
+        String(r.source.value).includes(
+          `"locationId":"${bad}","locationType":"store","productId":"${product}"`,
+        ),
+      );
+    expect(quarantined.map((r) => r.failures.map((f) => `${f.ruleId}: ${f.message}`))).toEqual([
+      [expect.stringMatching(/^contract: payload\.onHand: /)],
+    ]);
   }, 300_000);
 });
