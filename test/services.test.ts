@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import {
   brokerAnswers,
+  cdcUp,
   redisAnswers,
   servicesDown,
   servicesStatus,
@@ -55,6 +56,15 @@ describe('local services', () => {
     expect(cdc?.state).toBe('not started by tidewater');
     expect(await redisAnswers(cfg)).toBe(false);
     expect(await brokerAnswers(cfg)).toBe(true);
+  });
+
+  it('fails loudly when a PostgreSQL answers but refuses the user, rather than leaving CDC off', async () => {
+    const refused = loadConfig({
+      ...process.env,
+      TIDEWATER_STATE_DIR: stateDir,
+      TIDEWATER_CDC_DATABASE_URL: 'postgres://no_such_role@127.0.0.1:5432/tidewater',
+    });
+    await expect(cdcUp(refused, () => {})).rejects.toThrow(/refused the connection: .*no_such_role/);
   });
 
   it('refuses to start a broker for a remote address', async () => {

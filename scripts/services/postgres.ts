@@ -32,15 +32,24 @@ async function connect(url: string, database?: string): Promise<pg.Client> {
 
 const quoted = (identifier: string) => `"${identifier}"`;
 
-/** Whether a PostgreSQL server accepts connections at the URL (its database may not exist yet). */
+/** Network errors that mean no server listens there, as opposed to one that refuses us. */
+const NOT_THERE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL']);
+
+/**
+ * Whether a PostgreSQL server listens at the URL (its database may not exist yet). A server that
+ * refuses the user (password, pg_hba.conf) is an error to show, not an absent server.
+ */
 export async function postgresAnswers(url: string): Promise<boolean> {
+  let client: pg.Client;
   try {
-    const client = await connect(url, 'postgres');
-    await client.end();
-    return true;
-  } catch {
-    return false;
+    client = await connect(url, 'postgres');
+  } catch (error) {
+    if (NOT_THERE.has((error as { code?: string }).code ?? '')) return false;
+    const { host, port } = databaseOf(url);
+    throw new Error(`PostgreSQL at ${host}:${port} refused the connection: ${(error as Error).message}`);
   }
+  await client.end();
+  return true;
 }
 
 async function ensureDatabase(url: string): Promise<void> {
@@ -77,7 +86,11 @@ async function ensureLogicalWal(url: string, log: (line: string) => void): Promi
   try {
     level = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level ?? '';
     if (level === 'logical') return;
-    await client.query('ALTER SYSTEM SET wal_level = logical');
+    await client.query('ALTER SYSTEM SET wal_level = logical').catch((error: Error) => {
+      throw new Error(
+        `PostgreSQL has wal_level=${level}; change data capture needs logical, and setting it failed (${error.message}): set wal_level = logical in postgresql.conf and restart the server`,
+      );
+    });
   } finally {
     await client.end();
   }
