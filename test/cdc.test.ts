@@ -3,6 +3,7 @@
 // change exactly once, while the Kafka Connect worker is killed and started again and while the
 // table gains a nullable column. Needs `services up` (Kafka, and CDC on the PostgreSQL it finds).
 import { randomInt } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bridgeRecord, inventoryEventOf } from '../cdc/index.ts';
@@ -200,7 +201,7 @@ describe('change data capture from PostgreSQL', () => {
   async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs: number): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     let last = await read();
-    while (JSON.stringify(last) !== JSON.stringify(expected) && Date.now() < deadline) {
+    while (!isDeepStrictEqual(last, expected) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 1_000));
       last = await read();
     }
