@@ -3,6 +3,7 @@
 // commit the range in hand, workers finish their jobs, the API drains its requests.
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Registry } from 'prom-client';
+import { cdcTopic, startCdcBridge } from '../cdc/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
 import { type LiveDimensions, openPlatformDimensions } from '../contracts/index.ts';
@@ -104,6 +105,12 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       delivered.lake = () => lake.consumer.delivered;
       log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
       log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);
+    }
+    if (roles.has('cdc')) {
+      const bridge = await startCdcBridge(cfg);
+      stops.push(() => bridge.stop());
+      status.push(() => `cdc: ${bridge.counts.read} changes read, ${bridge.counts.produced} events produced`);
+      log(`cdc bridge: "${cdcTopic(cfg)}" -> "${cfg.eventsTopic}" as inventory.update events`);
     }
     if (roles.has('worker')) {
       const workers = await startWorkers(cfg, { clickhouse: ch() });

@@ -228,6 +228,69 @@ export const settings = {
     positiveInt.default(768),
     'Java heap of the local Kafka broker, in MiB.',
   ),
+  cdcDatabaseUrl: setting(
+    'TIDEWATER_CDC_DATABASE_URL',
+    z.preprocess(
+      (v) => (v === '' ? undefined : v),
+      z
+        .string()
+        .url()
+        .refine((u) => /^postgres(ql)?:\/\//.test(u), 'expected a postgres:// URL')
+        .default('postgres://postgres@127.0.0.1:5432/tidewater'),
+    ),
+    'PostgreSQL database whose inventory table change data capture reads (the user needs the REPLICATION attribute). `services up` sets it up when something answers there: logical WAL (a local server is restarted once for it), the table, its replica identity and the publication; it creates the database when it is absent.',
+  ),
+  cdcTable: setting(
+    'TIDEWATER_CDC_TABLE',
+    z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/, 'expected schema.table in lower case')
+      .default('public.inventory'),
+    'The captured table (schema.table): location_id, product_id, on_hand, updated_at, primary key (location_id, product_id).',
+  ),
+  cdcPublication: setting(
+    'TIDEWATER_CDC_PUBLICATION',
+    z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case identifier')
+      .default('tidewater_inventory'),
+    'PostgreSQL publication of the captured table, created by `services up` (pgoutput reads it).',
+  ),
+  cdcSlot: setting(
+    'TIDEWATER_CDC_SLOT',
+    z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, 'expected a lower-case identifier')
+      .default('tidewater_inventory'),
+    'Logical replication slot of the connector: PostgreSQL keeps the WAL it has not confirmed, so the changes made while the connector is down are read when it is back.',
+  ),
+  cdcConnector: setting(
+    'TIDEWATER_CDC_CONNECTOR',
+    z
+      .string()
+      .regex(/^[\w.-]+$/, 'letters, digits, dot, dash, underscore')
+      .default('tidewater-inventory'),
+    'Name of the Debezium connector in the local Kafka Connect worker, and the prefix of its topic (`<name>.<schema>.<table>`).',
+  ),
+  cdcConnectPort: setting(
+    'TIDEWATER_CDC_CONNECT_PORT',
+    z.coerce.number().int().min(1).max(65535).default(8083),
+    'Port of the REST interface of the local Kafka Connect worker that runs the CDC connector (127.0.0.1 only).',
+  ),
+  cdcConnectHeapMb: setting(
+    'TIDEWATER_CDC_CONNECT_HEAP_MB',
+    positiveInt.default(384),
+    'Java heap of the local Kafka Connect worker, in MiB.',
+  ),
+  cdcGroup: derivedSetting(
+    'TIDEWATER_CDC_GROUP',
+    z.string().min(1).optional(),
+    'Kafka consumer group of the CDC bridge (change events -> `inventory.update` events on the events topic).',
+    {
+      from: (earlier) => `tidewater-cdc.${String(earlier.cdcConnector)}.${String(earlier.eventsTopic)}`,
+      doc: 'tidewater-cdc.<TIDEWATER_CDC_CONNECTOR>.<TIDEWATER_EVENTS_TOPIC>',
+    },
+  ),
   seed: setting(
     'TIDEWATER_SEED',
     z.coerce.number().int().nonnegative().default(42),
@@ -343,7 +406,7 @@ export type Config = {
 /** Settings that must differ from one another, with why. */
 export const DISTINCT_SETTINGS: readonly { keys: readonly (keyof Settings)[]; why: string }[] = [
   {
-    keys: ['speedGroup', 'lakeGroup', 'quarantineGroup'],
+    keys: ['speedGroup', 'lakeGroup', 'quarantineGroup', 'cdcGroup'],
     why: 'each consumer of the platform needs a group of its own: a shared group splits the partitions between them',
   },
 ];

@@ -1,3 +1,4 @@
+export { AVRO_NAMESPACE, type AvroSchema, avroSchemas, type EventAvroSchema, fromAvro } from './avro.ts';
 export * from './catalog.ts';
 export { compatibilityViolations, type JsonSchemaNode } from './compatibility.ts';
 export { type DecodeResult, decodeEvent, parseRecord, RecordProblem } from './decode.ts';

@@ -41,6 +41,7 @@ describe('configuration', () => {
       speedGroup: 'tidewater-speed.events',
       lakeGroup: 'tidewater-lake.events',
       quarantineGroup: 'tidewater-quarantine.events.quarantine',
+      cdcGroup: 'tidewater-cdc.tidewater-inventory.events',
     });
     const staging = loadConfig({
       TIDEWATER_EVENTS_TOPIC: 'staging.events',
@@ -53,7 +54,7 @@ describe('configuration', () => {
       quarantineGroup: 'tidewater-quarantine.staging.quarantine',
     });
     expect(() => loadConfig({ TIDEWATER_SPEED_GROUP: 'one', TIDEWATER_QUARANTINE_GROUP: 'one' })).toThrow(
-      /TIDEWATER_SPEED_GROUP="one".*TIDEWATER_QUARANTINE_GROUP="one": each consumer of the platform needs a group of its own/,
+      /TIDEWATER_SPEED_GROUP="one".*TIDEWATER_QUARANTINE_GROUP="one".*: each consumer of the platform needs a group of its own/,
     );
   });
 

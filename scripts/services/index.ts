@@ -1,26 +1,31 @@
 import type { Config } from '../../config/index.ts';
+import { cdcDown, cdcStatus, cdcUp } from './cdc.ts';
 import { kafkaDown, kafkaStatus, kafkaUp } from './kafka.ts';
 import { redisDown, redisStatus, redisUp } from './redis.ts';
 import type { ServiceState } from './types.ts';
 
+export { cdcDown, cdcUp, cdcWorkerPid, connectorRuns } from './cdc.ts';
 export { brokerAnswers, kafkaDown, kafkaUp } from './kafka.ts';
 export { redisAnswers, redisDown, redisUp } from './redis.ts';
 export type { ServiceState } from './types.ts';
 
 type Log = (line: string) => void;
 
-/** Starts whatever of Kafka and Redis does not answer yet. Idempotent. */
+/**
+ * Starts whatever of Kafka and Redis does not answer yet, then change data capture when a
+ * PostgreSQL answers at TIDEWATER_CDC_DATABASE_URL. Idempotent.
+ */
 export async function servicesUp(cfg: Config, log: Log): Promise<ServiceState[]> {
-  return [await kafkaUp(cfg, log), await redisUp(cfg, log)];
+  return [await kafkaUp(cfg, log), await redisUp(cfg, log), await cdcUp(cfg, log)];
 }
 
 /** Stops only the processes `servicesUp` started. */
 export async function servicesDown(cfg: Config): Promise<ServiceState[]> {
-  return Promise.all([kafkaDown(cfg), redisDown(cfg)]);
+  return Promise.all([kafkaDown(cfg), redisDown(cfg), cdcDown(cfg)]);
 }
 
 export async function servicesStatus(cfg: Config): Promise<ServiceState[]> {
-  return Promise.all([kafkaStatus(cfg), redisStatus(cfg)]);
+  return Promise.all([kafkaStatus(cfg), redisStatus(cfg), cdcStatus(cfg)]);
 }
 
 export function formatStates(states: ServiceState[]): string {
