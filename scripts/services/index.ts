@@ -19,9 +19,22 @@ export async function servicesUp(cfg: Config, log: Log): Promise<ServiceState[]>
   return [await kafkaUp(cfg, log), await redisUp(cfg, log), await cdcUp(cfg, log)];
 }
 
-/** Stops only the processes `servicesUp` started. */
-export async function servicesDown(cfg: Config): Promise<ServiceState[]> {
-  return Promise.all([kafkaDown(cfg), redisDown(cfg), cdcDown(cfg)]);
+const DOWN: Record<string, (cfg: Config) => Promise<ServiceState>> = {
+  kafka: kafkaDown,
+  redis: redisDown,
+  cdc: cdcDown,
+};
+
+/**
+ * Stops the processes `servicesUp` started (none it found running already), or of those only the
+ * services named.
+ */
+export async function servicesDown(cfg: Config, only?: readonly string[]): Promise<ServiceState[]> {
+  return Promise.all(
+    Object.entries(DOWN)
+      .filter(([name]) => only === undefined || only.includes(name))
+      .map(([, down]) => down(cfg)),
+  );
 }
 
 export async function servicesStatus(cfg: Config): Promise<ServiceState[]> {

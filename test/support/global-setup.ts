@@ -8,8 +8,10 @@ import { servicesDown, servicesUp } from '../../scripts/services/index.ts';
 export default async function setup(): Promise<() => Promise<void>> {
   const cfg = loadConfig();
   const states = await servicesUp(cfg, (line) => console.log(`[services] ${line}`));
-  const startedHere = states.some((s) => s.state === 'started');
+  // Only those: a run that restarted the CDC worker (a test kills it) must not stop the broker
+  // the developer started.
+  const startedHere = states.filter((s) => s.state === 'started').map((s) => s.name);
   return async () => {
-    if (startedHere) await servicesDown(cfg);
+    if (startedHere.length > 0) await servicesDown(cfg, startedHere);
   };
 }
