@@ -1,4 +1,13 @@
 export { type BackfillOptions, type BackfillProgress, type BackfillResult, backfill } from './backfill.ts';
+export {
+  type CorrectionState,
+  correctionsPath,
+  type PendingDay,
+  type PendingHour,
+  pendingCorrections,
+  readCorrections,
+  scanCorrections,
+} from './corrections.ts';
 export { type DuckDBSession, openDuckDB, readParquet } from './duckdb.ts';
 export { DUCKDB_HLL_RELATIVE_ERROR, duckdbDialect } from './duckdb-dialect.ts';
 export {
