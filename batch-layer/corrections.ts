@@ -9,7 +9,13 @@
 // moves the watermark past its hour still leaves that hour pending.
 import { join } from 'node:path';
 import { listLog, readVersion } from '../lake/index.ts';
-import { listBatchManifests, readJson, writeJsonAtomic } from './manifest.ts';
+import {
+  type BatchViewManifest,
+  claimedVersions,
+  readBatchManifest,
+  readJson,
+  writeJsonAtomic,
+} from './manifest.ts';
 import { DAY_MS, HOUR_MS } from './time.ts';
 
 /** Commits of one hour no batch view read yet, one entry per scan that found some. */
@@ -52,10 +58,26 @@ export function readCorrections(viewsDir: string): CorrectionState | undefined {
   return readJson<CorrectionState>(correctionsPath(viewsDir));
 }
 
+// A committed manifest never changes: each is read once per process (the serving layer asks every
+// second, and corrections add a batch version a minute).
+const committed = new Map<string, BatchViewManifest>();
+
+function manifestsOf(viewsDir: string): BatchViewManifest[] {
+  const manifests: BatchViewManifest[] = [];
+  for (const version of claimedVersions(viewsDir)) {
+    const key = `${viewsDir}\0${version}`;
+    const manifest = committed.get(key) ?? readBatchManifest(viewsDir, version);
+    if (!manifest) continue;
+    committed.set(key, manifest);
+    manifests.push(manifest);
+  }
+  return manifests;
+}
+
 /** Per UTC day, the lake version its authoritative (highest) batch version recomputed from. */
 function dayLakeVersions(viewsDir: string): Map<string, number> {
   const days = new Map<string, number>();
-  for (const manifest of listBatchManifests(viewsDir)) {
+  for (const manifest of manifestsOf(viewsDir)) {
     for (let t = Date.parse(manifest.from); t < Date.parse(manifest.to); t += DAY_MS)
       days.set(new Date(t).toISOString().slice(0, 10), manifest.lakeVersion ?? -1);
   }

@@ -15,14 +15,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { readWatermark } from '../batch-layer/index.ts';
 import { loadConfig } from '../config/index.ts';
-import { buildDimensions, CATALOG, indexDimensions, toRawRows } from '../contracts/index.ts';
+import { CATALOG } from '../contracts/index.ts';
 import { type GenerateOptions, GroundTruth, generate } from '../generator/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import { createOrchestrator, type Orchestrator, startWorkers, type Workers } from '../orchestration/index.ts';
-import { createGate } from '../quality/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
-import { applySpeedLayerDdl, createClickHouse, insertRaw } from '../speed-layer/index.ts';
-import { asMessages } from './support/messages.ts';
+import { applySpeedLayerDdl, createClickHouse } from '../speed-layer/index.ts';
+import { ingestBoth, minuteOfTraffic } from './support/late.ts';
 import { finished, queuePrefix, untilJob } from './support/orchestration.ts';
 import { answerOrderCells, truthOrderCells } from './support/speed.ts';
 
@@ -38,7 +36,6 @@ const env = {
   TIDEWATER_SPEED_RETENTION_HOURS: '24',
 };
 const cfg = loadConfig(env);
-const dims = indexDimensions(buildDimensions());
 /** Everything accepted, and everything but the events beyond the speed view's retention. */
 const truth = { all: new GroundTruth(), withinRetention: new GroundTruth() };
 /** Events the gate accepted, the truth of accepted_events. */
@@ -69,36 +66,15 @@ interface Answer {
   };
 }
 
-/**
- * Records through the gate, then into the lake (one commit) and the speed view, as both layers
- * would; `beyondRetention`: records the merged answer may lack until their correction.
- */
+/** Records into both layers; `beyondRetention`: records the answer may lack until their correction. */
 async function ingest(traffic: GenerateOptions, beyondRetention = false) {
   const records = [...generate({ seed: seed++, ...traffic })];
   for (const r of records) if (!beyondRetention) truth.withinRetention.add(r);
-  const passed = createGate().run(asMessages(records, truth.all)).accepted;
-  const table = await openTable(lakeTableDir(dataDir), EVENTS_SCHEMA);
-  try {
-    await table.appendBatch(stageAccepted(passed, dims));
-  } finally {
-    table.close();
-  }
-  await insertRaw(
-    client,
-    passed.flatMap((r) => toRawRows(r.event, dims)),
-    `late-test/${seed}`,
-  );
-  accepted.all += passed.length;
-  if (!beyondRetention) accepted.withinRetention += passed.length;
-  return passed.length;
+  const n = await ingestBoth(client, dataDir, records, truth.all, `late-test/${seed}`);
+  accepted.all += n;
+  if (!beyondRetention) accepted.withinRetention += n;
+  return n;
 }
-
-/** `count` clean events over the minute starting at `at`. */
-const lateTraffic = (at: number, count: number): GenerateOptions => ({
-  start: new Date(at).toISOString(),
-  count,
-  rate: count / 60,
-});
 
 async function get(path: string): Promise<Answer> {
   const response = await app.inject({ method: 'GET', url: path });
@@ -180,9 +156,9 @@ it('late events 5 min, 3 h and 2 days below the watermark reach the merged answe
   const threeHours = watermark - 3 * HOUR;
   const twoDays = watermark - 48 * HOUR;
   const counts = [
-    await ingest(lateTraffic(fiveMin, 40)),
-    await ingest(lateTraffic(threeHours, 40)),
-    await ingest(lateTraffic(twoDays, 40), true),
+    await ingest(minuteOfTraffic(fiveMin, 40)),
+    await ingest(minuteOfTraffic(threeHours, 40)),
+    await ingest(minuteOfTraffic(twoDays, 40), true),
   ];
   // Within the speed view's retention (24 h here) the late events show at once; the one 2 days
   // late is missing until its correction.
@@ -222,7 +198,7 @@ it('late events 5 min, 3 h and 2 days below the watermark reach the merged answe
 it('two late batches for one day while its correction runs: each visible at once, corrected in turn', async () => {
   const first = watermark - 2 * HOUR - 30 * MINUTE;
   const second = watermark - 4 * HOUR - 10 * MINUTE;
-  await ingest(lateTraffic(first, 30));
+  await ingest(minuteOfTraffic(first, 30));
   await expectExact();
   const { enqueued } = await scan();
   expect(enqueued).toHaveLength(1);
@@ -233,7 +209,7 @@ it('two late batches for one day while its correction runs: each visible at once
     (j) => j.status === 'active' || finished(j),
   );
   expect(running.status, 'the correction was running when the second batch came').toBe('active');
-  await ingest(lateTraffic(second, 30));
+  await ingest(minuteOfTraffic(second, 30));
   await expectExact();
   await completed(correction?.job ?? '');
   // The first correction read a lake version without the second batch: its hour is still answered
