@@ -17,7 +17,7 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -180,6 +180,7 @@ const note = (into: Map<number, number[]>, hour: number, seen: number, at: numbe
 const allVisible = () =>
   [...sent].every(([hour, times]) => (visibleAt.get(hour)?.length ?? 0) >= times.length);
 let drainUntil = Number.POSITIVE_INFINITY;
+const progress = setInterval(() => say(`${platform.status()}; load ${loadavg()[0]?.toFixed(1)}`), 30_000);
 for (;;) {
   const started = Date.now();
   const speed = await speedByHour();
@@ -194,6 +195,7 @@ for (;;) {
   await sleep(Math.max(0, PROBE_MS - (Date.now() - started)));
 }
 const end = Date.now();
+clearInterval(progress);
 
 const hidden: number[] = [];
 const produced: number[] = [];
@@ -222,7 +224,7 @@ const jobs = (await orchestrator.listJobs({ queue: 'backfill', limit: 10_000 }))
   (j) => j.createdAt >= runStart,
 );
 say(
-  `late events: ${lateSent} sent, ${neverVisible} not visible by the end; ${jobs.length} corrections (${jobs.filter((j) => j.status === 'completed').length} completed)`,
+  `late events: ${lateSent} sent, ${notAccepted} not in the speed view by the end, ${neverVisible} accepted and never visible; ${jobs.length} corrections (${jobs.filter((j) => j.status === 'completed').length} completed)`,
 );
 say(platform.status());
 const delivered = platform.delivered().speed ?? 0;

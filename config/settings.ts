@@ -303,8 +303,8 @@ export const settings = {
   ),
   correctionDelaySeconds: setting(
     'TIDEWATER_CORRECTION_DELAY_SECONDS',
-    z.coerce.number().int().nonnegative().default(60),
-    "A day's correction is enqueued once its first uncorrected late commit was noticed this long ago, so that late events arriving meanwhile join the same job.",
+    z.coerce.number().int().nonnegative().default(300),
+    "A day's correction is enqueued once its oldest uncorrected late commit was noticed this long ago, so that late events arriving meanwhile join the same job: a correction recomputes and reloads the whole day, and with embedded ClickHouse the speed layer's inserts wait behind its load. Within the speed view's retention late events are answered meanwhile.",
   ),
   speedRetentionHours: setting(
     'TIDEWATER_SPEED_RETENTION_HOURS',
