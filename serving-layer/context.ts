@@ -6,6 +6,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import {
+  batchViewDdl,
   batchViewsDir,
   type PendingDay,
   pendingCorrections,
@@ -87,6 +88,7 @@ export class ServingContext {
   readonly maxRows: number;
   readonly queryCache: QueryCache | undefined;
   readonly speedRetentionMs: number;
+  private acceptedBatchTable: Promise<unknown> | undefined;
   private quarantineStore: Promise<QuarantineStore> | undefined;
 
   constructor(readonly options: ServingOptions) {
@@ -135,7 +137,15 @@ export class ServingContext {
   async lateHours(range: { from: number; to: number }, boundary: Boundary | undefined): Promise<LateHour[]> {
     const accepted = this.catalog.find((m) => m.name === ACCEPTED_EVENTS);
     const window = comparedWindow(range, boundary, this.speedRetentionMs, Date.now());
-    return accepted && window ? lateHours(this.clickhouse, accepted, window) : [];
+    if (!accepted || !window) return [];
+    // Batch views loaded before the catalog had the metric left no table of it: an empty one
+    // compares as "the batch view lacks everything", and the speed view answers what it holds.
+    this.acceptedBatchTable ??= this.clickhouse.command({ query: batchViewDdl(accepted) }).catch((error) => {
+      this.acceptedBatchTable = undefined;
+      throw error;
+    });
+    await this.acceptedBatchTable;
+    return lateHours(this.clickhouse, accepted, window);
   }
 
   /** Days below the watermark whose late lake rows the correction scan found no batch view read yet. */
