@@ -1,5 +1,14 @@
 export { type BackfillOptions, type BackfillProgress, type BackfillResult, backfill } from './backfill.ts';
 export {
+  type CorrectionState,
+  correctionsPath,
+  type PendingDay,
+  type PendingHour,
+  pendingCorrections,
+  readCorrections,
+  scanCorrections,
+} from './corrections.ts';
+export {
   applyBatchViewDdl,
   batchTable,
   batchViewDdl,

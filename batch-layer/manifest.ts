@@ -53,7 +53,8 @@ export function metricViewDir(metric: { name: string; version: number }, batchVe
   return join(`${metric.name}_v${metric.version}`, `batch_version=${batchVersion}`);
 }
 
-function claimedVersions(viewsDir: string): number[] {
+/** Batch versions claimed so far, committed or not, oldest first. */
+export function claimedVersions(viewsDir: string): number[] {
   const dir = join(viewsDir, VERSIONS);
   if (!existsSync(dir)) return [];
   return readdirSync(dir)

@@ -21,6 +21,11 @@ export interface BatchWatermark {
   /** Batch view and lake versions of the run that last moved it. */
   batchVersion: number | null;
   lakeVersion: number | null;
+  /**
+   * The newest batch version loaded into ClickHouse by any run, moving the watermark or not (a
+   * correction of a day below it does not): answer caches key on it.
+   */
+  loadedBatchVersion?: number | null;
   updatedAt: string;
 }
 
@@ -52,6 +57,15 @@ export function readWatermark(viewsDir: string): BatchWatermark | undefined {
 
 /** Call only after the batch view of [from, to) was loaded. Never moves the watermark backwards. */
 export function advanceWatermark(viewsDir: string, options: AdvanceOptions): AdvanceResult {
+  const result = advance(viewsDir, options);
+  const loaded = options.batchVersion ?? null;
+  if (!result.state || loaded === null || (result.state.loadedBatchVersion ?? -1) >= loaded) return result;
+  const state = { ...result.state, loadedBatchVersion: loaded, updatedAt: new Date().toISOString() };
+  writeJsonAtomic(watermarkPath(viewsDir), state);
+  return { ...result, state };
+}
+
+function advance(viewsDir: string, options: AdvanceOptions): AdvanceResult {
   const interval = options.intervalMs ?? HOUR_MS;
   if (!Number.isInteger(interval) || interval <= 0) throw new Error(`intervalMs must be a positive integer`);
   if (options.allowedLatenessMs < 0) throw new Error('allowedLatenessMs must not be negative');

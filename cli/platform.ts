@@ -120,7 +120,9 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     if (roles.has('scheduler')) {
       const scheduler = startScheduler(cfg);
       stops.push(() => scheduler.stop());
-      log('scheduler: hourly recompute, optimize every 15 minutes, nightly vacuum, daily validation report');
+      log(
+        'scheduler: hourly recompute, correction scan every minute, optimize every 15 minutes, nightly vacuum, daily validation report',
+      );
     }
     if (roles.has('serve')) {
       const orchestrator = createOrchestrator(cfg);

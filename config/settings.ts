@@ -359,6 +359,21 @@ export const settings = {
     cronOrOff('10 0 * * *'),
     "When the scheduler enqueues the previous UTC day's validation report (UTC cron, or off).",
   ),
+  correctionCron: setting(
+    'TIDEWATER_CORRECTION_CRON',
+    cronOrOff('* * * * *'),
+    "When the scheduler enqueues the correction scan (UTC cron, or off): it reads the lake's new commits, records the hours below the watermark that got late events, and enqueues one backfill per affected day at the lake's newest version.",
+  ),
+  correctionDelaySeconds: setting(
+    'TIDEWATER_CORRECTION_DELAY_SECONDS',
+    z.coerce.number().int().nonnegative().default(300),
+    "A day's correction is enqueued once its oldest uncorrected late commit was noticed this long ago, so that late events arriving meanwhile join the same job: a correction recomputes and reloads the whole day, and with embedded ClickHouse the speed layer's inserts wait behind its load. Within the speed view's retention late events are answered meanwhile.",
+  ),
+  speedRetentionHours: setting(
+    'TIDEWATER_SPEED_RETENTION_HOURS',
+    positiveInt.default(168),
+    'How far back the serving layer answers hours below the watermark from the speed view when it holds accepted events the batch view lacks (late events); older late events are visible once their correction job committed. Keep it within what the speed view keeps.',
+  ),
   auth: setting(
     'TIDEWATER_AUTH',
     flag('1'),

@@ -10,6 +10,7 @@
 //   so its `orders` (distinct order ids) is not additive across categories; units and revenue are.
 //   Line revenue sums to totalMinor only while totals carry no discounts, taxes or shipping.
 import { type Catalog, defineCatalog, type Metric } from './catalog-types.ts';
+import { EVENT_TYPES } from './events.ts';
 
 export * from './catalog-types.ts';
 export * from './metric-sql.ts';
@@ -156,7 +157,22 @@ export const CATALOG = defineCatalog([
     ],
     explodesLines: false,
   },
+  {
+    name: 'accepted_events',
+    version: 1,
+    description:
+      'Events the quality gate accepted, per minute and event type. Both layers count them, so the ' +
+      'serving layer sees where the speed view holds late events the batch view has not read yet.',
+    eventTypes: [...EVENT_TYPES],
+    grain: 'minute',
+    dimensions: [{ name: 'event_type', column: 'event_type' }],
+    measures: [{ name: 'events', kind: 'count' }],
+    explodesLines: false,
+  },
 ]);
+
+/** The metric both layers count every accepted event in: the merge compares them per hour. */
+export const ACCEPTED_EVENTS = 'accepted_events';
 
 export function getMetric(name: string, catalog: Catalog = CATALOG): Metric {
   const metric = catalog.find((m) => m.name === name);

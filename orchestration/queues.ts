@@ -12,6 +12,7 @@ export const QUEUES = [
   'checkpoint',
   'quarantine-replay',
   'validation-report',
+  'correction',
 ] as const;
 export type QueueName = (typeof QUEUES)[number];
 
@@ -27,6 +28,8 @@ export interface JobPayloads {
   'quarantine-replay': { filter: QuarantineFilter; dryRun: boolean };
   /** The UTC day (YYYY-MM-DD) to report on. */
   'validation-report': { day: string };
+  /** Scans the lake for late events below the watermark and enqueues a backfill per affected day. */
+  correction: Record<string, never>;
 }
 
 export type OrchestrationConfig = Pick<
@@ -39,6 +42,7 @@ export type OrchestrationConfig = Pick<
   | 'allowedLatenessMinutes'
   | 'vacuumRetentionHours'
   | 'vacuumOrphanMinutes'
+  | 'correctionDelaySeconds'
 >;
 
 export function isQueueName(name: string): name is QueueName {

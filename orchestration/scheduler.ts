@@ -12,7 +12,7 @@ import type { JobPayloads, QueueName } from './queues.ts';
 const HOUR_MS = 3_600_000;
 const DAY_MS = 86_400_000;
 
-export type ScheduleName = 'recompute' | 'optimize' | 'vacuum' | 'validation-report';
+export type ScheduleName = 'recompute' | 'optimize' | 'vacuum' | 'validation-report' | 'correction';
 
 interface Schedule {
   cron: string;
@@ -31,6 +31,7 @@ function schedules(cfg: Config): Record<ScheduleName, Schedule> {
       data: (at) => ({ until: new Date(Math.floor((at - lateness) / HOUR_MS) * HOUR_MS).toISOString() }),
     },
     optimize: { cron: cfg.optimizeCron, queue: 'optimize', data: () => ({}) },
+    correction: { cron: cfg.correctionCron, queue: 'correction', data: () => ({}) },
     vacuum: {
       cron: cfg.vacuumCron,
       queue: 'vacuum',
@@ -61,6 +62,7 @@ export function startScheduler(cfg: Config, onError: (error: Error) => void = co
     optimize: 0,
     vacuum: 0,
     'validation-report': 0,
+    correction: 0,
   };
 
   async function tick(name: ScheduleName, at: Date): Promise<boolean> {

@@ -8,7 +8,9 @@ import {
   type BackfillResult,
   backfill,
   batchViewsDir,
+  pendingCorrections,
   readWatermark,
+  scanCorrections,
 } from '../batch-layer/index.ts';
 import type { Config } from '../config/index.ts';
 import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable } from '../lake/index.ts';
@@ -19,6 +21,7 @@ import {
   replayWithCurrentRules,
   reportsDir,
 } from '../quality/index.ts';
+import { createOrchestrator } from './orchestrator.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
 
 export interface TaskContext {
@@ -148,6 +151,63 @@ async function validationReport(data: JobPayloads['validation-report'], ctx: Tas
   return { ...report, path };
 }
 
+/**
+ * The correction scan: records the hours the lake's new commits touched, then enqueues a backfill of
+ * each day below the watermark holding rows no batch view read, at the version scanned (one job per
+ * day and version), once its oldest such commit is TIDEWATER_CORRECTION_DELAY_SECONDS old and no
+ * backfill of that day waits or runs: late events arriving meanwhile join the next one.
+ */
+async function correction(_: JobPayloads['correction'], ctx: TaskContext) {
+  const viewsDir = batchViewsDir(ctx.cfg.dataDir);
+  const now = Date.now();
+  const state = await scanCorrections({ lakeDir: lakeTableDir(ctx.cfg.dataDir), viewsDir, now });
+  const watermark = readWatermark(viewsDir);
+  const pending = pendingCorrections(
+    viewsDir,
+    state,
+    watermark && { since: Date.parse(watermark.since), watermark: Date.parse(watermark.watermark) },
+  );
+  const due = pending.filter((d) => d.since <= now - ctx.cfg.correctionDelaySeconds * 1000);
+  const enqueued: { day: string; job: string; created: boolean }[] = [];
+  if (due.length > 0) {
+    const orchestrator = createOrchestrator(ctx.cfg);
+    try {
+      const busy = new Set(
+        (
+          await Promise.all(
+            (['waiting', 'delayed', 'active'] as const).map((status) =>
+              orchestrator.listJobs({ queue: 'backfill', status, limit: 1000 }),
+            ),
+          )
+        )
+          .flat()
+          .map((j) => (j.data as JobPayloads['backfill']).from),
+      );
+      for (const { day } of due) {
+        if (busy.has(day)) continue;
+        const to = dayOf(Date.parse(`${day}T00:00:00Z`) + DAY_MS);
+        const { job, created } = await orchestrator.requestBackfill({
+          from: day,
+          to,
+          asOf: state.scannedVersion,
+        });
+        enqueued.push({ day, job: job.id, created });
+      }
+    } finally {
+      await orchestrator.close();
+    }
+  }
+  return {
+    scannedVersion: state.scannedVersion,
+    pending: pending.map((d) => ({
+      day: d.day,
+      hours: d.hours.length,
+      rows: d.hours.reduce((n, h) => n + h.rows, 0),
+    })),
+    enqueued,
+  };
+}
+
 export const TASKS: { [Q in QueueName]: Task<Q> } = {
   recompute,
   backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data.asOfVersion),
@@ -158,6 +218,7 @@ export const TASKS: { [Q in QueueName]: Task<Q> } = {
   checkpoint: (_, ctx) => withTable(ctx.cfg, (t) => t.checkpoint()),
   'quarantine-replay': replay,
   'validation-report': validationReport,
+  correction,
 };
 
 /** Queues whose jobs write batch views and the watermark: one at a time per process. */

@@ -5,15 +5,23 @@ import { access, constants } from 'node:fs/promises';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
-import { batchViewsDir, readWatermark } from '../batch-layer/index.ts';
+import {
+  batchViewDdl,
+  batchViewsDir,
+  type PendingDay,
+  pendingCorrections,
+  readCorrections,
+  readWatermark,
+} from '../batch-layer/index.ts';
 import { clickhouseDialect as ch } from '../clickhouse/index.ts';
-import { CATALOG, type Catalog, type Metric } from '../contracts/catalog.ts';
+import { ACCEPTED_EVENTS, CATALOG, type Catalog, type Metric } from '../contracts/catalog.ts';
 import { type Dimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import { lakeTableDir, listLog } from '../lake/index.ts';
 import type { Orchestrator } from '../orchestration/index.ts';
 import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { RAW_TABLE } from '../speed-layer/index.ts';
 import { ttlCache } from './cache.ts';
+import { comparedWindow, type LateHour, lateHours } from './corrections.ts';
 import { notFound } from './errors.ts';
 import type { IngestOptions } from './ingest.ts';
 import type { KeyStore } from './keys.ts';
@@ -50,11 +58,18 @@ export interface ServingOptions {
   ingest?: IngestOptions;
   /** Most updates per second one live subscription receives (default 4). */
   liveMaxRate?: number;
+  /**
+   * How far back hours below the watermark are answered from the speed view when it holds late
+   * events the batch view lacks (default 168 h).
+   */
+  speedRetentionHours?: number;
 }
 
 export interface BoundaryState extends Boundary {
   batchVersion: number | null;
   lakeVersion: number | null;
+  /** The newest batch version loaded, below the watermark or not (a correction moves only this). */
+  loadedBatchVersion: number | null;
 }
 
 export interface Provenance {
@@ -73,6 +88,8 @@ export class ServingContext {
   readonly viewsDir: string;
   readonly maxRows: number;
   readonly queryCache: QueryCache | undefined;
+  readonly speedRetentionMs: number;
+  private acceptedBatchTable: Promise<unknown> | undefined;
   private quarantineStore: Promise<QuarantineStore> | undefined;
 
   constructor(readonly options: ServingOptions) {
@@ -82,6 +99,7 @@ export class ServingContext {
     this.lakeDir = lakeTableDir(options.dataDir);
     this.viewsDir = batchViewsDir(options.dataDir);
     this.maxRows = options.maxRows ?? 250_000;
+    this.speedRetentionMs = (options.speedRetentionHours ?? 168) * 3_600_000;
     this.queryCache =
       options.redis &&
       new QueryCache(options.redis.client, options.redis.prefix, options.cacheTtlSeconds ?? 300);
@@ -103,7 +121,37 @@ export class ServingContext {
       since: Date.parse(state.since),
       batchVersion: state.batchVersion,
       lakeVersion: state.lakeVersion,
+      loadedBatchVersion: state.loadedBatchVersion ?? state.batchVersion,
     };
+  }
+
+  private readonly scannedCorrections = ttlCache(1_000, async () => {
+    const state = readWatermark(this.viewsDir);
+    const boundary = state && { since: Date.parse(state.since), watermark: Date.parse(state.watermark) };
+    return pendingCorrections(this.viewsDir, readCorrections(this.viewsDir), boundary);
+  });
+
+  /**
+   * Hours of the range below the watermark, within the speed view's retention, where the speed view
+   * holds accepted events the batch view lacks (none when the catalog has no accepted_events).
+   */
+  async lateHours(range: { from: number; to: number }, boundary: Boundary | undefined): Promise<LateHour[]> {
+    const accepted = this.catalog.find((m) => m.name === ACCEPTED_EVENTS);
+    const window = comparedWindow(range, boundary, this.speedRetentionMs, Date.now());
+    if (!accepted || !window) return [];
+    // Batch views loaded before the catalog had the metric left no table of it: an empty one
+    // compares as "the batch view lacks everything", and the speed view answers what it holds.
+    this.acceptedBatchTable ??= this.clickhouse.command({ query: batchViewDdl(accepted) }).catch((error) => {
+      this.acceptedBatchTable = undefined;
+      throw error;
+    });
+    await this.acceptedBatchTable;
+    return lateHours(this.clickhouse, accepted, window);
+  }
+
+  /** Days below the watermark whose late lake rows the correction scan found no batch view read yet. */
+  corrections(): Promise<PendingDay[]> {
+    return this.scannedCorrections('').catch(() => []);
   }
 
   // max(event_time) of the raw table is answered from its parts' min/max index (ClickHouse's

@@ -1,7 +1,9 @@
 // Metrics answers cached in Redis, shared by API instances. A key is the normalized query plus
 // everything that could change its answer, so an entry is never stale; it is only unreachable once
 // the state moved (the TTL bounds the memory such entries hold):
-// - the boundary (since, watermark, batch and lake version): a backfill or recompute moves it;
+// - the boundary (since, watermark, batch and lake version, and the newest batch version loaded): a
+//   backfill, recompute or correction moves it;
+// - the plan: which layer answers which range (late hours below the watermark go to the speed view);
 // - the speed view's commit state, when the range has a speed segment (speed-layer/commits.ts):
 //   a range ending before `settled` (the newest committed event time minus the allowed lateness)
 //   changes only when a commit touches an event time before `settled`, which `settledSeq` counts,
@@ -53,8 +55,15 @@ export class QueryCache {
       const parts = {
         q: query.identity,
         b: boundary
-          ? [boundary.since, boundary.watermark, boundary.batchVersion, boundary.lakeVersion]
+          ? [
+              boundary.since,
+              boundary.watermark,
+              boundary.batchVersion,
+              boundary.lakeVersion,
+              boundary.loadedBatchVersion,
+            ]
           : null,
+        plan: segments.map((s) => [s.layer, s.from, s.to]),
         speed,
       };
       key = `${this.prefix}:query-cache:${createHash('sha256').update(JSON.stringify(parts)).digest('base64url')}`;

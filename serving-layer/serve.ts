@@ -81,6 +81,7 @@ export async function startServing(
     maxRows: cfg.sqlMaxRows,
     redis: { client: redis, prefix: cfg.queuePrefix },
     cacheTtlSeconds: cfg.queryCacheTtlSeconds,
+    speedRetentionHours: cfg.speedRetentionHours,
     auth: cfg.auth ? { keys, rateLimitPerMinute: cfg.rateLimitPerMinute } : undefined,
     liveMaxRate: cfg.liveMaxRate,
     ingest: {

@@ -36,4 +36,32 @@ describe('planSegments', () => {
       { layer: 'speed', from: 60, to: 100 },
     ]);
   });
+
+  it('gives late ranges inside the span to the speed view, each instant to exactly one layer', () => {
+    let seed = 11;
+    const next = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    for (let i = 0; i < 1000; i++) {
+      const range = { from: next(60), to: 40 + next(60) };
+      const since = next(50);
+      const boundary = { since, watermark: since + next(60) };
+      const late = Array.from({ length: next(4) }, () => {
+        const from = next(100);
+        return { from, to: from + 1 + next(10) };
+      });
+      const segments = planSegments(range, boundary, late);
+      for (let t = range.from; t < range.to; t++) {
+        const owners = segments.filter((s) => s.from <= t && t < s.to);
+        expect(owners).toHaveLength(1);
+        const batch = t >= since && t < boundary.watermark && !late.some((l) => l.from <= t && t < l.to);
+        expect(owners[0]?.layer).toBe(batch ? 'batch' : 'speed');
+      }
+      for (const [j, s] of segments.entries()) {
+        if (j > 0)
+          expect(s.layer, 'neighbours of one layer are one segment').not.toBe(segments[j - 1]?.layer);
+      }
+    }
+  });
 });

@@ -12,7 +12,8 @@ import {
   resolveShape,
 } from '../../contracts/catalog.ts';
 import { LakeCorruptionError } from '../../lake/index.ts';
-import type { BoundaryState, ServingContext } from '../context.ts';
+import type { ServingContext } from '../context.ts';
+import { pendingRanges } from '../corrections.ts';
 import { ApiError, badRequest, ErrorBody } from '../errors.ts';
 import { planSegments, type Segment } from '../merge-plan.ts';
 import { mergedQuery } from '../merged-query.ts';
@@ -57,6 +58,10 @@ export type MetricQuery = z.infer<typeof MetricQuery>;
 
 const Row = z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]));
 const ServedRange = z.object({ layer: z.enum(['batch', 'speed', 'lake']), from: z.string(), to: z.string() });
+const PendingRange = z.union([
+  z.object({ from: z.string(), to: z.string(), layer: z.literal('speed'), events: z.number() }),
+  z.object({ from: z.string(), to: z.string(), layer: z.literal('batch'), lakeRows: z.number() }),
+]);
 export const MetricAnswer = z.object({
   metric: z.string(),
   version: z.number(),
@@ -79,6 +84,14 @@ export const MetricAnswer = z.object({
         'Batch view below the watermark (from `since`), speed view elsewhere; null before any batch run',
       ),
     served: z.array(ServedRange).describe('Which layer answered which part of the range'),
+    corrections: z
+      .object({ pending: z.array(PendingRange) })
+      .nullable()
+      .describe(
+        'Hours below the watermark holding late events no batch view read yet: `speed` ones are answered ' +
+          "from the speed view and include their `events`; `batch` ones (beyond the speed view's retention) " +
+          'lack `lakeRows` lake rows until their correction job commits. Null with `asOf`',
+      ),
     lakeVersion: z
       .number()
       .nullable()
@@ -157,9 +170,8 @@ async function answerLive(
   range: { from: number; to: number },
   shape: QueryShape,
   limit: number,
-  boundary: BoundaryState | undefined,
+  segments: Segment[],
 ): Promise<Answer> {
-  const segments = planSegments(range, boundary);
   const { query, query_params } = mergedQuery(metric, range, segments, { ...shape, limit: limit + 1 });
   const result = await ctx.clickhouse.query({ query, query_params, format: 'JSONEachRow' });
   const text = await result.text();
@@ -254,7 +266,12 @@ export async function answerMetric(
   const shape = shapeOf(metric, query);
   const limit = Math.min(query.limit ?? ctx.maxRows, ctx.maxRows);
   const boundary = ctx.boundary();
-  const live = () => answerLive(ctx, metric, range, shape, limit, boundary);
+  const [late, scanned] =
+    query.asOf === undefined
+      ? await Promise.all([ctx.lateHours(range, boundary), ctx.corrections()])
+      : [[], []];
+  const segments = planSegments(range, boundary, late);
+  const live = () => answerLive(ctx, metric, range, shape, limit, segments);
   const identity = { metric: metric.name, range, shape, limit };
   const [{ value: answer, hit, basis }, provenance] = await Promise.all([
     query.asOf !== undefined
@@ -267,7 +284,7 @@ export async function answerMetric(
         ? ctx.queryCache.through(
             { identity, range, explicitTo: query.to !== undefined },
             boundary,
-            planSegments(range, boundary),
+            segments,
             live,
           )
         : live().then((value) => ({ value, hit: false, basis: 'none' as const })),
@@ -285,6 +302,7 @@ export async function answerMetric(
         }
       : null,
     served: answer.served.map((s) => ({ layer: s.layer, from: iso(s.from), to: iso(s.to) })),
+    corrections: query.asOf === undefined ? { pending: pendingRanges(range, late, scanned) } : null,
     ...provenance,
     lakeVersion: query.asOf === undefined ? provenance.lakeVersion : (answer.lakeVersion ?? null),
     rowCount: answer.rowCount,
