@@ -5,7 +5,8 @@
 import type { Redis } from 'ioredis';
 import { parseCommitNotice, speedCommitsChannel } from '../speed-layer/index.ts';
 import type { ServingContext } from './context.ts';
-import { answerMetric, type MetricAnswerParts, type MetricQuery, renderAnswer } from './routes/metrics.ts';
+import { answerMetric, type MetricAnswerParts, renderAnswer } from './metric-answer.ts';
+import type { MetricQuery } from './metric-query.ts';
 
 const MINUTE_MS = 60_000;
 const floorMinute = (ms: number) => Math.floor(ms / MINUTE_MS) * MINUTE_MS;

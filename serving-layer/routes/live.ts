@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { ServingContext } from '../context.ts';
 import { ApiError, ErrorBody } from '../errors.ts';
 import { type LiveHub, LiveSubscription } from '../live.ts';
-import { MetricQuery, shapeOf } from './metrics.ts';
+import { MetricQuery, shapeOf } from '../metric-query.ts';
 
 const HEARTBEAT_MS = 15_000;
 const RECONNECT_MS = 2_000;
