@@ -2,8 +2,10 @@
 // API) in this process, fed generated traffic at a fixed rate by `tidewater generate` in a second
 // process, for ten minutes. RSS is sampled every 5 s; growth is the least-squares slope of RSS over
 // time after a two-minute warm-up. Buffers between Kafka and the sinks are bounded, so a platform
-// slower than the offered rate builds lag in Kafka, not memory.
-// Last line: {"bench":"soak","events_per_s":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,...}
+// slower than the offered rate builds lag in Kafka, not memory. The lake writer's lag (records on the
+// topic it has not taken) is sampled alike: it must not grow over the run.
+// Last line: {"bench":"soak","events_per_s":N,"lake_events_per_s":N,"lake_lag_max":N,
+// "lake_lag_growth_per_min":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,...}
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -83,6 +85,17 @@ function rssSplitMb(): { anon: number; file: number } {
 }
 
 const samples: { minute: number; rssMb: number }[] = [];
+/** Records on the events topic not yet taken by the lake writer, sampled with the RSS. */
+const lakeLags: { minute: number; lag: number }[] = [];
+const lagAdmin = createKafka(cfg, 'soak-lag').admin();
+await lagAdmin.connect();
+async function sampleLakeLag(minute: number): Promise<void> {
+  const produced = (await lagAdmin.fetchTopicOffsets(cfg.eventsTopic)).reduce(
+    (n, p) => n + Number(p.high),
+    0,
+  );
+  lakeLags.push({ minute, lag: produced - (platform.delivered().lake ?? 0) });
+}
 let peak = 0;
 /** What the process held when RSS peaked. */
 let atPeak = '';
@@ -104,6 +117,7 @@ const timer = setInterval(() => {
     atPeak = `${minute.toFixed(1)} min (${memoryNow()})`;
   }
   samples.push({ minute, rssMb });
+  void sampleLakeLag(minute).catch(() => undefined);
   if (samples.length % 6 === 0) {
     const now = memoryNow();
     const line = `${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB (${now}`;
@@ -118,8 +132,9 @@ const timer = setInterval(() => {
 await new Promise((resolve) => setTimeout(resolve, MINUTES * 60_000));
 clearInterval(timer);
 producer.kill('SIGINT');
-const consumed = platform.delivered().speed ?? 0;
+const { speed: consumed = 0, lake: lakeConsumed = 0 } = platform.delivered();
 const seconds = (performance.now() - started) / 1000;
+await lagAdmin.disconnect();
 await platform.stop();
 
 const admin = createKafka(cfg, 'soak').admin();
@@ -132,9 +147,19 @@ say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);
 const growth = slope(
   samples.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s.rssMb })),
 );
+const lakeLagGrowth = slope(
+  lakeLags.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s.lag })),
+);
+say(
+  `lake writer: ${Math.round(lakeConsumed / seconds)} events/s, lag max ${Math.max(0, ...lakeLags.map((s) => s.lag))}, ` +
+    `end ${lakeLags.at(-1)?.lag ?? 0}, trend ${Math.round(lakeLagGrowth)} records/min after warm-up`,
+);
 report({
   bench: 'soak',
   events_per_s: Math.round(consumed / seconds),
+  lake_events_per_s: Math.round(lakeConsumed / seconds),
+  lake_lag_max: Math.max(0, ...lakeLags.map((s) => s.lag)),
+  lake_lag_growth_per_min: Math.round(lakeLagGrowth),
   offered_events_per_s: RATE,
   peak_rss_mb: Math.round(peak),
   rss_growth_mb_per_min: Math.round(growth * 100) / 100,
