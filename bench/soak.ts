@@ -37,7 +37,7 @@ const env = {
   TIDEWATER_API_PORT: '0',
   TIDEWATER_CLICKHOUSE_HTTP_PORT: '0',
   TIDEWATER_AUTH: '0',
-  LOG_LEVEL: 'error',
+  LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
 };
 const cfg = loadConfig(env);
 

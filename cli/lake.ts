@@ -48,7 +48,7 @@ export function registerLake(program: Command): void {
     .option('--max-records <n>', 'records per lake commit at most', nonNegative('--max-records'))
     .option(
       '--session-timeout <ms>',
-      'how long a silent writer keeps its partitions',
+      'how long a silent writer keeps its partitions (default 30000)',
       nonNegative('--session-timeout'),
     )
     .action(async (flags: { group?: string; maxRecords?: number; sessionTimeout?: number }) => {

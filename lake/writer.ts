@@ -148,6 +148,17 @@ const LAKE_MAX_RECORDS = 50_000;
  */
 const LAKE_MAX_IN_FLIGHT = 1;
 
+/**
+ * kafkajs heartbeats only between the steps of its fetch loop, and a lake fetch is large (tens of
+ * thousands of records per partition, decoded on the event loop): in the all-in-one soak at 50,000
+ * events/s, with the speed layer on the same thread, the lake writer went up to 9 s without a
+ * heartbeat and was evicted from its group about once a minute under the consumers' 10 s default,
+ * each time taking up to a minute of ranges again from Kafka's committed offset (which follows the
+ * lake commits). Its data waits up to a minute for its commit anyway, so a dead writer's
+ * partitions waiting 30 s longer for a new owner cost nothing a reader sees.
+ */
+const LAKE_SESSION_TIMEOUT_MS = 30_000;
+
 export async function startLakeWriter(
   cfg: LakeWriterConfig,
   options: LakeWriterOptions = {},
@@ -184,9 +195,11 @@ export async function startLakeWriter(
     table.close();
   };
   const consumer = new GatedConsumer({
-    maxRecords: LAKE_MAX_RECORDS,
-    maxInFlight: LAKE_MAX_IN_FLIGHT,
     ...consumerOptions,
+    // The CLI passes its flags unset as undefined: the writer's own defaults, not the consumer's.
+    maxRecords: consumerOptions.maxRecords ?? LAKE_MAX_RECORDS,
+    maxInFlight: LAKE_MAX_IN_FLIGHT,
+    sessionTimeoutMs: consumerOptions.sessionTimeoutMs ?? LAKE_SESSION_TIMEOUT_MS,
     groupId,
     kafka,
     topic: cfg.eventsTopic,

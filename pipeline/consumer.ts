@@ -26,7 +26,7 @@ import { type Delivery, groupDelivery, Lane, type PartitionCommit, rangeDelivery
 import type { Gates } from './gates.ts';
 import { fetchPositions, lagOf } from './lag.ts';
 import { parsePending } from './offset-range.ts';
-import { type PartitionStart, PartitionWorker } from './partition.ts';
+import { heartbeating, type PartitionStart, PartitionWorker } from './partition.ts';
 import type {
   ConsumerMetrics,
   DeferredSink,
@@ -308,7 +308,8 @@ export class GatedConsumer<P> {
       this.workers.set(partition, worker);
     }
     try {
-      const ready = await worker.ready;
+      // A new worker waits for the ranges its partitions' earlier workers handed over.
+      const ready = await heartbeating(worker.ready, payload);
       const rewindTo = ready.rewindTo(Number(firstOffset));
       if (rewindTo !== undefined) {
         this.consumer.seek({ topic, partition, offset: String(rewindTo) });

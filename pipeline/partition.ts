@@ -104,14 +104,14 @@ export class PartitionWorker<P> {
       if (end > i) this.advance(messages, end, control);
       i = end;
       if (this.position <= pending.last) return;
-      this.observe(await this.o.delivery.pending(pending, this.hand(this.gathered)));
+      this.observe(await heartbeating(this.o.delivery.pending(pending, this.hand(this.gathered)), control));
       this.o.onDelivered(this.gathered.length);
       this.gathered = [];
       this.pending = undefined;
     }
 
     while (i < messages.length) {
-      await this.room();
+      await heartbeating(this.room(), control);
       if (!control.proceed()) return;
       const chunk = messages.slice(i, i + this.o.maxRecords);
       const range = { first: Number(chunk[0]?.offset), last: Number(chunk[chunk.length - 1]?.offset) };
@@ -200,3 +200,34 @@ export class PartitionWorker<P> {
 }
 
 const noop = () => undefined;
+
+/**
+ * kafkajs heartbeats only when a batch handler asks (or between batches): a handler waiting longer
+ * than the session timeout for room in the sink (the lake's ranges wait behind its commits, which
+ * take seconds on a busy machine) was evicted from the group, and its partitions started over from
+ * Kafka's committed offset, a minute of the lake's work redone. So a wait heartbeats every second;
+ * kafkajs sends at most one per heartbeat interval, and a heartbeat that learns of a rebalance
+ * fails the wait, as after a chunk.
+ */
+const HEARTBEAT_EVERY_MS = 1_000;
+
+export async function heartbeating<T>(
+  waiting: Promise<T>,
+  control: Pick<FetchControl, 'heartbeat'>,
+): Promise<T> {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const beats = new Promise<never>((_, reject) => {
+    const next = () => {
+      if (!stopped) timer = setTimeout(() => control.heartbeat().then(next, reject), HEARTBEAT_EVERY_MS);
+    };
+    next();
+  });
+  beats.catch(noop);
+  try {
+    return await Promise.race([waiting, beats]);
+  } finally {
+    stopped = true;
+    clearTimeout(timer);
+  }
+}

@@ -24,13 +24,15 @@ import {
   txnAppId,
 } from '../lake/index.ts';
 import {
+  type DeferredSink,
   fetchPositions,
   GatedConsumer,
   Lane,
   localGates,
+  parseToken,
   type QuarantineTransactions,
 } from '../pipeline/index.ts';
-import { transactionalQuarantine } from '../quality/index.ts';
+import { type AcceptedRecord, transactionalQuarantine } from '../quality/index.ts';
 import { exited, startTidewater } from './support/child.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
 import { quarantinedSources } from './support/kafka.ts';
@@ -281,6 +283,68 @@ describe('lake writer whose offset commits die after its lake commits', () => {
       await expectExact(reopened, truth, '2025-04-15');
     } finally {
       reopened.close();
+    }
+  }, 180_000);
+});
+
+describe('lake writer whose sink holds a range longer than the group session', () => {
+  it('stays in the group while a range waits for room, and takes each record once', async () => {
+    const { cfg, groupId } = await isolated('lake-d');
+    const kafka = createKafka(cfg, 'test');
+    const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(25, '2025-04-20T00:15:00Z', 12_000));
+    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 200 });
+    const dimensions = await loadPlatformDimensions(cfg.dataDir);
+    const index = indexDimensions(dimensions);
+    const sink = createLakeSink({ buffer, groupId, dimensions: () => index });
+    // Each partition's first range is held past the 6 s session, as behind a slow lake commit on a
+    // busy machine: its next range waits for room (one in flight) inside kafkajs's batch handler.
+    // A member that did not heartbeat meanwhile was evicted and took its ranges again from Kafka.
+    const SESSION_MS = 6_000;
+    const stalled = new Set<number>();
+    const taken: string[] = [];
+    const slow: DeferredSink<readonly AcceptedRecord[]> = {
+      flush: () => sink.flush(),
+      async take(token, range) {
+        taken.push(token);
+        const { partition } = parseToken(token);
+        if (!stalled.has(partition)) {
+          stalled.add(partition);
+          await sleep(SESSION_MS * 1.5);
+        }
+        return sink.take(token, range);
+      },
+    };
+    const consumer = new GatedConsumer({
+      kafka,
+      topic: cfg.eventsTopic,
+      groupId,
+      maxRecords: 500,
+      maxInFlight: 1,
+      sessionTimeoutMs: SESSION_MS,
+      gates: localGates({ dimensions }, () => (accepted) => accepted),
+      sink: slow,
+      quarantine: transactionalQuarantine({
+        kafka,
+        topic: cfg.quarantineTopic,
+        groupId,
+        sourceTopic: cfg.eventsTopic,
+      }),
+    });
+    try {
+      await consumer.start();
+      await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 120_000);
+      await Promise.all([consumer.stop(), buffer.drain()]);
+      expect(stalled.size).toBe(cfg.eventsPartitions);
+      // No range was taken twice: no member lost its partitions mid-range.
+      const ranges = taken.map(parseToken);
+      const records = ranges.reduce((sum, { range }) => sum + range.last - range.first + 1, 0);
+      expect(new Set(taken).size).toBe(taken.length);
+      expect(records).toBe(truth.totals.emitted);
+      await expectExact(table, truth, '2025-04-20');
+      await expectQuarantinedOnce(kafka, cfg.quarantineTopic, truth);
+    } finally {
+      table.close();
     }
   }, 180_000);
 });
