@@ -5,9 +5,10 @@
 // slower than the offered rate builds lag in Kafka, not memory. The lake writer's lag (records on the
 // topic it has not taken) is sampled alike: it must not grow over the run.
 // Last line: {"bench":"soak","events_per_s":N,"lake_events_per_s":N,"lake_lag_max":N,
-// "lake_lag_growth_per_min":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,...}
+// "lake_lag_growth_per_min":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
+// "generator_cores":N,"machine_busy_share":N,"platform_cpu_us_per_event":N,...}
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s]
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -58,6 +59,8 @@ const platform = await startPlatform(cfg, {
   log: say,
 });
 const started = performance.now();
+const cpuAtStart = process.cpuUsage();
+const machineAtStart = machineTicks();
 say(`offering ${RATE} events/s for ${MINUTES} min from a second process...`);
 const producer = spawn(
   process.execPath,
@@ -75,6 +78,32 @@ async function chdbTrackedMb(): Promise<number> {
   });
   const [row] = await result.json<{ value: string | number }>();
   return Number(row?.value ?? 0) / MB;
+}
+
+/**
+ * Where the machine's CPU went: the platform (this process, every thread), the load generator in
+ * its process, and the machine as a whole (the broker's share is the rest). On two cores the
+ * generator's share is capacity the platform does not have: figures from machines whose generator
+ * or broker costs differ compare through these.
+ */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+function machineTicks(): { busy: number; total: number } {
+  const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/);
+  const ticks = fields.map(Number);
+  const total = ticks.reduce((sum, t) => sum + t, 0);
+  // idle and iowait
+  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+}
+/** CPU seconds a process has used so far (user and system), from /proc. */
+function processCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
 }
 
 /** RSS split into anonymous memory and mapped files (libchdb's code alone is a 566 MB file). */
@@ -131,9 +160,23 @@ const timer = setInterval(() => {
 
 await new Promise((resolve) => setTimeout(resolve, MINUTES * 60_000));
 clearInterval(timer);
+const generatorCpu = processCpuSeconds(producer.pid);
+const platformCpu = process.cpuUsage(cpuAtStart);
+const machineAtEnd = machineTicks();
 producer.kill('SIGINT');
 const { speed: consumed = 0, lake: lakeConsumed = 0 } = platform.delivered();
 const seconds = (performance.now() - started) / 1000;
+const platformCpuSeconds = (platformCpu.user + platformCpu.system) / 1e6;
+const cpus = {
+  platform_cores: Math.round((platformCpuSeconds / seconds) * 100) / 100,
+  generator_cores: Math.round((generatorCpu / seconds) * 100) / 100,
+  machine_busy_share:
+    Math.round(
+      ((machineAtEnd.busy - machineAtStart.busy) / (machineAtEnd.total - machineAtStart.total)) * 100,
+    ) / 100,
+  /** CPU the platform spent per event taken, by the speed layer and the lake writer together. */
+  platform_cpu_us_per_event: Math.round((platformCpuSeconds * 1e6) / Math.max(1, consumed + lakeConsumed)),
+};
 await lagAdmin.disconnect();
 await platform.stop();
 
@@ -143,6 +186,10 @@ await admin.deleteTopics({ topics: [cfg.eventsTopic, cfg.quarantineTopic] }).cat
 await admin.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
 
+say(
+  `CPU: platform ${cpus.platform_cores} cores, generator ${cpus.generator_cores}, machine ${Math.round(cpus.machine_busy_share * 100)}% busy; ` +
+    `${cpus.platform_cpu_us_per_event} µs of platform CPU per event taken (speed and lake counted apart)`,
+);
 say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);
 const growth = slope(
   samples.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s.rssMb })),
@@ -164,6 +211,7 @@ report({
   peak_rss_mb: Math.round(peak),
   rss_growth_mb_per_min: Math.round(growth * 100) / 100,
   minutes: MINUTES,
+  ...cpus,
   target_peak_rss_mb: 2048,
   calibration: referenceCalibration(),
 });
