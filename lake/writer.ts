@@ -155,7 +155,7 @@ const LAKE_MAX_IN_FLIGHT = 1;
  * heartbeat and was evicted from its group about once a minute under the consumers' 10 s default,
  * each time taking up to a minute of ranges again from Kafka's committed offset (which follows the
  * lake commits). Its data waits up to a minute for its commit anyway, so a dead writer's
- * partitions waiting 30 s longer for a new owner cost nothing a reader sees.
+ * partitions waiting 20 s longer for a new owner cost nothing a reader sees.
  */
 const LAKE_SESSION_TIMEOUT_MS = 30_000;
 
