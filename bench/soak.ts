@@ -7,7 +7,8 @@
 // Last line: {"bench":"soak","events_per_s":N,"lake_events_per_s":N,"lake_lag_max":N,
 // "lake_lag_growth_per_min":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
 // "generator_cores":N,"machine_busy_share":N,"platform_cpu_us_per_event":N,...}
-// Usage: node --import tsx bench/soak.ts [minutes] [events_per_s]
+// Usage: node --import tsx bench/soak.ts [minutes] [events_per_s]   (LOG_LEVEL=info shows the
+// consumers' group changes, e.g. a member evicted for missing heartbeats)
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
