@@ -85,6 +85,12 @@ function writeConfig(p: ReturnType<typeof paths>, cfg: CdcServiceConfig): void {
       'publication.name': cfg.cdcPublication,
       'publication.autocreate.mode': 'disabled',
       'snapshot.mode': 'initial',
+      // A connector records its position only with a record it sends: on a quiet table nothing was
+      // recorded, and a worker killed within a second of its first changes found no offset when it
+      // started again and took the initial snapshot anew, sending every row once more under new
+      // eventIds (CI saw a row counted twice). Heartbeats record the position every second, table
+      // changes or not (and let PostgreSQL free the WAL of a quiet table).
+      'heartbeat.interval.ms': 1000,
       'tombstones.on.delete': 'false',
       'decimal.handling.mode': 'string',
     }),
@@ -100,6 +106,18 @@ function writeConfig(p: ReturnType<typeof paths>, cfg: CdcServiceConfig): void {
       '',
     ].join('\n'),
   );
+}
+
+/** Debezium's heartbeat topic (`topic.heartbeat.prefix` `__debezium-heartbeat`, then the topic prefix). */
+const heartbeatTopic = (cfg: Pick<Config, 'cdcConnector'>) => `__debezium-heartbeat.${cfg.cdcConnector}`;
+
+/** Whether the worker's offset file holds a position of the connector (a Java-serialized map). */
+function positionRecorded(offsets: string, connector: string): boolean {
+  try {
+    return fs.readFileSync(offsets).includes(connector);
+  } catch {
+    return false;
+  }
 }
 
 interface ConnectorStatus {
@@ -149,7 +167,10 @@ export async function cdcUp(cfg: CdcServiceConfig, log: (line: string) => void):
   const admin = createKafka(cfg, 'services').admin();
   await admin.connect();
   try {
-    await ensureTopics(admin, [{ topic: cdcTopic(cfg), numPartitions: 1, replicationFactor: -1 }]);
+    await ensureTopics(admin, [
+      { topic: cdcTopic(cfg), numPartitions: 1, replicationFactor: -1 },
+      { topic: heartbeatTopic(cfg), numPartitions: 1, replicationFactor: -1 },
+    ]);
   } finally {
     await admin.disconnect();
   }
@@ -190,6 +211,13 @@ export async function cdcUp(cfg: CdcServiceConfig, log: (line: string) => void):
       `${(err as Error).message}; ${trace}\nlast lines of ${p.proc.logFile}:\n${tail(p.proc.logFile)}`,
     );
   }
+  // Started once its position is recorded: a worker killed from then on resumes, not re-snapshots.
+  await waitFor(
+    'the connector’s first recorded offset',
+    async () => positionRecorded(p.offsets, cfg.cdcConnector),
+    60_000,
+    () => runningPid(p.proc) === undefined,
+  );
   return {
     name: 'cdc',
     state: 'started',
