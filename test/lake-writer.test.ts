@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { backfill, queryBatchView, recomputeMetrics } from '../batch-layer/index.ts';
 import { createClickHouse, type MetricRow } from '../clickhouse/index.ts';
+import type { Config } from '../config/index.ts';
 import { getMetric, indexDimensions, loadPlatformDimensions } from '../contracts/index.ts';
 import { openDuck } from '../duckdb/index.ts';
 import type { GroundTruthReport } from '../generator/index.ts';
@@ -27,6 +28,7 @@ import {
   type DeferredSink,
   fetchPositions,
   GatedConsumer,
+  type GatedConsumerOptions,
   Lane,
   localGates,
   parseToken,
@@ -109,6 +111,39 @@ async function expectQuarantinedOnce(kafka: Kafka, topic: string, truth: GroundT
   expect(sources).toHaveLength(truth.totals.bad);
   expect(new Set(sources).size).toBe(truth.totals.bad);
   return sources;
+}
+
+/**
+ * The lake writer's parts, put together as startLakeWriter puts them, with a hand on its sink and
+ * its quarantine transactions: the tests below wrap one of them to stall or to fail.
+ */
+async function lakeParts(cfg: Config, groupId: string, kafka: Kafka) {
+  const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+  const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 200 });
+  const dimensions = await loadPlatformDimensions(cfg.dataDir);
+  const index = indexDimensions(dimensions);
+  const sink = createLakeSink({ buffer, groupId, dimensions: () => index });
+  const transactions = transactionalQuarantine({
+    kafka,
+    topic: cfg.quarantineTopic,
+    groupId,
+    sourceTopic: cfg.eventsTopic,
+  });
+  const consumer = (
+    options: Partial<Pick<GatedConsumerOptions<readonly AcceptedRecord[]>, 'sink' | 'quarantine'>> &
+      Pick<GatedConsumerOptions<readonly AcceptedRecord[]>, 'maxRecords' | 'sessionTimeoutMs'>,
+  ) =>
+    new GatedConsumer({
+      kafka,
+      topic: cfg.eventsTopic,
+      groupId,
+      maxInFlight: 1,
+      gates: localGates({ dimensions }, () => (accepted) => accepted),
+      sink,
+      quarantine: transactions,
+      ...options,
+    });
+  return { table, buffer, sink, transactions, consumer };
 }
 
 describe('lake writer in-process', () => {
@@ -207,16 +242,7 @@ describe('lake writer whose offset commits die after its lake commits', () => {
     // The lake writer's parts, but every quarantine transaction is aborted after its records and
     // offsets are sent, as when the writer dies between its lake commit and that transaction's
     // commit. Each failure ends the partition's lane and the consumer starts it over from Kafka.
-    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
-    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 200 });
-    const dimensions = await loadPlatformDimensions(cfg.dataDir);
-    const index = indexDimensions(dimensions);
-    const transactions = transactionalQuarantine({
-      kafka,
-      topic: cfg.quarantineTopic,
-      groupId,
-      sourceTopic: cfg.eventsTopic,
-    });
+    const { table, buffer, transactions, consumer: lakeConsumer } = await lakeParts(cfg, groupId, kafka);
     let aborted = 0;
     const dying: QuarantineTransactions = {
       async open(partition) {
@@ -232,16 +258,7 @@ describe('lake writer whose offset commits die after its lake commits', () => {
         };
       },
     };
-    const consumer = new GatedConsumer({
-      kafka,
-      topic: cfg.eventsTopic,
-      groupId,
-      maxRecords: 2_000,
-      maxInFlight: 1,
-      gates: localGates({ dimensions }, () => (accepted) => accepted),
-      sink: createLakeSink({ buffer, groupId, dimensions: () => index }),
-      quarantine: dying,
-    });
+    const consumer = lakeConsumer({ maxRecords: 2_000, quarantine: dying });
     const admin = kafka.admin();
     await admin.connect();
     try {
@@ -292,11 +309,7 @@ describe('lake writer whose sink holds a range longer than the group session', (
     const { cfg, groupId } = await isolated('lake-d');
     const kafka = createKafka(cfg, 'test');
     const truth = await produceGenerated(kafka, cfg.eventsTopic, traffic(25, '2025-04-20T00:15:00Z', 12_000));
-    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
-    const buffer = new CommitBuffer(table, { maxBytes: 1 << 30, maxAgeMs: 200 });
-    const dimensions = await loadPlatformDimensions(cfg.dataDir);
-    const index = indexDimensions(dimensions);
-    const sink = createLakeSink({ buffer, groupId, dimensions: () => index });
+    const { table, buffer, sink, consumer: lakeConsumer } = await lakeParts(cfg, groupId, kafka);
     // Each partition's first range is held past the 6 s session, as behind a slow lake commit on a
     // busy machine: its next range waits for room (one in flight) inside kafkajs's batch handler.
     // A member that did not heartbeat meanwhile was evicted and took its ranges again from Kafka.
@@ -315,22 +328,7 @@ describe('lake writer whose sink holds a range longer than the group session', (
         return sink.take(token, range);
       },
     };
-    const consumer = new GatedConsumer({
-      kafka,
-      topic: cfg.eventsTopic,
-      groupId,
-      maxRecords: 500,
-      maxInFlight: 1,
-      sessionTimeoutMs: SESSION_MS,
-      gates: localGates({ dimensions }, () => (accepted) => accepted),
-      sink: slow,
-      quarantine: transactionalQuarantine({
-        kafka,
-        topic: cfg.quarantineTopic,
-        groupId,
-        sourceTopic: cfg.eventsTopic,
-      }),
-    });
+    const consumer = lakeConsumer({ maxRecords: 500, sessionTimeoutMs: SESSION_MS, sink: slow });
     try {
       await consumer.start();
       await waitForCatchUp(kafka, groupId, cfg.eventsTopic, 120_000);
