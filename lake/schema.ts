@@ -1,11 +1,27 @@
-// A lake table's columns, typed in the Delta protocol's own primitive names so one declaration
-// yields the Delta schemaString, the DuckDB column types and the statistics the log carries.
+// A lake table's columns, typed in the Delta protocol's own type names so one declaration yields
+// the Delta schemaString, the DuckDB column types and the statistics the log carries.
+import { duckdbDialect } from '../duckdb/index.ts';
 
-export type DeltaType = 'string' | 'long' | 'integer' | 'boolean' | 'timestamp' | 'date';
+/** Delta's primitive types that the lake writes. */
+export type DeltaType = 'string' | 'long' | 'integer' | 'boolean' | 'timestamp' | 'date' | 'binary';
+
+/** Delta's array and struct types, as its schemaString spells them. */
+export interface ArrayType {
+  type: 'array';
+  elementType: ColumnType;
+  containsNull: boolean;
+}
+
+export interface StructType {
+  type: 'struct';
+  fields: readonly { name: string; type: ColumnType; nullable: boolean }[];
+}
+
+export type ColumnType = DeltaType | ArrayType | StructType;
 
 export interface ColumnDef {
   name: string;
-  type: DeltaType;
+  type: ColumnType;
   nullable: boolean;
   /**
    * Keep min/max statistics in `add` actions (default true). Off for large free-form values such as
@@ -42,7 +58,23 @@ export const DUCKDB_TYPES: Record<DeltaType, string> = {
   boolean: 'BOOLEAN',
   timestamp: 'TIMESTAMPTZ',
   date: 'DATE',
+  binary: 'BLOB',
 };
+
+/** A column name as DuckDB SQL text. */
+export const ident = (name: string): string => duckdbDialect.quote(name);
+
+/** The DuckDB type of any column type: lists and structs nest as Delta's arrays and structs do. */
+export function duckdbType(type: ColumnType): string {
+  if (typeof type === 'string') return DUCKDB_TYPES[type];
+  if (type.type === 'array') return `${duckdbType(type.elementType)}[]`;
+  return `STRUCT(${type.fields.map((f) => `${ident(f.name)} ${duckdbType(f.type)}`).join(', ')})`;
+}
+
+/** A column of a primitive type: the only kind whose values Delta's statistics describe. */
+export const isPrimitive = (c: ColumnDef): c is PrimitiveColumn => typeof c.type === 'string';
+
+export type PrimitiveColumn = Omit<ColumnDef, 'type'> & { type: DeltaType };
 
 /**
  * A lake timestamp (TIMESTAMPTZ, or TIMESTAMP in files written before timestamps were adjusted to
@@ -64,9 +96,15 @@ export const UTC_TIMESTAMPS = 'tidewater.timestampsAdjustedToUtc';
 
 /** Spark's StructType JSON, the form Delta's `metaData.schemaString` holds. */
 export function schemaString(schema: TableSchema): string {
-  const field = (name: string, type: DeltaType, nullable: boolean) => ({
+  const typeJson = (type: ColumnType): unknown =>
+    typeof type === 'string'
+      ? type
+      : type.type === 'array'
+        ? { type: 'array', elementType: typeJson(type.elementType), containsNull: type.containsNull }
+        : { type: 'struct', fields: type.fields.map((f) => field(f.name, f.type, f.nullable)) };
+  const field = (name: string, type: ColumnType, nullable: boolean): unknown => ({
     name,
-    type,
+    type: typeJson(type),
     nullable,
     metadata: {},
   });

@@ -7,7 +7,7 @@ import type { AddFile } from './delta-log/index.ts';
 import { addActions } from './parquet/add-actions.ts';
 import { ident, type StagedBatch } from './parquet/stage.ts';
 import { writePartitioned } from './parquet/write.ts';
-import { DUCKDB_TYPES, type TableSchema } from './schema.ts';
+import { duckdbType, type TableSchema } from './schema.ts';
 
 /**
  * Rows of small batches held in DuckDB before they are written: ~50,000 rows take ~40 MB there
@@ -53,7 +53,7 @@ export class Staging {
       return;
     }
     if (!this.created) {
-      const columns = this.schema.columns.map((c) => `${ident(c.name)} ${DUCKDB_TYPES[c.type]}`);
+      const columns = this.schema.columns.map((c) => `${ident(c.name)} ${duckdbType(c.type)}`);
       await this.connection.run(`CREATE OR REPLACE TEMP TABLE ${this.buffer} (${columns.join(', ')})`);
       this.created = true;
     }

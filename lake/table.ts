@@ -24,7 +24,7 @@ import {
 import { addActions, fromLogPath } from './parquet/add-actions.ts';
 import { ident, type Row, type StagedBatch, stageRows } from './parquet/stage.ts';
 import { filesWithLocalTimestamps, rewriteFiles } from './parquet/write.ts';
-import { DUCKDB_TYPES, hiveTypesSql, schemaString, type TableSchema, UTC_TIMESTAMPS } from './schema.ts';
+import { duckdbType, hiveTypesSql, schemaString, type TableSchema, UTC_TIMESTAMPS } from './schema.ts';
 import { Staging } from './staging.ts';
 import { type FileProblem, LakeCorruptionError, verifyFiles } from './verify.ts';
 
@@ -275,7 +275,7 @@ export class LakeTable {
       return `read_parquet(${sqlStringList(files)}, hive_partitioning = true, hive_types = ${hiveTypesSql(this.schema)})`;
     }
     const columns = [...this.schema.columns, ...this.schema.partitionColumns].map(
-      (c) => `CAST(NULL AS ${DUCKDB_TYPES[c.type]}) AS ${ident(c.name)}`,
+      (c) => `CAST(NULL AS ${duckdbType(c.type)}) AS ${ident(c.name)}`,
     );
     return `(SELECT ${columns.join(', ')} WHERE false)`;
   }

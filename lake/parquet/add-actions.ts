@@ -7,7 +7,14 @@ import { relative, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString, sqlStringList } from '../../duckdb/index.ts';
 import type { AddFile, PartitionValues } from '../delta-log/index.ts';
-import { type ColumnDef, DUCKDB_TYPES, partitionValue, type TableSchema } from '../schema.ts';
+import {
+  type ColumnDef,
+  DUCKDB_TYPES,
+  isPrimitive,
+  type PrimitiveColumn,
+  partitionValue,
+  type TableSchema,
+} from '../schema.ts';
 import { CHECKSUM_TAG, sha256OfFile } from '../verify.ts';
 
 const ISO_MS = `'%Y-%m-%dT%H:%M:%S.%gZ'`;
@@ -23,7 +30,7 @@ const ofColumn = (c: ColumnDef, value: string) =>
  * Delta writes statistics in the JSON form of the value; timestamps as ISO-8601 UTC. The footer
  * holds each row group's bounds as text, so they are typed back before taking the file's bound.
  */
-function statValue(c: ColumnDef, aggregate: 'min' | 'max'): string {
+function statValue(c: PrimitiveColumn, aggregate: 'min' | 'max'): string {
   const bound = `${aggregate}(${ofColumn(c, `CAST(stats_${aggregate}_value AS ${DUCKDB_TYPES[c.type]})`)})`;
   if (c.type === 'timestamp') return `strftime(${bound}, ${ISO_MS})`;
   if (c.type === 'date') return `CAST(${bound} AS VARCHAR)`;
@@ -33,20 +40,22 @@ function statValue(c: ColumnDef, aggregate: 'min' | 'max'): string {
 const jsonObject = (entries: readonly [string, string][]) =>
   `json_object(${entries.map(([k, v]) => `'${k}', ${v}`).join(', ')})`;
 
-/** Booleans carry no min/max in Delta statistics; nullCount covers every column. */
+/**
+ * Booleans and binaries carry no min/max in Delta statistics; nullCount covers every primitive
+ * column (a nested column's leaves are not columns of their own in the footer's sense here).
+ */
 function statsSql(schema: TableSchema): string {
-  const bounded = schema.columns.filter((c) => c.type !== 'boolean' && c.minMax !== false);
-  const [first] = schema.columns;
-  if (!first) throw new Error(`${schema.name} has no columns`);
+  const primitive = schema.columns.filter(isPrimitive);
+  const bounded = primitive.filter((c) => c.type !== 'boolean' && c.type !== 'binary' && c.minMax !== false);
+  const [first] = primitive;
+  if (!first) throw new Error(`${schema.name} has no primitive column to count its rows by`);
   return jsonObject([
     ['numRecords', `CAST(sum(${ofColumn(first, 'row_group_num_rows')}) AS BIGINT)`],
     ['minValues', jsonObject(bounded.map((c) => [c.name, statValue(c, 'min')]))],
     ['maxValues', jsonObject(bounded.map((c) => [c.name, statValue(c, 'max')]))],
     [
       'nullCount',
-      jsonObject(
-        schema.columns.map((c) => [c.name, `CAST(sum(${ofColumn(c, 'stats_null_count')}) AS BIGINT)`]),
-      ),
+      jsonObject(primitive.map((c) => [c.name, `CAST(sum(${ofColumn(c, 'stats_null_count')}) AS BIGINT)`])),
     ],
   ]);
 }

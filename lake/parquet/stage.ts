@@ -6,7 +6,7 @@
 //   most raw-row columns are '' for most event types.
 import { type DuckDBBlobValue, type DuckDBConnection, DuckDBDataChunk } from '@duckdb/node-api';
 import type { ColumnDef, TableSchema } from '../schema.ts';
-import { DUCKDB_TYPES } from '../schema.ts';
+import { DUCKDB_TYPES, duckdbType, ident, isPrimitive } from '../schema.ts';
 
 export type LakeValue = string | number | boolean | null;
 export type Row = Readonly<Record<string, LakeValue>>;
@@ -25,20 +25,26 @@ export interface StagedBatch {
 const STAGE_TABLE = 'lake_stage';
 const CHUNK_ROWS = 2048;
 
-export const ident = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+export { ident };
 
 const emptyAsNull = (c: ColumnDef) => c.type === 'string' && !c.nullable;
 
 function stagedType(c: ColumnDef): string {
-  if (c.type === 'long') return 'DOUBLE';
-  if (c.type === 'timestamp' || c.type === 'date') return 'VARCHAR';
-  return DUCKDB_TYPES[c.type];
+  // Nested values would cross into native code one object at a time: such tables stage with SQL.
+  if (!isPrimitive(c))
+    throw new Error(`column ${c.name}: rows of nested types are staged with SQL, not appended`);
+  const { type } = c;
+  if (type === 'long') return 'DOUBLE';
+  if (type === 'timestamp' || type === 'date') return 'VARCHAR';
+  return DUCKDB_TYPES[type];
 }
 
 function typedColumn(c: ColumnDef): string {
   const col = ident(c.name);
   if (emptyAsNull(c)) return `coalesce(${col}, '') AS ${col}`;
-  if (stagedType(c) !== DUCKDB_TYPES[c.type]) return `CAST(${col} AS ${DUCKDB_TYPES[c.type]}) AS ${col}`;
+  const staged = stagedType(c);
+  const type = duckdbType(c.type);
+  if (staged !== type) return `CAST(${col} AS ${type}) AS ${col}`;
   return col;
 }
 
