@@ -108,18 +108,21 @@ export function registerLake(program: Command): void {
 
   lake
     .command('optimize')
-    .description('compact small files of each partition (no data change)')
+    .description('compact small files of each partition of the events and quarantine tables (no data change)')
     .action(async () => {
       if (await viaQueue('optimize', {})) return;
-      const result = await withTable((t) => t.optimize());
-      console.log(
-        `optimize: version ${result.version}, ${result.filesRemoved} files -> ${result.filesAdded}`,
-      );
+      const { eachLakeTable } = await import('../lake/index.ts');
+      await eachLakeTable(config().dataDir, async (t, name) => {
+        const result = await t.optimize();
+        console.log(
+          `optimize ${name}: version ${result.version}, ${result.filesRemoved} files -> ${result.filesAdded}`,
+        );
+      });
     });
 
   lake
     .command('vacuum')
-    .description('delete files no snapshot within the retention references')
+    .description('delete files no snapshot of the events or quarantine table within the retention references')
     .option(
       '--retention-hours <h>',
       'keep files referenced within this many hours',
@@ -137,7 +140,10 @@ export function registerLake(program: Command): void {
         orphanMinutes: flags.orphanMinutes ?? config().vacuumOrphanMinutes,
       };
       if (await viaQueue('vacuum', options)) return;
-      const { deleted } = await withTable((t) => t.vacuum(options));
-      console.log(`vacuum: deleted ${deleted.length} file(s)`);
+      const { eachLakeTable } = await import('../lake/index.ts');
+      await eachLakeTable(config().dataDir, async (t, name) => {
+        const { deleted } = await t.vacuum(options);
+        console.log(`vacuum ${name}: deleted ${deleted.length} file(s)`);
+      });
     });
 }

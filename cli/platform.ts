@@ -9,9 +9,8 @@ import type { Config } from '../config/index.ts';
 import { type LiveDimensions, openPlatformDimensions } from '../contracts/index.ts';
 import { generate, paced, produceToKafka } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
-import { lakeTableDir, startLakeWriter } from '../lake/index.ts';
+import { lakeTableDir, QuarantineLakeWriter, quarantineTableDir, startLakeWriter } from '../lake/index.ts';
 import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
-import { QuarantineLakeWriter, quarantineTableDir } from '../quality/index.ts';
 import { startServing } from '../serving-layer/index.ts';
 import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
 import type { Role } from './roles.ts';
@@ -97,6 +96,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         topic: cfg.quarantineTopic,
         root: quarantineTableDir(cfg.dataDir),
         groupId: cfg.quarantineGroup,
+        commitPolicy: { maxBytes: cfg.lakeCommitMb * 1024 * 1024, maxAgeMs: cfg.lakeCommitSeconds * 1000 },
       });
       await quarantine.start();
       stops.push(() => quarantine.stop());

@@ -28,12 +28,13 @@ const filterOf = ({ rule, eventType, from, to, limit }: QuarantineFilter): Quara
   limit,
 });
 
-/** The store's module (DuckDB, Kafka) loads only for the commands that use it. */
+/** The store's modules (DuckDB, Kafka) load only for the commands that use it. */
+const lake = () => import('../lake/index.ts');
 const quarantine = () => import('../quality/quarantine/index.ts');
 
 async function withStore<T>(use: (store: QuarantineStore) => Promise<T>): Promise<T> {
-  const { QuarantineStore, quarantineTableDir } = await quarantine();
-  const store = await QuarantineStore.open(quarantineTableDir(config().dataDir));
+  const { openQuarantineStore, quarantineTableDir } = await lake();
+  const store = await openQuarantineStore(quarantineTableDir(config().dataDir));
   try {
     return await use(store);
   } finally {

@@ -3,8 +3,21 @@ export { stageAccepted } from './event-rows.ts';
 export { EVENTS_SCHEMA, type LakeRow, lakeTableDir } from './events.ts';
 export type { LakeValue, Row, StagedBatch } from './parquet/stage.ts';
 export {
+  openQuarantineStore,
+  openQuarantineTable,
+  QUARANTINE_SCHEMA,
+  quarantineTableDir,
+} from './quarantine-table.ts';
+export {
+  MALFORMED_QUARANTINE_RULE,
+  QuarantineLakeWriter,
+  type QuarantineLakeWriterOptions,
+} from './quarantine-writer.ts';
+export {
   type ColumnDef,
+  type ColumnType,
   type DeltaType,
+  isPrimitive,
   type PartitionColumnDef,
   type TableSchema,
   UTC_TIMESTAMPS,
@@ -22,6 +35,7 @@ export {
   TxnConflictError,
   type VacuumOptions,
 } from './table.ts';
+export { eachLakeTable, LAKE_TABLES, type LakeTableName } from './tables.ts';
 export { CHECKSUM_TAG, type FileProblem, LakeCorruptionError, sha256OfFile, verifyFiles } from './verify.ts';
 export {
   createLakeSink,

@@ -13,11 +13,10 @@ import {
   scanCorrections,
 } from '../batch-layer/index.ts';
 import type { Config } from '../config/index.ts';
-import { EVENTS_SCHEMA, type LakeTable, lakeTableDir, openTable } from '../lake/index.ts';
+import { eachLakeTable, lakeTableDir, openQuarantineStore, quarantineTableDir } from '../lake/index.ts';
 import {
   FileReportStore,
-  QuarantineStore,
-  quarantineTableDir,
+  type QuarantineStore,
   replayWithCurrentRules,
   reportsDir,
 } from '../quality/index.ts';
@@ -93,17 +92,8 @@ const recompute: Task<'recompute'> = (data, ctx) => {
   return runBackfill(ctx, dayOf(firstDay), dayOf(lastDay + DAY_MS));
 };
 
-async function withTable<T>(cfg: Config, use: (table: LakeTable) => Promise<T>): Promise<T> {
-  const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
-  try {
-    return await use(table);
-  } finally {
-    table.close();
-  }
-}
-
 async function replay(data: JobPayloads['quarantine-replay'], ctx: TaskContext) {
-  const store = await QuarantineStore.open(quarantineTableDir(ctx.cfg.dataDir));
+  const store = await openQuarantineStore(quarantineTableDir(ctx.cfg.dataDir));
   try {
     return await replayWithCurrentRules({
       store,
@@ -133,7 +123,7 @@ async function validationReport(data: JobPayloads['validation-report'], ctx: Tas
   const gate = { minutes: windows.length, in: 0, accepted: 0, rejected: 0, duplicates: 0, late: 0 };
   for (const w of windows)
     for (const k of ['in', 'accepted', 'rejected', 'duplicates', 'late'] as const) gate[k] += w[k];
-  const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
+  const store = await openQuarantineStore(quarantineTableDir(cfg.dataDir));
   let quarantine: Awaited<ReturnType<QuarantineStore['summary']>>;
   try {
     quarantine = await store.summary({
@@ -211,11 +201,10 @@ async function correction(_: JobPayloads['correction'], ctx: TaskContext) {
 export const TASKS: { [Q in QueueName]: Task<Q> } = {
   recompute,
   backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data.asOfVersion),
-  optimize: (_, ctx) => withTable(ctx.cfg, (t) => t.optimize()),
-  vacuum: async (data, ctx) => ({
-    deleted: (await withTable(ctx.cfg, (t) => t.vacuum(data))).deleted.length,
-  }),
-  checkpoint: (_, ctx) => withTable(ctx.cfg, (t) => t.checkpoint()),
+  optimize: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.optimize()),
+  vacuum: (data, ctx) =>
+    eachLakeTable(ctx.cfg.dataDir, async (t) => ({ deleted: (await t.vacuum(data)).deleted.length })),
+  checkpoint: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.checkpoint()),
   'quarantine-replay': replay,
   'validation-report': validationReport,
   correction,

@@ -10,7 +10,6 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import type { Redis } from 'ioredis';
-import { quarantineTableDir } from '../quality/index.ts';
 import { readSpeedState } from '../speed-layer/index.ts';
 import { installAuth } from './auth.ts';
 import { ServingContext, type ServingOptions } from './context.ts';
@@ -57,7 +56,7 @@ async function openSql(ctx: ServingContext, app: FastifyInstance): Promise<SqlAv
       database: sql.database ?? 'tidewater',
       lanes: sql.lanes ?? 2,
       readerUrl: sql.readerUrl,
-      quarantineDir: quarantineTableDir(ctx.dataDir),
+      quarantineFiles: async () => (await ctx.quarantine()).files(),
       cacheMs: sql.cacheMs ?? 1_000,
       state: ctx.options.redis && answersDependOn(ctx, ctx.options.redis),
       limits: {

@@ -16,9 +16,9 @@ import {
 import { clickhouseDialect as ch } from '../clickhouse/index.ts';
 import { ACCEPTED_EVENTS, CATALOG, type Catalog, type Metric } from '../contracts/catalog.ts';
 import { type Dimensions, loadPlatformDimensions } from '../contracts/index.ts';
-import { lakeTableDir, listLog } from '../lake/index.ts';
+import { lakeTableDir, listLog, openQuarantineStore, quarantineTableDir } from '../lake/index.ts';
 import type { Orchestrator } from '../orchestration/index.ts';
-import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
+import type { QuarantineStore } from '../quality/index.ts';
 import { RAW_TABLE } from '../speed-layer/index.ts';
 import { ttlCache } from './cache.ts';
 import { comparedWindow, type LateHour, lateHours } from './corrections.ts';
@@ -180,14 +180,19 @@ export class ServingContext {
 
   private readonly quarantineCounts = ttlCache(5_000, async (key) => {
     const [from, to] = key.split('/');
-    this.quarantineStore ??= QuarantineStore.open(quarantineTableDir(this.dataDir));
-    const summary = await (await this.quarantineStore).summary({ from, to });
+    const summary = await (await this.quarantine()).summary({ from, to });
     return {
       total: summary.total,
       byRule: Object.fromEntries(summary.byRule.map((r) => [r.ruleId, r.count])),
       basis: 'rejected_at' as const,
     };
   });
+
+  /** The quarantine table's store, opened on first use. */
+  quarantine(): Promise<QuarantineStore> {
+    this.quarantineStore ??= openQuarantineStore(quarantineTableDir(this.dataDir));
+    return this.quarantineStore;
+  }
 
   async provenance(range: { from: number; to: number }): Promise<Provenance> {
     const [lakeVersion, newest, quarantined] = await Promise.all([

@@ -3,7 +3,7 @@
 // catalog queries. Answers must equal the REST API's, and every hostile statement of the SQL
 // endpoint's corpus must be refused here too.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
@@ -12,6 +12,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { CATALOG } from '../contracts/index.ts';
+import { openQuarantineTable, quarantineTableDir } from '../lake/index.ts';
+import { type QuarantineRowJson, quarantineRowsSql } from '../lake/quarantine-table.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer, KeyStore } from '../serving-layer/index.ts';
 import { GRAFANA_QUERIES } from './fixtures/grafana-clickhouse.ts';
@@ -236,6 +238,52 @@ describe('the quarantine table', () => {
     );
     const reader = await post('SELECT count() FROM tidewater_quality.quarantine');
     expect(reader.headers.get('x-clickhouse-exception-code')).toBe('497');
+  });
+
+  it("reads the Delta table's newest version: files a compaction replaced are not read again", async () => {
+    const row = (offset: number): QuarantineRowJson => ({
+      rejected_at: Date.UTC(2025, 5, 1, 10, offset),
+      source_topic: 'events',
+      source_partition: 0,
+      source_offset: offset,
+      source_key: null,
+      source_timestamp: Date.UTC(2025, 5, 1, 10, offset),
+      event_id: `e-${offset}`,
+      event_type: 'order',
+      event_time: null,
+      rule_ids: ['contract', 'range.total'],
+      failures: [
+        { rule_id: 'contract', severity: 'quarantine', message: 'bad' },
+        { rule_id: 'range.total', severity: 'quarantine', message: 'negative' },
+      ],
+      original: Buffer.from(`{"offset":${offset}}`).toString('base64'),
+      quarantine_partition: 0,
+      quarantine_offset: offset,
+    });
+    const table = await openQuarantineTable(quarantineTableDir(dataDir));
+    try {
+      for (const offsets of [
+        [0, 1, 2],
+        [3, 4],
+      ]) {
+        const file = join(dataDir, `quarantine-${offsets[0]}.ndjson`);
+        writeFileSync(file, offsets.map((o) => JSON.stringify(row(o))).join('\n'));
+        await table.appendBatch(async () => quarantineRowsSql(file), {
+          txn: [{ appId: 'quarantine:0', version: (offsets.at(-1) as number) + 1 }],
+        });
+      }
+      // The two files stay on disk, removed from the table, until a vacuum.
+      expect((await table.optimize()).filesRemoved).toBe(2);
+    } finally {
+      table.close();
+    }
+    const answer = await post(
+      'SELECT count(), sum(length(rule_ids)), sum(length(original)) FROM tidewater_quality.quarantine',
+      '',
+      engineerKey,
+    );
+    expect(answer.status, answer.text).toBe(200);
+    expect(answer.text).toBe(`5\t10\t${[0, 1, 2, 3, 4].reduce((n, o) => n + `{"offset":${o}}`.length, 0)}\n`);
   });
 });
 

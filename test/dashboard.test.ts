@@ -22,14 +22,15 @@ import { buildDimensions, CATALOG, indexDimensions, type RawRow, toRawRows } fro
 import { generate } from '../generator/index.ts';
 import type { Kafka } from '../kafka/index.ts';
 import { createKafka, ensureTopics } from '../kafka/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import {
-  createGate,
-  type GateResult,
+  EVENTS_SCHEMA,
+  lakeTableDir,
+  openTable,
   QuarantineLakeWriter,
-  QuarantinePublisher,
   quarantineTableDir,
-} from '../quality/index.ts';
+  stageAccepted,
+} from '../lake/index.ts';
+import { createGate, type GateResult, QuarantinePublisher } from '../quality/index.ts';
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
 import { KeyStore } from '../serving-layer/keys.ts';
 import { dashboardRoutes } from '../serving-layer/routes/dashboard.ts';

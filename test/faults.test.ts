@@ -24,11 +24,13 @@ import {
   EVENTS_SCHEMA,
   LakeCorruptionError,
   lakeTableDir,
+  openQuarantineStore,
   openTable,
+  QuarantineLakeWriter,
+  quarantineTableDir,
   startLakeWriter,
 } from '../lake/index.ts';
 import { createOrchestrator, startWorkers } from '../orchestration/index.ts';
-import { QuarantineLakeWriter, QuarantineStore, quarantineTableDir } from '../quality/index.ts';
 import { kafkaDown, kafkaUp, redisDown, redisUp } from '../scripts/services/index.ts';
 import { startSpeedLayer } from '../speed-layer/index.ts';
 import { quarantinedSources } from './support/kafka.ts';
@@ -237,7 +239,7 @@ describe('Kafka broker stopped and restarted during ingest', () => {
     expect(new Set(sources).size).toBe(report.totals.bad);
     // The quarantine table's writer rode out the restart too (kafkajs does not restart a consumer
     // after a non-retriable error, which a broker restart can end in).
-    const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
+    const store = await openQuarantineStore(quarantineTableDir(cfg.dataDir));
     try {
       let total = -1;
       for (let i = 0; i < 240 && total !== report.totals.bad; i++) {

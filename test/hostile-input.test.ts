@@ -13,8 +13,14 @@ import { Rng, type TidewaterEvent } from '../contracts/index.ts';
 import { openDuck } from '../duckdb/index.ts';
 import { type GeneratedRecord, GroundTruth, generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka } from '../kafka/index.ts';
-import { EVENTS_SCHEMA, lakeTableDir, openTable } from '../lake/index.ts';
-import { type QuarantinedRecord, QuarantineStore, quarantineTableDir } from '../quality/index.ts';
+import {
+  EVENTS_SCHEMA,
+  lakeTableDir,
+  openQuarantineStore,
+  openTable,
+  quarantineTableDir,
+} from '../lake/index.ts';
+import type { QuarantinedRecord } from '../quality/index.ts';
 import { HOSTILE_KINDS, type HostileRecord, hostileRecords } from './support/hostile.ts';
 import { isolation } from './support/isolation.ts';
 import { answerOrderCells, truthOrderCells, waitForCatchUp } from './support/speed.ts';
@@ -144,7 +150,7 @@ afterAll(async () => {
 
 /** Every record of the quarantine table, with its bytes. */
 async function quarantined(): Promise<QuarantinedRecord[]> {
-  const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
+  const store = await openQuarantineStore(quarantineTableDir(cfg.dataDir));
   try {
     return await store.replayPage({}, undefined, 1_000_000);
   } finally {

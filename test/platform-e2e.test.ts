@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Platform, startPlatform } from '../cli/platform.ts';
 import type { GroundTruthReport } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
-import { QuarantineStore, quarantineTableDir } from '../quality/index.ts';
+import { openQuarantineStore, quarantineTableDir } from '../lake/index.ts';
 import { type Isolated, imperfectTraffic, isolation } from './support/isolation.ts';
 import { answerOrderCells, produceGenerated, truthOrderCells, waitForCatchUp } from './support/speed.ts';
 
@@ -95,7 +95,7 @@ describe('the running platform', () => {
   });
 
   it('quarantines exactly the injected bad records', async () => {
-    const store = await QuarantineStore.open(quarantineTableDir(env.cfg.dataDir));
+    const store = await openQuarantineStore(quarantineTableDir(env.cfg.dataDir));
     try {
       let total = -1;
       for (let i = 0; i < 120 && total !== truth.totals.bad; i++) {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -16,20 +16,28 @@ import {
   produceRequests,
 } from '../kafka/index.ts';
 import {
+  listLog,
+  MALFORMED_QUARANTINE_RULE,
+  openQuarantineStore,
+  openQuarantineTable,
+  QuarantineLakeWriter,
+  quarantineTableDir,
+} from '../lake/index.ts';
+import { type QuarantineRowJson, quarantineRowsSql } from '../lake/quarantine-table.ts';
+import {
   decodeQuarantine,
   encodeQuarantine,
   MAX_QUARANTINED_BYTES,
-  QuarantineLakeWriter,
+  parseQuarantineValue,
   QuarantinePublisher,
-  QuarantineStore,
-  quarantineTableDir,
+  type QuarantineStore,
   renderOriginal,
   replayQuarantine,
   sourceId,
   type ValidationResult,
 } from '../quality/quarantine/index.ts';
 import type { RawMessage, RejectedRecord, RuleFailure } from '../quality/types.ts';
-import { consumeAll } from './support/kafka.ts';
+import { consumeAll, type ReceivedMessage } from './support/kafka.ts';
 
 /** Not valid UTF-8 in any position: a lone continuation byte, a truncated sequence, 0xFF. */
 const INVALID_UTF8 = Buffer.from([0x80, 0xe2, 0x82, 0xff, 0x00]);
@@ -177,6 +185,24 @@ function rejections(sourceTopic: string): RejectedRecord[] {
   return out;
 }
 
+/** Every row of the quarantine table's newest version, read from its files without the store. */
+async function rowsOf(store: QuarantineStore): Promise<Record<string, unknown>[]> {
+  const files = await store.files();
+  if (files.length === 0) return [];
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const list = files.map((f) => `'${f}'`).join(', ');
+    const reader = await connection.runAndReadAll(
+      `SELECT * FROM read_parquet([${list}], hive_partitioning = true)`,
+    );
+    return reader.getRowObjectsJS();
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
 describe('quarantine through the local broker and the lake', () => {
   const cfg = loadConfig();
   const run = randomUUID();
@@ -205,38 +231,25 @@ describe('quarantine through the local broker and the lake', () => {
     }
   }
 
-  /** Every row of the table as written, read without the store. */
-  async function tableRows(): Promise<Record<string, unknown>[]> {
-    const instance = await DuckDBInstance.create(':memory:');
-    const connection = await instance.connect();
-    try {
-      const reader = await connection.runAndReadAll(
-        `SELECT * FROM read_parquet('${root}/day=*/*.parquet', hive_partitioning = true)`,
-      );
-      return reader.getRowObjectsJS();
-    } finally {
-      connection.closeSync();
-      instance.closeSync();
-    }
+  const tableRows = () => rowsOf(store);
+
+  /** The files of the table's newest version, relative to its root. */
+  async function tableFiles(): Promise<string[]> {
+    return (await store.files()).map((f) => f.slice(root.length + 1)).sort();
   }
 
-  async function partFiles(): Promise<string[]> {
-    const days = (await readdir(root)).filter((d) => d.startsWith('day='));
-    const files = await Promise.all(
-      days.map(async (d) => (await readdir(join(root, d))).map((f) => `${d}/${f}`)),
-    );
-    return files.flat().sort();
-  }
-
-  async function messagesIn(topic: string): Promise<number> {
+  async function topicOffsets(topic: string) {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      const offsets = await admin.fetchTopicOffsets(topic);
-      return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+      return await admin.fetchTopicOffsets(topic);
     } finally {
       await admin.disconnect();
     }
+  }
+
+  async function messagesIn(topic: string): Promise<number> {
+    return (await topicOffsets(topic)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
   }
 
   beforeAll(async () => {
@@ -250,7 +263,7 @@ describe('quarantine through the local broker and the lake', () => {
       { topic: quarantineTopic, numPartitions: 3, replicationFactor: 1 },
     ]);
     await admin.disconnect();
-    store = await QuarantineStore.open(root);
+    store = await openQuarantineStore(root);
   });
 
   afterAll(async () => {
@@ -287,18 +300,29 @@ describe('quarantine through the local broker and the lake', () => {
       (r) => renderOriginal(Buffer.from(r.original as Uint8Array))?.encoding === 'base64',
     );
     expect(undecodable.length).toBeGreaterThan(5);
-    const files = await partFiles();
-    expect(files.every((f) => /^day=2025-01-0[12]\/part-\d+-\d+-\d+\.parquet$/.test(f))).toBe(true);
+    // A Delta table: its files by day, and per quarantine partition how far it holds the topic.
+    const files = await tableFiles();
+    expect(files.every((f) => /^day=2025-01-0[12]\/part-[0-9a-f-]{36}\.parquet$/.test(f))).toBe(true);
     expect(new Set(files.map((f) => f.slice(0, 14)))).toEqual(new Set(['day=2025-01-01', 'day=2025-01-02']));
+    expect((await listLog(root)).versions.length).toBeGreaterThan(1);
+    const table = await openQuarantineTable(root);
+    try {
+      for (const { partition, high } of await topicOffsets(quarantineTopic))
+        expect(await table.txnVersion(`${quarantineTopic}:${partition}`)).toBe(Number(high) || undefined);
+    } finally {
+      table.close();
+    }
   });
 
   it('neither duplicates nor loses records when restarted, even from the beginning of the topic', async () => {
-    const before = await partFiles();
+    const before = await tableFiles();
+    const versions = (await listLog(root)).versions.length;
     await writer().runUntilCaughtUp();
-    expect(await partFiles()).toEqual(before);
+    expect(await tableFiles()).toEqual(before);
+    expect((await listLog(root)).versions).toHaveLength(versions);
 
-    // A new group has no committed offsets, like a writer that crashed after every rename and
-    // before any commit: it rereads all and must add only what the table does not hold yet.
+    // A new group has no committed offsets, like a writer that crashed after every lake commit and
+    // before any Kafka commit: it rereads all and must add only what the table does not hold yet.
     await publish(records.slice(200));
     await writer(`lake-${run}-fresh`).runUntilCaughtUp();
     const rows = await tableRows();
@@ -437,5 +461,131 @@ describe('quarantine through the local broker and the lake', () => {
     expect((await store.summary()).total).toBe(records.length + 1);
     const { topic, partition, offset } = (records[0] as RejectedRecord).source;
     expect(await store.show(sourceId(topic, partition, offset))).toHaveLength(2);
+  });
+});
+
+describe('quarantine table: an older layout, and messages that are not quarantine messages', () => {
+  const cfg = loadConfig();
+  const run = randomUUID();
+  const topic = `events.quarantine-legacy-${run}`;
+  const groupId = `quarantine-legacy-${run}`;
+  let kafka: Kafka;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    kafka = createKafka(cfg, 'test');
+    dataDir = await mkdtemp(join(tmpdir(), 'tidewater-quarantine-legacy-'));
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, [{ topic, numPartitions: 1, replicationFactor: 1 }]);
+    await admin.disconnect();
+  });
+
+  afterAll(async () => {
+    const admin = kafka.admin();
+    await admin.connect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.deleteGroups([groupId]).catch(() => {});
+    await admin.disconnect();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  /**
+   * Writes the messages as the writer before the Delta table did: Parquet files named by the
+   * quarantine offsets they hold, timestamps not adjusted to UTC.
+   */
+  async function writeLegacyFile(root: string, messages: readonly ReceivedMessage[]): Promise<void> {
+    const rows: QuarantineRowJson[] = messages.map((m) => {
+      const q = parseQuarantineValue(m.value);
+      return {
+        rejected_at: Date.parse(q.rejectedAt),
+        source_topic: q.sourceTopic,
+        source_partition: q.sourcePartition,
+        source_offset: Number(q.sourceOffset),
+        source_key: q.sourceKey,
+        source_timestamp: q.sourceTimestamp,
+        event_id: q.eventId ?? null,
+        event_type: q.eventType ?? null,
+        event_time: q.eventTime ?? null,
+        rule_ids: q.ruleIds,
+        failures: q.failures.map((f) => ({ rule_id: f.ruleId, severity: f.severity, message: f.message })),
+        original: q.original,
+        quarantine_partition: m.partition,
+        quarantine_offset: Number(m.offset),
+      };
+    });
+    const day = new Date(rows[0]?.rejected_at ?? 0).toISOString().slice(0, 10);
+    const first = messages[0]?.offset;
+    const last = messages.at(-1)?.offset;
+    await mkdir(join(root, `day=${day}`), { recursive: true });
+    const staged = join(dataDir, `legacy-${first}.ndjson`);
+    await writeFile(staged, rows.map((r) => JSON.stringify(r)).join('\n'));
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    try {
+      const local = (c: string) => `make_timestamp(epoch_us(${c})) AS ${c}`;
+      await connection.run(
+        `COPY (SELECT * REPLACE (${local('rejected_at')}, ${local('source_timestamp')}, ${local('event_time')})
+               FROM (${quarantineRowsSql(staged).rows}))
+         TO '${join(root, `day=${day}`, `part-0-${first}-${last}.parquet`)}' (FORMAT parquet)`,
+      );
+    } finally {
+      connection.closeSync();
+      instance.closeSync();
+    }
+  }
+
+  it('converts the older part files once, resumes after them, and keeps a foreign message with its reason', async () => {
+    const root = quarantineTableDir(dataDir);
+    const records = rejections('events-legacy')
+      .filter((r) => r.rejectedAt < MIDNIGHT)
+      .slice(0, 30);
+    const publisher = new QuarantinePublisher(kafka, { topic });
+    await publisher.connect();
+    await publisher.publish(records);
+    const published = (await consumeAll(kafka, topic, records.length)).sort(
+      (a, b) => Number(a.offset) - Number(b.offset),
+    );
+    // Written by the older writer, which then stopped: offsets 0-9 and 10-14.
+    await writeLegacyFile(root, published.slice(0, 10));
+    await writeLegacyFile(root, published.slice(10, 15));
+    // Then someone produced what is not a quarantine message, and more rejections came.
+    const producer = kafka.producer();
+    await producer.connect();
+    const foreign = [Buffer.from('not json'), Buffer.from(JSON.stringify({ sourceTopic: 'x' }))];
+    await producer.send({ topic, messages: foreign.map((value) => ({ value })) });
+    await producer.disconnect();
+    const later = rejections('events-legacy-later').slice(0, 5);
+    await publisher.publish(later);
+    await publisher.disconnect();
+
+    // A group with no committed offsets reads the topic from its start: the converted files say
+    // where the table holds it to.
+    await new QuarantineLakeWriter({ kafka, topic, root, groupId }).runUntilCaughtUp();
+    const store = await openQuarantineStore(root);
+    try {
+      const rows = await rowsOf(store);
+      expect(rows).toHaveLength(records.length + foreign.length + later.length);
+      expect(new Set(rows.map((r) => r.quarantine_offset)).size).toBe(rows.length);
+      for (const r of [...records, ...later]) {
+        const [shown] = await store.show(sourceId(r.source.topic, r.source.partition, r.source.offset));
+        expect(shown?.rejectedAt).toBe(new Date(r.rejectedAt).toISOString());
+        expect(shown?.original?.equals(r.source.value as Buffer)).toBe(true);
+      }
+      const kept = rows.filter((r) => (r.rule_ids as string[]).includes(MALFORMED_QUARANTINE_RULE));
+      expect(kept.map((r) => Buffer.from(r.original as Uint8Array).toString())).toEqual(
+        foreign.map((b) => b.toString()),
+      );
+      for (const r of kept) {
+        expect(r.source_topic).toBe(topic);
+        expect((r.failures as { message: string }[])[0]?.message).toMatch(/^not a quarantine message: /);
+      }
+      const legacy = (await readdir(join(root, 'day=2025-01-01'))).filter((n) =>
+        /^part-\d+-\d+-\d+\.parquet$/.test(n),
+      );
+      expect(legacy).toEqual([]);
+    } finally {
+      store.close();
+    }
   });
 });

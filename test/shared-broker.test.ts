@@ -6,7 +6,7 @@ import { type Platform, startPlatform } from '../cli/platform.ts';
 import type { Config } from '../config/index.ts';
 import type { GroundTruthReport } from '../generator/index.ts';
 import { createKafka, GroupInUseError } from '../kafka/index.ts';
-import { QuarantineLakeWriter, QuarantineStore, quarantineTableDir } from '../quality/index.ts';
+import { openQuarantineStore, QuarantineLakeWriter, quarantineTableDir } from '../lake/index.ts';
 import { imperfectTraffic, isolation } from './support/isolation.ts';
 import { produceGenerated, waitForCatchUp } from './support/speed.ts';
 
@@ -54,7 +54,7 @@ describe('two platforms on one broker', () => {
 
   it('each quarantine table holds exactly its own rejected records, once', async () => {
     for (const { cfg, truth } of runs) {
-      const store = await QuarantineStore.open(quarantineTableDir(cfg.dataDir));
+      const store = await openQuarantineStore(quarantineTableDir(cfg.dataDir));
       try {
         const records = await store.list();
         expect(truth.totals.bad).toBeGreaterThan(20);

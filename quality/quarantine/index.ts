@@ -1,5 +1,4 @@
 export type { QuarantineFilter } from './filter.ts';
-export { QuarantineLakeWriter, type QuarantineLakeWriterOptions } from './lake-writer.ts';
 export { type LedgerEntry, ReplayLedger } from './ledger.ts';
 export {
   decodeQuarantine,
@@ -25,12 +24,12 @@ export {
 export {
   type QuarantinedRecord,
   type QuarantineListItem,
+  type QuarantineRows,
   QuarantineStore,
   type QuarantineSummary,
   renderOriginal,
   toRawMessage,
 } from './store.ts';
-export { quarantineTableDir } from './table.ts';
 export {
   quarantineTransactionalId,
   type TransactionalQuarantineOptions,

@@ -1,12 +1,21 @@
 // Reads the quarantine lake table with DuckDB: listing, counts per rule and event type, one record
 // with its original bytes, and the pages a replay works through.
 import type { DuckDBValue } from '@duckdb/node-api';
-import { type Duck, openDuck, sqlString } from '../../duckdb/index.ts';
+import { type Duck, openDuck, sqlStringList } from '../../duckdb/index.ts';
 import type { RawMessage, RuleFailure } from '../types.ts';
 import { type BoundSql, type QuarantineFilter, whereClause } from './filter.ts';
-import { ReplayLedger } from './ledger.ts';
+import type { ReplayLedger } from './ledger.ts';
 import { sourceId } from './message.ts';
-import { tableGlob } from './table.ts';
+
+/**
+ * The quarantine table as the store reads it (a Delta table in the lake: lake/quarantine-table.ts
+ * opens the store over it).
+ */
+export interface QuarantineRows {
+  /** The Parquet files of the table's newest version (hive-partitioned by day), absolute. */
+  files(): Promise<string[]>;
+  close(): void;
+}
 
 export interface QuarantineListItem {
   /** `topic:partition:offset` of the source record. */
@@ -105,17 +114,22 @@ function limitValue(limit: number | undefined): bigint | undefined {
 export class QuarantineStore {
   private constructor(
     private readonly duck: Duck,
-    private readonly root: string,
+    private readonly rows: QuarantineRows,
     readonly ledger: ReplayLedger,
   ) {}
 
-  /** A store over the table in `root` (`quarantineTableDir(dataDir)`), with the ledger kept beside it. */
-  static async open(root: string, ledger = ReplayLedger.forTable(root)): Promise<QuarantineStore> {
-    return new QuarantineStore(await openDuck(), root, ledger);
+  static async open(rows: QuarantineRows, ledger: ReplayLedger): Promise<QuarantineStore> {
+    return new QuarantineStore(await openDuck(), rows, ledger);
   }
 
   close(): void {
     this.duck.close();
+    this.rows.close();
+  }
+
+  /** The table's files now, for readers other than DuckDB (the SQL endpoint's ClickHouse table). */
+  files(): Promise<string[]> {
+    return this.rows.files();
   }
 
   /** Matching records, oldest rejection first, without their bytes. */
@@ -222,7 +236,8 @@ export class QuarantineStore {
     limit: bigint | undefined,
     outer: (selection: string) => string,
   ): Promise<Row[]> {
-    if (!(await this.hasFiles())) return [];
+    const files = await this.rows.files();
+    if (files.length === 0) return [];
     const ledger = await this.ledger.relationSql();
     const params = limit === undefined ? where.params : { ...where.params, limit };
     const selection = `(
@@ -230,21 +245,12 @@ export class QuarantineStore {
         EXISTS (SELECT 1 FROM ${ledger} AS l
                 WHERE l.sourceTopic = q.source_topic AND l.sourcePartition = q.source_partition
                   AND l.sourceOffset = q.source_offset) AS replayed
-      FROM read_parquet(${sqlString(tableGlob(this.root))}, hive_partitioning = true, union_by_name = true) AS q
+      FROM read_parquet(${sqlStringList(files)}, hive_partitioning = true, union_by_name = true) AS q
       WHERE ${where.sql}
       ORDER BY rejected_at, ${ORDER}
       ${limit === undefined ? '' : 'LIMIT $limit'}
     )`;
     const reader = await this.duck.connection.runAndReadAll(outer(selection), params);
     return reader.getRowObjectsJS() as Row[];
-  }
-
-  private async hasFiles(): Promise<boolean> {
-    const [row] = (
-      await this.duck.connection.runAndReadAll('SELECT count(*) AS n FROM glob($glob)', {
-        glob: tableGlob(this.root),
-      })
-    ).getRowObjectsJS();
-    return Number(row?.n ?? 0) > 0;
   }
 }

@@ -41,8 +41,8 @@ export interface SqlServiceOptions {
   lanes: number;
   /** With a ClickHouse server: the URL of the read-only user statements run as. */
   readerUrl?: string;
-  /** The quarantine table's root (quality/quarantine), read by engineers' statements. */
-  quarantineDir?: string;
+  /** The quarantine table's files now (lake/quarantine-table.ts), read by engineers' statements. */
+  quarantineFiles?: () => Promise<string[]>;
   /** How long identical statements share an answer at most (0: never; answer-cache.ts). */
   cacheMs?: number;
   /** What answers depend on besides their statement (the speed view's commit count and the
@@ -71,8 +71,8 @@ export class SqlService {
   private readonly parses = new ParseCache<Parsed>(2_000);
   /** Answers shared between identical statements (answer-cache.ts). */
   private readonly answers: AnswerCache;
-  /** The quarantine table's root when engineers may read it (quarantine-table.ts). */
-  private readonly quarantine: string | undefined;
+  /** The quarantine table's files when engineers may read it (quarantine-table.ts). */
+  private readonly quarantine: (() => Promise<string[]>) | undefined;
   private readonly clickhouse: ClickHouseClient;
 
   private constructor(
@@ -83,7 +83,7 @@ export class SqlService {
     options: SqlServiceOptions,
   ) {
     this.clickhouse = options.clickhouse;
-    this.quarantine = isEmbedded(options.clickhouse) ? options.quarantineDir : undefined;
+    this.quarantine = isEmbedded(options.clickhouse) ? options.quarantineFiles : undefined;
     this.answers = new AnswerCache(
       options.cacheMs ?? 0,
       ANSWER_CACHE_BYTES,
@@ -95,9 +95,8 @@ export class SqlService {
     const views = new MergedViews(options.clickhouse, options.database, options.catalog, options.boundary);
     await views.ensure();
     // A ClickHouse server reads files only under its own directory: there, no quarantine table.
-    const quarantine = options.quarantineDir !== undefined && isEmbedded(options.clickhouse);
-    if (quarantine)
-      await createQuarantineTable(options.clickhouse, options.database, options.quarantineDir as string);
+    const quarantine = isEmbedded(options.clickhouse) ? options.quarantineFiles : undefined;
+    if (quarantine) await createQuarantineTable(options.clickhouse, options.database, await quarantine());
     const shown = [options.database, ...(quarantine ? [qualityDatabase(options.database)] : [])];
     await createSystemViews(options.clickhouse, options.database, shown, CLIENT_SETTING_NAMES);
     const sessions = await SqlSessions.open(options);
@@ -142,7 +141,7 @@ export class SqlService {
   /**
    * `compute()`'s answer, shared with identical statements (answer-cache.ts) unless the statement
    * reads the quarantine table, which changes without a speed commit. That table is made again
-   * first: the File engine lists its files when the table is made, not when it is read.
+   * first, over the files of the Delta table's newest version.
    */
   async share<T extends { body: Buffer }>(
     parsed: Parsed,
@@ -152,7 +151,8 @@ export class SqlService {
     const quality = `${qualityDatabase(this.views.database)}.`;
     if (!parsed.ast.some((n) => n.kind === 'TableIdentifier' && n.arg.startsWith(quality)))
       return this.answers.through(identity, compute);
-    if (this.quarantine) await createQuarantineTable(this.clickhouse, this.views.database, this.quarantine);
+    if (this.quarantine)
+      await createQuarantineTable(this.clickhouse, this.views.database, await this.quarantine());
     return compute();
   }
 
