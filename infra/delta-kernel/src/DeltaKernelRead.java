@@ -18,6 +18,8 @@ import io.delta.kernel.internal.InternalScanFileUtils;
 import io.delta.kernel.internal.SnapshotImpl;
 import io.delta.kernel.internal.data.ScanStateRow;
 import io.delta.kernel.internal.snapshot.LogSegment;
+import io.delta.kernel.types.ArrayType;
+import io.delta.kernel.types.BinaryType;
 import io.delta.kernel.types.BooleanType;
 import io.delta.kernel.types.DataType;
 import io.delta.kernel.types.DateType;
@@ -38,8 +40,9 @@ import org.apache.hadoop.conf.Configuration;
 public final class DeltaKernelRead {
   /**
    * Non-null values of a column, and their sum, min and max: of numbers, of booleans as 0/1, of
-   * strings' UTF-8 lengths, of dates as days and timestamps as microseconds since the epoch (no
-   * sum: it would overflow a long).
+   * strings' UTF-8 lengths, of binaries' byte lengths, of arrays' element counts (whatever the
+   * element type), of dates as days and timestamps as microseconds since the epoch (no sum: it
+   * would overflow a long).
    */
   static final class ColumnStats {
     final String name;
@@ -62,6 +65,8 @@ public final class DeltaKernelRead {
       else if (type instanceof IntegerType || type instanceof DateType) value = v.getInt(row);
       else if (type instanceof BooleanType) value = v.getBoolean(row) ? 1 : 0;
       else if (type instanceof StringType) value = v.getString(row).getBytes(StandardCharsets.UTF_8).length;
+      else if (type instanceof BinaryType) value = v.getBinary(row).length;
+      else if (type instanceof ArrayType) value = v.getArray(row).getSize();
       else throw new IllegalStateException("unexpected type " + type + " of " + name);
       if (!(type instanceof TimestampType)) sum += value;
       min = Math.min(min, value);
