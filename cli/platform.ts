@@ -96,7 +96,10 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         topic: cfg.quarantineTopic,
         root: quarantineTableDir(cfg.dataDir),
         groupId: cfg.quarantineGroup,
-        commitPolicy: { maxBytes: cfg.lakeCommitMb * 1024 * 1024, maxAgeMs: cfg.lakeCommitSeconds * 1000 },
+        commitPolicy: {
+          maxBytes: cfg.lakeCommitMb * 1024 * 1024,
+          maxAgeMs: cfg.quarantineCommitSeconds * 1000,
+        },
       });
       await quarantine.start();
       stops.push(() => quarantine.stop());

@@ -125,7 +125,7 @@ export const settings = {
     'TIDEWATER_QUARANTINE_GROUP',
     'quarantine',
     'quarantineTopic',
-    "Kafka consumer group of the quarantine table writer (quarantine topic -> Parquet). Checked at start like the speed layer's.",
+    "Kafka consumer group of the quarantine table writer (quarantine topic -> the quarantine Delta table). Checked at start like the speed layer's.",
   ),
   lakeCommitMb: setting(
     'TIDEWATER_LAKE_COMMIT_MB',
@@ -136,6 +136,11 @@ export const settings = {
     'TIDEWATER_LAKE_COMMIT_SECONDS',
     z.coerce.number().positive().max(3600).default(60),
     'Longest a range the lake writer has staged waits for its commit (and its Kafka offsets and rejections with it): how far the lake trails Kafka at low rates.',
+  ),
+  quarantineCommitSeconds: setting(
+    'TIDEWATER_QUARANTINE_COMMIT_SECONDS',
+    z.coerce.number().positive().max(3600).default(10),
+    'Longest a rejection the quarantine table writer has staged waits for its commit (it also commits at TIDEWATER_LAKE_COMMIT_MB): how long after its publication a rejected record can be inspected. Rejections are few, so commits are too: at most one per this many seconds.',
   ),
   redisUrl: setting(
     'REDIS_URL',

@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { sqlString } from '../duckdb/index.ts';
 import { QuarantineStore, ReplayLedger } from '../quality/index.ts';
 import { listLog } from './delta-log/index.ts';
-import type { StagedBatch } from './parquet/stage.ts';
 import { type ColumnDef, ident, type TableSchema, utcInstant, utcTimestamp } from './schema.ts';
-import { type LakeTable, openTable } from './table.ts';
+import { type LakeTable, openTable, type Stage } from './table.ts';
 
 const text = (name: string, nullable = false): ColumnDef => ({ name, type: 'string', nullable });
 const instant = (name: string, nullable = false): ColumnDef => ({ name, type: 'timestamp', nullable });
@@ -89,10 +88,8 @@ const JSON_COLUMNS = `{rejected_at: 'BIGINT', source_topic: 'VARCHAR', source_pa
   original: 'VARCHAR', quarantine_partition: 'INTEGER', quarantine_offset: 'BIGINT'}`;
 
 /** The rows of a staged NDJSON file, typed as the table declares them. */
-export function quarantineRowsSql(file: string): StagedBatch {
-  const source = `read_json(${sqlString(file)}, format = 'newline_delimited', columns = ${JSON_COLUMNS})`;
-  return {
-    rows: `SELECT
+export function quarantineRowsSelect(file: string): string {
+  return `SELECT
       make_timestamptz(rejected_at * 1000) AS rejected_at,
       source_topic, source_partition, source_offset,
       from_base64(source_key) AS source_key,
@@ -102,8 +99,19 @@ export function quarantineRowsSql(file: string): StagedBatch {
       rule_ids, failures,
       from_base64(original) AS original,
       quarantine_partition, quarantine_offset
-    FROM ${source}`,
-    partitionKeys: `SELECT make_timestamptz(rejected_at * 1000) AS rejected_at FROM ${source}`,
+    FROM read_json(${sqlString(file)}, format = 'newline_delimited', columns = ${JSON_COLUMNS})`;
+}
+
+const STAGE_TABLE = 'quarantine_stage';
+
+/**
+ * Stages a NDJSON file of rows: read once into a DuckDB table, which the staging then counts,
+ * partitions and writes, rather than parsing the JSON for each of those.
+ */
+export function stageQuarantineRows(file: string): Stage {
+  return async (connection) => {
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} AS ${quarantineRowsSelect(file)}`);
+    return { rows: `SELECT * FROM ${STAGE_TABLE}`, partitionKeys: `SELECT rejected_at FROM ${STAGE_TABLE}` };
   };
 }
 

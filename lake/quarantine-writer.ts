@@ -16,7 +16,7 @@ import {
   LEGACY_APP_ID,
   openQuarantineTable,
   type QuarantineRowJson,
-  quarantineRowsSql,
+  stageQuarantineRows,
 } from './quarantine-table.ts';
 import type { LakeTable } from './table.ts';
 
@@ -38,14 +38,14 @@ export interface QuarantineLakeWriterOptions {
   /** The platform's TIDEWATER_QUARANTINE_GROUP: refused at start when it serves another topic. */
   groupId: string;
   /**
-   * When staged messages are committed: the lake's TIDEWATER_LAKE_COMMIT_MB and _SECONDS in the
-   * platform; by default 64 MiB or 60 s.
+   * When staged messages are committed: TIDEWATER_LAKE_COMMIT_MB and
+   * TIDEWATER_QUARANTINE_COMMIT_SECONDS in the platform; by default 64 MiB or 10 s.
    */
   commitPolicy?: CommitPolicy;
   log?: (line: string) => void;
 }
 
-const DEFAULT_POLICY: CommitPolicy = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 60_000 };
+const DEFAULT_POLICY: CommitPolicy = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 10_000 };
 /** Staged NDJSON files: hidden, so neither readers nor vacuum see them. */
 const STAGED_FILE = /^\.staged-.*\.ndjson$/;
 
@@ -279,7 +279,7 @@ export class QuarantineLakeWriter {
     const file = join(this.root, `.staged-${randomUUID()}.ndjson`);
     await writeFile(file, rows.map((r) => JSON.stringify(r, wellFormed)).join('\n'));
     try {
-      return await buffer.add(appId, resumeAt, async () => quarantineRowsSql(file));
+      return await buffer.add(appId, resumeAt, stageQuarantineRows(file));
     } finally {
       await rm(file, { force: true });
     }

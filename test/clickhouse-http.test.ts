@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { CATALOG } from '../contracts/index.ts';
 import { openQuarantineTable, quarantineTableDir } from '../lake/index.ts';
-import { type QuarantineRowJson, quarantineRowsSql } from '../lake/quarantine-table.ts';
+import { type QuarantineRowJson, stageQuarantineRows } from '../lake/quarantine-table.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer, KeyStore } from '../serving-layer/index.ts';
 import { GRAFANA_QUERIES } from './fixtures/grafana-clickhouse.ts';
@@ -268,7 +268,7 @@ describe('the quarantine table', () => {
       ]) {
         const file = join(dataDir, `quarantine-${offsets[0]}.ndjson`);
         writeFileSync(file, offsets.map((o) => JSON.stringify(row(o))).join('\n'));
-        await table.appendBatch(async () => quarantineRowsSql(file), {
+        await table.appendBatch(stageQuarantineRows(file), {
           txn: [{ appId: 'quarantine:0', version: (offsets.at(-1) as number) + 1 }],
         });
       }

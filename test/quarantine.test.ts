@@ -23,7 +23,7 @@ import {
   QuarantineLakeWriter,
   quarantineTableDir,
 } from '../lake/index.ts';
-import { type QuarantineRowJson, quarantineRowsSql } from '../lake/quarantine-table.ts';
+import { type QuarantineRowJson, quarantineRowsSelect } from '../lake/quarantine-table.ts';
 import {
   decodeQuarantine,
   encodeQuarantine,
@@ -526,7 +526,7 @@ describe('quarantine table: an older layout, and messages that are not quarantin
       const local = (c: string) => `make_timestamp(epoch_us(${c})) AS ${c}`;
       await connection.run(
         `COPY (SELECT * REPLACE (${local('rejected_at')}, ${local('source_timestamp')}, ${local('event_time')})
-               FROM (${quarantineRowsSql(staged).rows}))
+               FROM (${quarantineRowsSelect(staged)}))
          TO '${join(root, `day=${day}`, `part-0-${first}-${last}.parquet`)}' (FORMAT parquet)`,
       );
     } finally {
