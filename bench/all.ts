@@ -32,6 +32,7 @@ const TARGETS: Record<string, Check[]> = {
     { figure: 'speed_lag_max_s', target: 5, better: 'lower' },
   ],
   late: [{ figure: 'hidden_event_seconds_p99', target: 5, better: 'lower' }],
+  quarantine: [{ figure: 'rejections_per_s', target: 50_000, better: 'higher' }],
   soak: [
     { figure: 'peak_rss_mb', target: 2_048, better: 'lower' },
     { figure: 'rss_growth_mb_per_min', target: 1, better: 'lower' },
