@@ -53,7 +53,11 @@ const base64 = (b: Buffer | null): string | null =>
   b === null ? null : b.subarray(0, MAX_QUARANTINED_BYTES).toString('base64');
 
 /** The table row of a quarantine-topic message, or of a message that is not one. */
-function rowOf(topic: string, partition: number, message: KafkaMessage): QuarantineRowJson {
+export function quarantineRowOf(
+  topic: string,
+  partition: number,
+  message: Pick<KafkaMessage, 'offset' | 'key' | 'value' | 'timestamp'>,
+): QuarantineRowJson {
   const at = { quarantine_partition: partition, quarantine_offset: Number(message.offset) };
   try {
     const m = parseQuarantineValue(message.value);
@@ -260,7 +264,7 @@ export class QuarantineLakeWriter {
     if (from < resumeAt) {
       const rows = batch.messages
         .filter((m) => Number(m.offset) >= from)
-        .map((m) => rowOf(this.topic, partition, m));
+        .map((m) => quarantineRowOf(this.topic, partition, m));
       ({ durable } = await this.stage(buffer, appId, resumeAt, rows));
     }
     this.commitKafka(partition, resumeAt, durable);

@@ -23,12 +23,12 @@ import {
   QuarantineLakeWriter,
   quarantineTableDir,
 } from '../lake/index.ts';
-import { type QuarantineRowJson, quarantineRowsSelect } from '../lake/quarantine-table.ts';
+import { quarantineRowsSelect } from '../lake/quarantine-table.ts';
+import { quarantineRowOf } from '../lake/quarantine-writer.ts';
 import {
   decodeQuarantine,
   encodeQuarantine,
   MAX_QUARANTINED_BYTES,
-  parseQuarantineValue,
   QuarantinePublisher,
   type QuarantineStore,
   renderOriginal,
@@ -495,25 +495,8 @@ describe('quarantine table: an older layout, and messages that are not quarantin
    * quarantine offsets they hold, timestamps not adjusted to UTC.
    */
   async function writeLegacyFile(root: string, messages: readonly ReceivedMessage[]): Promise<void> {
-    const rows: QuarantineRowJson[] = messages.map((m) => {
-      const q = parseQuarantineValue(m.value);
-      return {
-        rejected_at: Date.parse(q.rejectedAt),
-        source_topic: q.sourceTopic,
-        source_partition: q.sourcePartition,
-        source_offset: Number(q.sourceOffset),
-        source_key: q.sourceKey,
-        source_timestamp: q.sourceTimestamp,
-        event_id: q.eventId ?? null,
-        event_type: q.eventType ?? null,
-        event_time: q.eventTime ?? null,
-        rule_ids: q.ruleIds,
-        failures: q.failures.map((f) => ({ rule_id: f.ruleId, severity: f.severity, message: f.message })),
-        original: q.original,
-        quarantine_partition: m.partition,
-        quarantine_offset: Number(m.offset),
-      };
-    });
+    // As the writer reads them (a quarantine message each).
+    const rows = messages.map((m) => quarantineRowOf(topic, m.partition, { ...m, timestamp: '0' }));
     const day = new Date(rows[0]?.rejected_at ?? 0).toISOString().slice(0, 10);
     const first = messages[0]?.offset;
     const last = messages.at(-1)?.offset;
