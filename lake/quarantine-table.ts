@@ -5,7 +5,7 @@
 // offsets they held) are converted once when a writer opens it.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sqlString } from '../duckdb/index.ts';
+import { sqlString, sqlStringList } from '../duckdb/index.ts';
 import { QuarantineStore, ReplayLedger } from '../quality/index.ts';
 import { listLog } from './delta-log/index.ts';
 import { type ColumnDef, ident, type TableSchema, utcInstant, utcTimestamp } from './schema.ts';
@@ -157,7 +157,7 @@ async function convertLegacy(table: LakeTable, log: (line: string) => void): Pro
     const columns = QUARANTINE_SCHEMA.columns.map((c) =>
       c.type === 'timestamp' ? `${utcInstant(ident(c.name))} AS ${ident(c.name)}` : ident(c.name),
     );
-    const select = `SELECT ${columns.join(', ')} FROM read_parquet([${files.map(sqlString).join(', ')}],
+    const select = `SELECT ${columns.join(', ')} FROM read_parquet(${sqlStringList(files)},
       hive_partitioning = false, union_by_name = true)`;
     try {
       await table.appendBatch(async () => ({ rows: select, partitionKeys: select }), {
