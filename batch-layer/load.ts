@@ -17,14 +17,17 @@
 // which is authoritative per day). Each day is atomic; a load of several days or metrics is not, so
 // advance the watermark only after it returned.
 //
-// Rows are sent with INSERT ... FORMAT JSONEachRow through @clickhouse/client, read from the view's
-// Parquet files by DuckDB, so that the same code loads a remote ClickHouse server: reading the files
-// with ClickHouse's file() would need them on the server's disk.
+// DuckDB renders the view's Parquet files as JSONEachRow into a transient file, which the embedded
+// engine reads itself and a server gets streamed as the request body (insertSelectFromFile), so the
+// same code loads a remote ClickHouse server (its file() would need the Parquet on its own disk) and
+// no row passes through JS: a day of the soak's traffic is ~460,000 rows, which as JS objects cost
+// the all-in-one process ~1 GB of RSS at each hourly recompute.
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
   arrayState,
   clickhouseDialect as ch,
+  insertSelectFromFile,
   type MetricRow,
   metricQuery,
   type TimeRange,
@@ -39,7 +42,7 @@ import {
   rollupColumns,
   rollupKey,
 } from '../contracts/catalog.ts';
-import { duckdbDialect, openDuck, readParquet } from '../duckdb/index.ts';
+import { duckdbDialect, openDuck, readParquet, sqlString } from '../duckdb/index.ts';
 import { type BatchViewManifest, readBatchManifest } from './manifest.ts';
 import { outputColumns, presentColumn, presentValue } from './metric-columns.ts';
 import { daysOf, toMs } from './time.ts';
@@ -65,7 +68,7 @@ export function batchViewDdl(metric: Metric, table = batchTable(metric)): string
 /** How one portable state column travels: its JSON rendering, staged type and ClickHouse state. */
 interface StateColumn {
   name: string;
-  /** DuckDB expression rendering the Parquet column for JSONEachRow. */
+  /** DuckDB expression rendering the Parquet column as it travels (JSONEachRow). */
   present: string;
   /** ClickHouse type of the column as it arrives. */
   stagedType: string;
@@ -127,8 +130,6 @@ export interface LoadOptions {
   /** Batch version to load (default: the newest committed). */
   version?: number;
   catalog?: Catalog;
-  /** Rows per INSERT. */
-  insertBatchRows?: number;
 }
 
 export interface LoadResult {
@@ -149,7 +150,6 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
     throw new Error(`no committed batch view ${options.version ?? '(latest)'} in ${options.viewsDir}`);
   const catalog = options.catalog ?? CATALOG;
   const days = daysOf({ from: toMs(manifest.from), to: toMs(manifest.to) });
-  const chunk = options.insertBatchRows ?? 50_000;
   const result: LoadResult = { version: manifest.version, metrics: {} };
   const duck = await openDuck();
   try {
@@ -161,33 +161,26 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
         );
       const table = batchTable(metric);
       const staging = `${table}_staging_${manifest.version}`;
-      const arriving = `${staging}_in`;
       const columns = stateColumns(metric);
       await client.command({ query: batchViewDdl(metric) });
-      for (const t of [staging, arriving]) await client.command({ query: `DROP TABLE IF EXISTS ${q(t)}` });
+      await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
       await client.command({ query: `CREATE TABLE ${q(staging)} AS ${q(table)}` });
-      await client.command({
-        query: `CREATE TABLE ${q(arriving)} (${columns.map((c) => `${q(c.name)} ${c.stagedType}`).join(', ')}) ENGINE = Memory`,
-      });
       try {
         let rows = 0;
         if (entry.files.length > 0) {
           const files = entry.files.map((f) => join(options.viewsDir, f));
-          const read = await duck.connection.runAndReadAll(
-            `SELECT ${columns.map((c) => c.present).join(', ')} FROM ${readParquet(files)}`,
-          );
-          const values = (await read.getRowObjectsJson()) as MetricRow[];
-          for (let i = 0; i < values.length; i += chunk) {
-            await client.insert({
-              table: arriving,
-              values: values.slice(i, i + chunk),
-              format: 'JSONEachRow',
-            });
-          }
-          await client.command({
-            query: `INSERT INTO ${q(staging)} SELECT ${columns.map((c) => `${c.toState} AS ${q(c.name)}`).join(', ')} FROM ${q(arriving)}`,
+          await insertSelectFromFile(client, {
+            table: staging,
+            select: columns.map((c) => `${c.toState} AS ${q(c.name)}`).join(', '),
+            format: 'JSONEachRow',
+            structure: columns.map((c) => `${q(c.name)} ${c.stagedType}`).join(', '),
+            write: async (file) => {
+              const copied = await duck.connection.run(
+                `COPY (SELECT ${columns.map((c) => c.present).join(', ')} FROM ${readParquet(files)}) TO ${sqlString(file)} (FORMAT JSON)`,
+              );
+              rows = copied.rowsChanged;
+            },
           });
-          rows = values.length;
         }
         const staged = await jsonRows<{ day: string }>(
           client,
@@ -215,7 +208,7 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
         }
         result.metrics[metric.name] = { rows, replacedDays, droppedDays };
       } finally {
-        for (const t of [staging, arriving]) await client.command({ query: `DROP TABLE IF EXISTS ${q(t)}` });
+        await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
       }
     }
   } finally {

@@ -4,8 +4,11 @@
 //
 // The body is RowBinary (row-binary.ts). chDB only takes a query as text, so the embedded engine
 // reads the body from a file (`file()`): a transient one, or a grouped insert's staged block
-// (sink.ts); a server gets it as the HTTP body (`input()`).
-import { stat, unlink, writeFile } from 'node:fs/promises';
+// (sink.ts); a server gets it as the HTTP body (`input()`). insertSelectFromFile does the same for
+// rows another engine wrote to a file (the batch layer's DuckDB), so that none passes through JS.
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -58,9 +61,66 @@ export async function insertFile(
 ): Promise<void> {
   const into = intoTable(table, token);
   if ((await stat(file)).size === 0) return;
-  await client.command({
-    query: `${into} SELECT * FROM file(${literal(file)}, 'RowBinary', ${literal(STRUCTURE)})`,
+  await insertSelect(client, `${into} SELECT *`, { file, format: 'RowBinary', structure: STRUCTURE });
+}
+
+interface RowsFile {
+  file: string;
+  /** A ClickHouse input format, e.g. JSONEachRow. */
+  format: string;
+  /** The file's columns, `name Type, ...`. */
+  structure: string;
+}
+
+/** `<insertSelect> FROM` the rows of a file: read by the embedded engine, streamed to a server. */
+async function insertSelect(client: ClickHouseClient, insertSelect: string, rows: RowsFile): Promise<void> {
+  const { file, format, structure } = rows;
+  if (insertStagingDir(client) !== undefined) {
+    await client.command({
+      query: `${insertSelect} FROM file(${literal(file)}, ${literal(format)}, ${literal(structure)})`,
+    });
+    return;
+  }
+  const { stream } = await client.exec({
+    query: `${insertSelect} FROM input(${literal(structure)}) FORMAT ${format}`,
+    values: createReadStream(file),
   });
+  await finished(stream.resume());
+}
+
+export interface InsertSelectFromFile {
+  table: string;
+  /** The SELECT list over the file's columns, in the table's column order. */
+  select: string;
+  format: string;
+  structure: string;
+  /** Writes the rows to `file` (which does not exist yet). */
+  write(file: string): Promise<void>;
+}
+
+/**
+ * `INSERT INTO table SELECT select` over rows that `write` puts in a transient file, removed
+ * afterwards: the rows go from the writer's engine to ClickHouse without being held in this process
+ * (a batch view's day is hundreds of thousands of rows).
+ */
+export async function insertSelectFromFile(
+  client: ClickHouseClient,
+  { table, select, format, structure, write }: InsertSelectFromFile,
+): Promise<void> {
+  const staging = insertStagingDir(client);
+  // Beside the engine's data when embedded (a crash leaves it to the next open's clean-up).
+  const dir = staging ?? (await mkdtemp(join(tmpdir(), 'tidewater-insert-')));
+  const file = join(dir, `${process.pid}-${staged++}.${format.toLowerCase()}`);
+  try {
+    await write(file);
+    await insertSelect(client, `INSERT INTO ${clickhouseDialect.quote(table)} SELECT ${select}`, {
+      file,
+      format,
+      structure,
+    });
+  } finally {
+    await (staging ? unlink(file) : rm(dir, { recursive: true })).catch(() => undefined);
+  }
 }
 
 const literal = clickhouseDialect.literal;

@@ -320,6 +320,7 @@ describe('batch view', () => {
     expect(load.version).toBe(1);
     for (const metric of CATALOG) {
       expect(load.metrics[metric.name]?.replacedDays).toEqual([DAY1, DAY2]);
+      expect(load.metrics[metric.name]?.rows, metric.name).toBe(recomputed.metrics[metric.name]?.rows.length);
       const served = await queryBatchView(client, metric, range);
       expect(exactPart(metric, served), metric.name).toEqual(
         exactPart(metric, recomputed.metrics[metric.name]?.rows ?? []),
