@@ -9,7 +9,7 @@ import { sqlString, sqlStringList } from '../duckdb/index.ts';
 import { QuarantineStore, ReplayLedger } from '../quality/index.ts';
 import { listLog } from './delta-log/index.ts';
 import { type ColumnDef, ident, type TableSchema, utcInstant, utcTimestamp } from './schema.ts';
-import { type LakeTable, openTable, type Stage } from './table.ts';
+import { type LakeTable, type LakeTableOptions, openTable, type Stage } from './table.ts';
 
 const text = (name: string, nullable = false): ColumnDef => ({ name, type: 'string', nullable });
 const instant = (name: string, nullable = false): ColumnDef => ({ name, type: 'timestamp', nullable });
@@ -179,8 +179,9 @@ async function convertLegacy(table: LakeTable, log: (line: string) => void): Pro
 export async function openQuarantineTable(
   root: string,
   log: (line: string) => void = console.error,
+  options: LakeTableOptions = {},
 ): Promise<LakeTable> {
-  const table = await openTable(root, QUARANTINE_SCHEMA);
+  const table = await openTable(root, QUARANTINE_SCHEMA, options);
   try {
     await convertLegacy(table, log);
     return table;
