@@ -33,6 +33,10 @@ const TARGETS: Record<string, Check[]> = {
   ],
   late: [{ figure: 'hidden_event_seconds_p99', target: 5, better: 'lower' }],
   quarantine: [{ figure: 'rejections_per_s', target: 50_000, better: 'higher' }],
+  jobs: [
+    { figure: 'optimize_peak_mb', target: 512, better: 'lower' },
+    { figure: 'recompute_peak_mb', target: 512, better: 'lower' },
+  ],
   soak: [
     { figure: 'peak_rss_mb', target: 2_048, better: 'lower' },
     { figure: 'rss_growth_mb_per_min', target: 1, better: 'lower' },
