@@ -1,6 +1,7 @@
 // Soak: the all-in-one platform (speed layer, lake writer, quarantine writer, workers, scheduler,
 // API) in this process, fed generated traffic at a fixed rate by `tidewater generate` in a second
-// process, for ten minutes. RSS is sampled every 5 s; growth is the least-squares slope of RSS over
+// process, for ten minutes; the scheduler runs compaction twice and the day's recompute once within
+// them. RSS is sampled every 5 s; growth is the least-squares slope of RSS over
 // time after a two-minute warm-up. Buffers between Kafka and the sinks are bounded, so a platform
 // slower than the offered rate builds lag in Kafka, not memory. The lake writer's lag (records on the
 // topic it has not taken) is sampled alike: it must not grow over the run.
@@ -18,6 +19,7 @@ import { startPlatform } from '../cli/platform.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
+import { createOrchestrator } from '../orchestration/index.ts';
 import { referenceCalibration, report, say } from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);
@@ -27,6 +29,14 @@ const SAMPLE_MS = 5_000;
 const MB = 1024 * 1024;
 
 const id = randomUUID().slice(0, 8);
+/**
+ * A cron of the minutes `offsets` (minutes from now) fall in: the scheduled jobs run within the
+ * run whatever the hour, so its peak RSS includes them (they run in the same process).
+ */
+const cronAfter = (...offsets: number[]) => {
+  const now = new Date().getUTCMinutes();
+  return `${offsets.map((o) => (now + o) % 60).join(',')} * * * *`;
+};
 const dataDir = mkdtempSync(join(tmpdir(), 'tidewater-soak-'));
 const env = {
   ...process.env,
@@ -39,6 +49,9 @@ const env = {
   TIDEWATER_API_PORT: '0',
   TIDEWATER_CLICKHOUSE_HTTP_PORT: '0',
   TIDEWATER_AUTH: '0',
+  // Compaction twice and the recompute of the day once, as an hour of the defaults would run them.
+  TIDEWATER_OPTIMIZE_CRON: cronAfter(Math.ceil(MINUTES * 0.3), Math.ceil(MINUTES * 0.8)),
+  TIDEWATER_RECOMPUTE_CRON: cronAfter(Math.ceil(MINUTES * 0.55)),
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
 };
 const cfg = loadConfig(env);
@@ -179,6 +192,16 @@ const cpus = {
   platform_cpu_us_per_event: Math.round((platformCpuSeconds * 1e6) / Math.max(1, consumed + lakeConsumed)),
 };
 await lagAdmin.disconnect();
+const orchestrator = createOrchestrator(cfg);
+for (const queue of ['optimize', 'recompute'] as const) {
+  const jobs = await orchestrator.listJobs({ queue });
+  const ran = jobs.map((j) => {
+    const took = j.startedAt && j.finishedAt ? Date.parse(j.finishedAt) - Date.parse(j.startedAt) : undefined;
+    return `${j.startedAt?.slice(11, 19) ?? 'not started'} ${j.status}${took === undefined ? '' : ` in ${(took / 1000).toFixed(1)} s`}`;
+  });
+  say(`${queue} jobs: ${ran.length === 0 ? 'none' : ran.reverse().join(', ')}`);
+}
+await orchestrator.close();
 await platform.stop();
 
 const admin = createKafka(cfg, 'soak').admin();
