@@ -185,9 +185,15 @@ export class QuarantineLakeWriter {
       this.run,
       () => this.consumer === consumer && !this.stopping,
     );
-    await consumer.connect();
-    await consumer.subscribe({ topic: this.topic, fromBeginning: true });
-    await this.run();
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: this.topic, fromBeginning: true });
+      await this.run();
+    } catch (error) {
+      // Nothing is staged yet: stopping only closes the table and the consumer.
+      await this.stop().catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Graceful: what is staged is committed to the table, and its offsets to Kafka, first. */
