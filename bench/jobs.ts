@@ -23,6 +23,7 @@ import { acceptedAt, median, referenceCalibration, report, say } from './support
 
 const MB = 1024 * 1024;
 const DAY = '2025-06-02';
+const NEXT_DAY = '2025-06-03';
 const START = Date.parse(`${DAY}T10:00:00Z`);
 const RATE = 10_000;
 const COMMIT_EVENTS = 100_000;
@@ -63,7 +64,7 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
             lakeDir: lakeTableDir(dataDir),
             viewsDir: batchViewsDir(dataDir),
             from: `${DAY}T00:00:00Z`,
-            to: new Date(Date.parse(`${DAY}T00:00:00Z`) + 86_400_000).toISOString(),
+            to: `${NEXT_DAY}T00:00:00Z`,
             allowedLatenessMs: 600_000,
           });
           const rows = days

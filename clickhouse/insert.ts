@@ -72,17 +72,20 @@ interface RowsFile {
   structure: string;
 }
 
-/** `<insertSelect> FROM` the rows of a file: read by the embedded engine, streamed to a server. */
-async function insertSelect(client: ClickHouseClient, insertSelect: string, rows: RowsFile): Promise<void> {
+/**
+ * `<statement> FROM` the rows of a file (an INSERT ... SELECT): read by the embedded engine,
+ * streamed to a server.
+ */
+async function insertSelect(client: ClickHouseClient, statement: string, rows: RowsFile): Promise<void> {
   const { file, format, structure } = rows;
   if (insertStagingDir(client) !== undefined) {
     await client.command({
-      query: `${insertSelect} FROM file(${literal(file)}, ${literal(format)}, ${literal(structure)})`,
+      query: `${statement} FROM file(${literal(file)}, ${literal(format)}, ${literal(structure)})`,
     });
     return;
   }
   const { stream } = await client.exec({
-    query: `${insertSelect} FROM input(${literal(structure)}) FORMAT ${format}`,
+    query: `${statement} FROM input(${literal(structure)}) FORMAT ${format}`,
     values: createReadStream(file),
   });
   await finished(stream.resume());

@@ -6,9 +6,9 @@ import { type LakeTable, openTable } from './table.ts';
 
 /**
  * Maintenance runs on one DuckDB thread. Compaction's COPY holds row groups per thread: packing a
- * day of the soak's traffic (6M events in 60 files, 505 MB) into 4 files peaked at +1.5 GB of RSS
- * with DuckDB's default of one thread per core (2 on this machine) and at +0.38 GB with one, in the
- * same 35 s (`npm run bench:jobs`). It runs beside the consumers, which take those cores
+ * day of the soak's traffic (6M events in 60 files) into 4 files peaked at +1,406 MB of RSS with
+ * DuckDB's default of one thread per core (2 on this machine) and at +631 MB with one, in the same
+ * ~30 s (`npm run bench:jobs`, medians of 3). It runs beside the consumers, which take those cores
  * anyway, and on a larger machine the default would multiply the memory with the cores.
  */
 const MAINTENANCE = { threads: 1 };
