@@ -134,16 +134,22 @@ export function registerLake(program: Command): void {
       'delete files no version ever referenced once this old (default: TIDEWATER_VACUUM_ORPHAN_MINUTES)',
       nonNegative('--orphan-minutes'),
     )
-    .action(async (flags: { retentionHours: number; orphanMinutes?: number }) => {
+    .option(
+      '--log-retention-hours <h>',
+      'delete the log (commits and checkpoints) older than this many hours (default: TIDEWATER_LAKE_LOG_RETENTION_HOURS)',
+      nonNegative('--log-retention-hours'),
+    )
+    .action(async (flags: { retentionHours: number; orphanMinutes?: number; logRetentionHours?: number }) => {
       const options = {
         retentionHours: flags.retentionHours,
         orphanMinutes: flags.orphanMinutes ?? config().vacuumOrphanMinutes,
+        logRetentionHours: flags.logRetentionHours ?? config().lakeLogRetentionHours,
       };
       if (await viaQueue('vacuum', options)) return;
       const { eachLakeTable } = await import('../lake/index.ts');
       await eachLakeTable(config().dataDir, async (t, name) => {
-        const { deleted } = await t.vacuum(options);
-        console.log(`vacuum ${name}: deleted ${deleted.length} file(s)`);
+        const { deleted, logFilesDeleted } = await t.vacuum(options);
+        console.log(`vacuum ${name}: deleted ${deleted.length} data file(s), ${logFilesDeleted} log file(s)`);
       });
     });
 }

@@ -354,6 +354,11 @@ export const settings = {
     z.coerce.number().nonnegative().default(168),
     'Scheduled vacuum keeps files any version of this many past hours references (time travel reach).',
   ),
+  lakeLogRetentionHours: setting(
+    'TIDEWATER_LAKE_LOG_RETENTION_HOURS',
+    z.coerce.number().nonnegative().default(720),
+    "Vacuum also deletes each lake table's log (commits and checkpoints) older than this many hours, as Delta's delta.logRetentionDuration (30 days) does; time travel reaches no further back.",
+  ),
   vacuumOrphanMinutes: setting(
     'TIDEWATER_VACUUM_ORPHAN_MINUTES',
     z.coerce.number().positive().default(60),

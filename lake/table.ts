@@ -67,8 +67,20 @@ export interface VacuumOptions {
    * keeps staged files before committing them.
    */
   orphanMinutes?: number;
+  /**
+   * The log's own retention: commits and checkpoints older than this many hours go (see
+   * DeltaLog.expire), and time travel reaches no further back. Absent: the log is kept whole.
+   */
+  logRetentionHours?: number;
   /** The clock, for tests. */
   now?: number;
+}
+
+export interface VacuumResult {
+  /** Data files deleted (absolute paths). */
+  deleted: string[];
+  /** Log files (commits and checkpoints) deleted by the log's retention. */
+  logFilesDeleted: number;
 }
 
 /** Another writer committed progress for the same appId concurrently: this batch may overlap it. */
@@ -342,12 +354,13 @@ export class LakeTable {
   /**
    * Deletes data files that no version within the retention window references: neither live nor
    * removed after the cutoff; files no version ever referenced once older than the orphan cutoff.
+   * Then, with `logRetentionHours`, the log older than its retention.
    */
-  vacuum(opts: VacuumOptions): Promise<{ deleted: string[] }> {
+  vacuum(opts: VacuumOptions): Promise<VacuumResult> {
     return this.serialized(() => this.vacuumNow(opts));
   }
 
-  private async vacuumNow(opts: VacuumOptions): Promise<{ deleted: string[] }> {
+  private async vacuumNow(opts: VacuumOptions): Promise<VacuumResult> {
     const snapshot = await this.refresh();
     const now = opts.now ?? Date.now();
     const cutoff = now - opts.retentionHours * HOUR_MS;
@@ -370,7 +383,11 @@ export class LakeTable {
       deleted.push(file);
       await rmdir(dirname(file)).catch(() => undefined); // only succeeds once the partition is empty
     }
-    return { deleted };
+    const logFilesDeleted =
+      opts.logRetentionHours === undefined
+        ? 0
+        : await this.log.expire(now - opts.logRetentionHours * HOUR_MS);
+    return { deleted, logFilesDeleted };
   }
 
   /** Writes a checkpoint of the latest version. */

@@ -23,7 +23,7 @@ export interface JobPayloads {
   backfill: { from: string; to: string; asOfVersion: number };
   optimize: Record<string, never>;
   /** Files no version ever referenced go after orphanMinutes, the others after retentionHours. */
-  vacuum: { retentionHours: number; orphanMinutes?: number };
+  vacuum: { retentionHours: number; orphanMinutes?: number; logRetentionHours?: number };
   checkpoint: Record<string, never>;
   'quarantine-replay': { filter: QuarantineFilter; dryRun: boolean };
   /** The UTC day (YYYY-MM-DD) to report on. */
@@ -42,6 +42,7 @@ export type OrchestrationConfig = Pick<
   | 'allowedLatenessMinutes'
   | 'vacuumRetentionHours'
   | 'vacuumOrphanMinutes'
+  | 'lakeLogRetentionHours'
   | 'correctionDelaySeconds'
 >;
 

@@ -35,7 +35,11 @@ function schedules(cfg: Config): Record<ScheduleName, Schedule> {
     vacuum: {
       cron: cfg.vacuumCron,
       queue: 'vacuum',
-      data: () => ({ retentionHours: cfg.vacuumRetentionHours, orphanMinutes: cfg.vacuumOrphanMinutes }),
+      data: () => ({
+        retentionHours: cfg.vacuumRetentionHours,
+        orphanMinutes: cfg.vacuumOrphanMinutes,
+        logRetentionHours: cfg.lakeLogRetentionHours,
+      }),
     },
     // The day before the tick's.
     'validation-report': {

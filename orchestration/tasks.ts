@@ -203,7 +203,10 @@ export const TASKS: { [Q in QueueName]: Task<Q> } = {
   backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data.asOfVersion),
   optimize: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.optimize()),
   vacuum: (data, ctx) =>
-    eachLakeTable(ctx.cfg.dataDir, async (t) => ({ deleted: (await t.vacuum(data)).deleted.length })),
+    eachLakeTable(ctx.cfg.dataDir, async (t) => {
+      const { deleted, logFilesDeleted } = await t.vacuum(data);
+      return { deleted: deleted.length, logFilesDeleted };
+    }),
   checkpoint: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.checkpoint()),
   'quarantine-replay': replay,
   'validation-report': validationReport,

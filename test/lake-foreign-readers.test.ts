@@ -2,8 +2,9 @@
 // compacted), read by Delta Kernel for Java (Maven Central) and by ClickHouse's Delta Lake reader
 // (chDB's deltaLakeLocal). Every column is read by them and compared with what DuckDB reads from
 // the same snapshot; row counts equal the accepted events; time travel by version and by
-// timestamp lands on the same versions; Kernel starts from the newest checkpoint, and finds the
-// writer's txn offsets. The quarantine table, with its binary and array columns, is read by Kernel
+// timestamp lands on the same versions; Kernel starts from the newest checkpoint and finds the
+// writer's txn offsets; both still read the latest version once the log before that checkpoint has
+// expired (vacuum's log retention). The quarantine table, with its binary and array columns, is read by Kernel
 // the same way.
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -250,6 +251,21 @@ describe('the lake read by engines tidewater did not write', () => {
           .slice(0, 5)
           .join('\t'),
       ).toBe(expectedSummary(v1?.columns ?? [], v1?.rows ?? 0));
+
+      // The log's retention (vacuum): the commits and checkpoints before the newest checkpoint are
+      // deleted; both readers still find the latest version whole, from that checkpoint.
+      const checkpointed = history.find((h) => h.version === checkpoint)?.timestamp as number;
+      const expired = await table.vacuum({
+        retentionHours: 168,
+        logRetentionHours: 1,
+        now: checkpointed + 3_600_000,
+      });
+      expect(expired.logFilesDeleted).toBeGreaterThanOrEqual(checkpoint as number);
+      expect((await listLog(dir)).versions[0]).toBe(checkpoint);
+      expect(await kernelRead(dir, ['latest'], appIds)).toEqual([now]);
+      expect((await chdb(dir, summary)).split('\t').slice(0, 5).join('\t')).toBe(
+        expectedSummary(now?.columns ?? [], now?.rows ?? 0),
+      );
     } finally {
       table.close();
     }

@@ -8,11 +8,14 @@ import { toRawRows } from '../contracts/raw-rows.ts';
 import { type Duck, openDuck } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
 import {
+  CommitConflictError,
+  DeltaLog,
   EVENTS_SCHEMA,
   isPrimitive,
   type LakeRow,
   type LakeTable,
   LOG_DIR,
+  listLog,
   openTable,
   type Snapshot,
   sha256OfFile,
@@ -311,6 +314,55 @@ describe('lake table', () => {
     expect(deleted.sort()).toEqual(removed.map((p) => join(dir, p)).sort());
     expect(await totals(table.current)).toEqual(totalsNow);
     expect((await table.filesAt()).sort()).toEqual(live.sort());
+  });
+
+  it('vacuum expires the log older than its retention; later versions read as before, a stale writer commits after it', async () => {
+    const stale = await openTable(dir, EVENTS_SCHEMA, { threads: 1 });
+    try {
+      const staleSnapshot = stale.current; // version 0, held while the log moves on
+      const batches = Array.from({ length: 12 }, (_, i) => lakeRows(20, i + 1, i * 20));
+      for (const rows of batches) await table.appendBatch(rows); // versions 1..12, a checkpoint at 10
+      const history = await table.history();
+      const at = (version: number) => history.find((h) => h.version === version)?.timestamp as number;
+      const readable = [10, 11, 12];
+      const before = await Promise.all(
+        readable.map(async (version) => totals(await table.snapshot({ version }))),
+      );
+
+      // A retention that reaches back to version 11's commit keeps it readable: from checkpoint 10.
+      const hour = 3_600_000;
+      const expire = (logRetentionHours: number) =>
+        table.vacuum({ retentionHours: 168, logRetentionHours, now: at(11) + logRetentionHours * hour });
+      expect((await table.vacuum({ retentionHours: 168 })).logFilesDeleted).toBe(0); // no log retention
+      expect((await expire(1)).logFilesDeleted).toBe(10); // commits 0..9; no checkpoint below 10
+      expect(await listLog(dir)).toEqual({ versions: readable, checkpoints: [10] });
+      expect((await expire(1)).logFilesDeleted).toBe(0);
+
+      for (const [i, version] of readable.entries()) {
+        expect(await totals(await table.snapshot({ version }))).toEqual(before[i]);
+      }
+      expect(await totals(table.current)).toEqual(expected(batches.flat()));
+      expect((await table.history()).map((h) => h.version)).toEqual(readable);
+      await expect(table.snapshot({ version: 9 })).rejects.toThrow(
+        /version 9 has expired from the log \(its retention\); the oldest readable is 10/,
+      );
+      await expect(table.snapshot({ timestamp: at(9) })).rejects.toThrow(/retention keeps versions from 10/);
+
+      // A writer whose snapshot expired neither commits below the log's start (the name of its next
+      // version is free again) nor replays across the gap: it starts again from the checkpoint.
+      const log = new DeltaLog(dir, duck.connection);
+      await expect(
+        log.commit(staleSnapshot, [], { operation: 'WRITE', operationParameters: {} }),
+      ).rejects.toThrow(CommitConflictError);
+      const more = lakeRows(20, 99, 1_000);
+      await stale.appendBatch(more);
+      expect(stale.current.version).toBe(13);
+      expect((await listLog(dir)).versions).toEqual([...readable, 13]);
+      expect(await totals(stale.current)).toEqual(expected([...batches.flat(), ...more]));
+      expect(await totals(await table.refresh())).toEqual(expected([...batches.flat(), ...more]));
+    } finally {
+      stale.close();
+    }
   });
 
   it('a crash between writing Parquet and committing changes nothing visible; vacuum removes the orphan', async () => {

@@ -1,6 +1,6 @@
 // The log directory on disk: 20-digit version file names, listing, and put-if-absent commits.
 import { randomUUID } from 'node:crypto';
-import { link, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Action, parseAction } from './actions.ts';
 
@@ -96,6 +96,14 @@ export async function writeVersion(
 ): Promise<void> {
   const dir = logDir(tableDir);
   await mkdir(dir, { recursive: true });
+  // A writer whose snapshot the log's retention expired (DeltaLog.expire) would otherwise find the
+  // name of its next version free and commit below the log's start, where no reader looks: the
+  // version it builds on must still be there. (Retention is days; this check and the link are ms.)
+  if (version > 0) {
+    await access(join(dir, versionFileName(version - 1))).catch(() => {
+      throw new CommitConflictError(version);
+    });
+  }
   const temp = await writeTemp(
     dir,
     versionFileName(version),
@@ -118,4 +126,19 @@ export async function replaceFile(dir: string, name: string, text: string): Prom
   const temp = await writeTemp(dir, name, text);
   await rename(temp, join(dir, name));
   await fsyncDir(dir);
+}
+
+/**
+ * Deletes the commits and checkpoints below `keepFrom` (a checkpoint's version), oldest first, so
+ * that the log stays a suffix a reader can start at the checkpoint; returns how many it deleted.
+ */
+export async function deleteLogBelow(tableDir: string, keepFrom: number): Promise<number> {
+  const { versions, checkpoints } = await listLog(tableDir);
+  const names = [
+    ...checkpoints.filter((v) => v < keepFrom).map((v) => ({ v, name: checkpointFileName(v) })),
+    ...versions.filter((v) => v < keepFrom).map((v) => ({ v, name: versionFileName(v) })),
+  ].sort((a, b) => a.v - b.v);
+  for (const { name } of names) await rm(join(logDir(tableDir), name), { force: true });
+  if (names.length > 0) await fsyncDir(logDir(tableDir));
+  return names.length;
 }

@@ -2,7 +2,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Action, CommitInfo } from './actions.ts';
 import { type LastCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.ts';
-import { listLog, readVersion, writeVersion } from './files.ts';
+import { deleteLogBelow, listLog, readVersion, writeVersion } from './files.ts';
 import { applyCommit, type Snapshot, snapshotActions } from './snapshot.ts';
 
 /** Which version to read: the latest, a version number, or the latest commit at or before a time. */
@@ -41,8 +41,17 @@ export class DeltaLog {
     const { versions, checkpoints } = await listLog(this.tableDir);
     const target = version ?? versions.at(-1);
     if (target === undefined) throw new Error(`no Delta table at ${this.tableDir}`);
+    const oldest = versions[0] as number;
+    if (target < oldest) {
+      throw new Error(
+        `${this.tableDir}: version ${target} has expired from the log (its retention); the oldest readable is ${oldest}`,
+      );
+    }
     if (!versions.includes(target)) throw new Error(`${this.tableDir}: version ${target} does not exist`);
     const checkpoint = checkpoints.filter((v) => v <= target).at(-1);
+    if (checkpoint === undefined && oldest > 0) {
+      throw new Error(`${this.tableDir}: the log starts at version ${oldest} without a checkpoint there`);
+    }
     let snapshot: Snapshot | undefined;
     if (checkpoint !== undefined) {
       // A checkpoint holds no commitInfo: the commit's own file gives the version's timestamp.
@@ -59,10 +68,10 @@ export class DeltaLog {
   /** `snapshot` brought forward to the latest version by replaying only the newer commits. */
   async update(snapshot: Snapshot): Promise<Snapshot> {
     const { versions } = await listLog(this.tableDir);
-    return this.replay(
-      snapshot,
-      versions.filter((v) => v > snapshot.version),
-    );
+    const newer = versions.filter((v) => v > snapshot.version);
+    // The commits right after `snapshot` expired while it was held: start again from a checkpoint.
+    if (newer.length > 0 && newer[0] !== snapshot.version + 1) return this.snapshot();
+    return this.replay(snapshot, newer);
   }
 
   private async replay(base: Snapshot | undefined, versions: readonly number[]): Promise<Snapshot> {
@@ -74,12 +83,18 @@ export class DeltaLog {
 
   /** The latest version committed at or before `timestamp`. */
   async versionAt(timestamp: number): Promise<number> {
-    const entries = (await this.history()).filter((h) => h.timestamp <= timestamp);
-    const entry = entries.at(-1);
-    if (!entry)
+    const history = await this.history();
+    const entry = history.filter((h) => h.timestamp <= timestamp).at(-1);
+    if (!entry) {
+      const oldest = history[0];
+      const expired =
+        oldest !== undefined && oldest.version > 0
+          ? `; the log's retention keeps versions from ${oldest.version} (${new Date(oldest.timestamp).toISOString()})`
+          : '';
       throw new Error(
-        `${this.tableDir}: no version committed at or before ${new Date(timestamp).toISOString()}`,
+        `${this.tableDir}: no version committed at or before ${new Date(timestamp).toISOString()}${expired}`,
       );
+    }
     return entry.version;
   }
 
@@ -117,6 +132,31 @@ export class DeltaLog {
     const all: Action[] = [{ commitInfo: { timestamp, ...info, engineInfo: 'tidewater-lake' } }, ...actions];
     await writeVersion(this.tableDir, version, all, timestamp);
     return applyCommit(previous, version, all);
+  }
+
+  /**
+   * Deletes the log older than `cutoff` (ms since epoch), as Delta's log retention does: the commits
+   * and checkpoints below the newest checkpoint committed at or before it. Every version committed
+   * after `cutoff` stays readable (from that checkpoint on); the ones before it are gone for time
+   * travel. Without such a checkpoint nothing goes. Returns how many files it deleted.
+   */
+  async expire(cutoff: number): Promise<number> {
+    const { versions, checkpoints } = await listLog(this.tableDir);
+    const committed = new Set(versions);
+    // Commit timestamps rise with the version (commit()), so the checkpoints' do too: bisect.
+    const timestampOf = async (version: number) =>
+      commitInfoOf(await readVersion(this.tableDir, version))?.timestamp ?? Number.POSITIVE_INFINITY;
+    const usable = checkpoints.filter((c) => committed.has(c));
+    let lo = 0;
+    let hi = usable.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((await timestampOf(usable[mid] as number)) <= cutoff) lo = mid + 1;
+      else hi = mid;
+    }
+    const keepFrom = usable[lo - 1];
+    if (keepFrom === undefined || keepFrom <= (versions[0] ?? -1)) return 0;
+    return deleteLogBelow(this.tableDir, keepFrom);
   }
 
   async checkpoint(snapshot: Snapshot): Promise<LastCheckpoint> {
