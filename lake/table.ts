@@ -2,7 +2,7 @@
 // vacuum and checkpoints. Readers only ever read the files a snapshot lists, so data files written
 // without a commit (a crash, a lost race) are invisible until vacuum removes them.
 import { randomUUID } from 'node:crypto';
-import { readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { access, readdir, rm, rmdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Duck, openDuck, sqlStringList } from '../duckdb/index.ts';
@@ -372,7 +372,7 @@ export class LakeTable {
         ...[...snapshot.tombstones.values()].filter((r) => r.deletionTimestamp > cutoff).map((r) => r.path),
       ].map(absolute),
     );
-    // Checkpoints keep every tombstone: a file in neither map was never committed.
+    // Checkpoints keep every tombstone whose file exists: a file in neither map was never committed.
     const referenced = new Set([...snapshot.files.keys(), ...snapshot.tombstones.keys()].map(absolute));
     const deleted: string[] = [];
     for (const file of await dataFiles(this.dir)) {
@@ -396,7 +396,33 @@ export class LakeTable {
   }
 
   private async checkpointNow(): Promise<LastCheckpoint> {
-    return this.log.checkpoint(await this.refresh());
+    await this.refresh();
+    return this.checkpointLatest();
+  }
+
+  /**
+   * Checkpoints the latest version without the tombstones of files vacuum has deleted, and keeps
+   * them out of this handle's snapshot too. A tombstone only tells vacuum when its file stopped
+   * being referenced; kept after the file is gone, it rode along in every later snapshot (copied by
+   * each commit's replay) and checkpoint for good: compaction removes each small file the writer
+   * commits, 1,600 a day or more at a trickle. Only tombstones of missing files go, so vacuum
+   * judges every file that exists as before, whatever its retention.
+   */
+  private async checkpointLatest(): Promise<LastCheckpoint> {
+    const { tombstones } = this.latest;
+    const present = await Promise.all(
+      [...tombstones.keys()].map((path) =>
+        access(join(this.dir, fromLogPath(path))).then(
+          () => true,
+          (error: NodeJS.ErrnoException) => error.code !== 'ENOENT',
+        ),
+      ),
+    );
+    if (present.includes(false)) {
+      const kept = [...tombstones].filter((_, i) => present[i]);
+      this.latest = { ...this.latest, tombstones: new Map(kept) };
+    }
+    return this.log.checkpoint(this.latest);
   }
 
   private partitionNames(): string[] {
@@ -422,7 +448,7 @@ export class LakeTable {
         stillValid(await this.refresh());
       }
     }
-    if (this.latest.version % this.checkpointInterval === 0) await this.log.checkpoint(this.latest);
+    if (this.latest.version % this.checkpointInterval === 0) await this.checkpointLatest();
     return {
       version: this.latest.version,
       filesAdded: actions.filter((a) => 'add' in a).length,

@@ -324,6 +324,11 @@ describe('lake table', () => {
       for (const rows of batches) await table.appendBatch(rows); // versions 1..12, a checkpoint at 10
       const history = await table.history();
       const at = (version: number) => history.find((h) => h.version === version)?.timestamp as number;
+      // Time travel by timestamp bisects the log: each commit's own time finds it, a ms before it its predecessor.
+      for (const { version, timestamp } of history.slice(1)) {
+        expect((await table.snapshot({ timestamp })).version).toBe(version);
+        expect((await table.snapshot({ timestamp: timestamp - 1 })).version).toBe(version - 1);
+      }
       const readable = [10, 11, 12];
       const before = await Promise.all(
         readable.map(async (version) => totals(await table.snapshot({ version }))),
@@ -363,6 +368,35 @@ describe('lake table', () => {
     } finally {
       stale.close();
     }
+  });
+
+  it('checkpoints leave out the tombstones of files vacuum deleted, and keep the others', async () => {
+    await table.appendBatch(lakeRows(150, 1));
+    await table.appendBatch(lakeRows(150, 2, 150));
+    const removed = [...table.current.files.keys()].sort();
+    await table.optimize(); // version 3
+    const totalsNow = await totals(table.current);
+    const reopenedTombstones = async () => {
+      const reopened = await openTable(dir, EVENTS_SCHEMA, { threads: 1 });
+      try {
+        return [...reopened.current.tombstones.keys()].sort();
+      } finally {
+        reopened.close();
+      }
+    };
+
+    // The removed files are still there: their tombstones stay, vacuum needs them.
+    await table.checkpoint();
+    expect(await reopenedTombstones()).toEqual(removed);
+
+    const { deleted } = await table.vacuum({ retentionHours: 0, now: Date.now() + 1000 });
+    expect(deleted.length).toBe(removed.length);
+    for (let i = 0; i < 7; i++) await table.appendBatch(lakeRows(10, 20 + i, 1_000 + i * 10)); // 4..10
+    expect(table.current.version).toBe(10); // the writer's own checkpoint
+    expect(table.current.tombstones.size).toBe(0);
+    expect(await reopenedTombstones()).toEqual([]);
+    expect((await totals(await table.snapshot({ version: 3 }))).rows).toBe(totalsNow.rows);
+    expect((await table.vacuum({ retentionHours: 0, now: Date.now() + 1000 })).deleted).toEqual([]);
   });
 
   it('a crash between writing Parquet and committing changes nothing visible; vacuum removes the orphan', async () => {

@@ -81,21 +81,37 @@ export class DeltaLog {
     return snapshot;
   }
 
-  /** The latest version committed at or before `timestamp`. */
+  /**
+   * The latest version committed at or before `timestamp`. Commit timestamps rise with the version
+   * (commit()), so it bisects: a few commits read, not the whole log (up to the log's retention,
+   * some 50,000 files at a trickle).
+   */
   async versionAt(timestamp: number): Promise<number> {
-    const history = await this.history();
-    const entry = history.filter((h) => h.timestamp <= timestamp).at(-1);
-    if (!entry) {
-      const oldest = history[0];
+    const { versions } = await listLog(this.tableDir);
+    let lo = 0;
+    let hi = versions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((await this.timestampOf(versions[mid] as number)) <= timestamp) lo = mid + 1;
+      else hi = mid;
+    }
+    const version = versions[lo - 1];
+    if (version === undefined) {
+      const oldest = versions[0];
       const expired =
-        oldest !== undefined && oldest.version > 0
-          ? `; the log's retention keeps versions from ${oldest.version} (${new Date(oldest.timestamp).toISOString()})`
+        oldest !== undefined && oldest > 0
+          ? `; the log's retention keeps versions from ${oldest} (${new Date(await this.timestampOf(oldest)).toISOString()})`
           : '';
       throw new Error(
         `${this.tableDir}: no version committed at or before ${new Date(timestamp).toISOString()}${expired}`,
       );
     }
-    return entry.version;
+    return version;
+  }
+
+  /** commitInfo.timestamp of a version's commit (0 without one, as history() reports it). */
+  private async timestampOf(version: number): Promise<number> {
+    return commitInfoOf(await readVersion(this.tableDir, version))?.timestamp ?? 0;
   }
 
   /** Every commit, oldest first. */
@@ -144,14 +160,12 @@ export class DeltaLog {
     const { versions, checkpoints } = await listLog(this.tableDir);
     const committed = new Set(versions);
     // Commit timestamps rise with the version (commit()), so the checkpoints' do too: bisect.
-    const timestampOf = async (version: number) =>
-      commitInfoOf(await readVersion(this.tableDir, version))?.timestamp ?? Number.POSITIVE_INFINITY;
     const usable = checkpoints.filter((c) => committed.has(c));
     let lo = 0;
     let hi = usable.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((await timestampOf(usable[mid] as number)) <= cutoff) lo = mid + 1;
+      if ((await this.timestampOf(usable[mid] as number)) <= cutoff) lo = mid + 1;
       else hi = mid;
     }
     const keepFrom = usable[lo - 1];
