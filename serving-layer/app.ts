@@ -44,36 +44,62 @@ function answersDependOn(ctx: ServingContext, redis: { client: Redis; prefix: st
   };
 }
 
-/** The SQL endpoint's service, or the reason it cannot run (logged once, answered as 503). */
+/** How often a SQL endpoint that could not open tries again. */
+const SQL_RETRY_MS = 5_000;
+
+/**
+ * The SQL endpoint's service. One that cannot open answers 503 with the reason (logged once) and
+ * is tried again until it opens: a serving process may start before the speed layer has created
+ * the tables its views read, or before a ClickHouse server is up.
+ */
 async function openSql(ctx: ServingContext, app: FastifyInstance): Promise<SqlAvailability> {
+  const availability: SqlAvailability = { unavailable: 'the SQL endpoint is opening' };
+  let retry: NodeJS.Timeout | undefined;
+  let closed = false;
+  app.addHook('onClose', async () => {
+    closed = true;
+    clearTimeout(retry);
+    await availability.service?.close();
+  });
+  const attempt = async (first: boolean) => {
+    try {
+      const service = await openSqlService(ctx);
+      if (closed) return void (await service.close());
+      service.views.follow(1_000, (error) => app.log.error({ err: error }, 'SQL views not refreshed'));
+      availability.service = service;
+      if (!first) app.log.info('the SQL endpoint is on');
+    } catch (error) {
+      availability.unavailable = `the SQL endpoint is off: ${(error as Error).message}`;
+      if (first)
+        app.log.error({ err: error }, `the SQL endpoint is off; trying again every ${SQL_RETRY_MS / 1000} s`);
+      if (!closed) retry = setTimeout(() => void attempt(false), SQL_RETRY_MS).unref();
+    }
+  };
+  await attempt(true);
+  return availability;
+}
+
+function openSqlService(ctx: ServingContext): Promise<SqlService> {
   const { sql = {} } = ctx.options;
   const timeoutSeconds = sql.timeoutSeconds ?? 10;
-  try {
-    const service = await SqlService.open({
-      clickhouse: ctx.clickhouse,
-      catalog: ctx.catalog,
-      boundary: () => ctx.boundary(),
-      database: sql.database ?? 'tidewater',
-      lanes: sql.lanes ?? 2,
-      readerUrl: sql.readerUrl,
-      quarantineFiles: async () => (await ctx.quarantine()).files(),
-      cacheMs: sql.cacheMs ?? 1_000,
-      state: ctx.options.redis && answersDependOn(ctx, ctx.options.redis),
-      limits: {
-        timeoutSeconds,
-        maxRows: sql.maxRows ?? 250_000,
-        maxBytes: sql.maxBytes ?? 64 << 20,
-        maxMemoryBytes: sql.maxMemoryBytes ?? 1 << 30,
-        maxThreads: sql.maxThreads ?? 1,
-      },
-    });
-    service.views.follow(1_000, (error) => app.log.error({ err: error }, 'SQL views not refreshed'));
-    app.addHook('onClose', () => service.close());
-    return service;
-  } catch (error) {
-    app.log.error({ err: error }, 'the SQL endpoint is off');
-    return { unavailable: `the SQL endpoint is off: ${(error as Error).message}` };
-  }
+  return SqlService.open({
+    clickhouse: ctx.clickhouse,
+    catalog: ctx.catalog,
+    boundary: () => ctx.boundary(),
+    database: sql.database ?? 'tidewater',
+    lanes: sql.lanes ?? 2,
+    readerUrl: sql.readerUrl,
+    quarantineFiles: async () => (await ctx.quarantine()).files(),
+    cacheMs: sql.cacheMs ?? 1_000,
+    state: ctx.options.redis && answersDependOn(ctx, ctx.options.redis),
+    limits: {
+      timeoutSeconds,
+      maxRows: sql.maxRows ?? 250_000,
+      maxBytes: sql.maxBytes ?? 64 << 20,
+      maxMemoryBytes: sql.maxMemoryBytes ?? 1 << 30,
+      maxThreads: sql.maxThreads ?? 1,
+    },
+  });
 }
 
 export async function buildServer(options: ServingOptions): Promise<FastifyInstance> {

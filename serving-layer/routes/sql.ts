@@ -23,12 +23,18 @@ const SqlRequest = z.object({
     .describe('At most this many rows (capped by the server)'),
 });
 
-/** The SQL service, or why the endpoint cannot serve (a server's reader user that is not read-only). */
-export type SqlAvailability = SqlService | { unavailable: string };
+/**
+ * The SQL service once it has opened; until then, why it has not (a server's reader user that is not
+ * read-only, the speed view's tables not created yet), answered as 503 while it is tried again.
+ */
+export interface SqlAvailability {
+  service?: SqlService;
+  unavailable: string;
+}
 
 export function availableSql(sql: SqlAvailability): SqlService {
-  if ('unavailable' in sql) throw new ApiError(503, 'sql_unavailable', sql.unavailable);
-  return sql;
+  if (!sql.service) throw new ApiError(503, 'sql_unavailable', sql.unavailable);
+  return sql.service;
 }
 
 export const sqlRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext; sql: SqlAvailability }> = async (

@@ -99,14 +99,10 @@ export class SqlService {
     if (quarantine) await createQuarantineTable(options.clickhouse, options.database, await quarantine());
     const shown = [options.database, ...(quarantine ? [qualityDatabase(options.database)] : [])];
     await createSystemViews(options.clickhouse, options.database, shown, CLIENT_SETTING_NAMES);
+    // Sessions last: an open that fails (the endpoint tries again) leaves none behind.
+    const functions = await functionCatalog(options.clickhouse);
     const sessions = await SqlSessions.open(options);
-    return new SqlService(
-      views,
-      sessions,
-      await functionCatalog(options.clickhouse),
-      options.limits,
-      options,
-    );
+    return new SqlService(views, sessions, functions, options.limits, options);
   }
 
   /**
