@@ -8,8 +8,10 @@
 // Last line: {"bench":"soak","events_per_s":N,"lake_events_per_s":N,"lake_lag_max":N,
 // "lake_lag_growth_per_min":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
 // "generator_cores":N,"machine_busy_share":N,"platform_cpu_us_per_event":N,...}
-// Usage: node --import tsx bench/soak.ts [minutes] [events_per_s]   (LOG_LEVEL=info shows the
-// consumers' group changes, e.g. a member evicted for missing heartbeats)
+// Usage: node --import tsx bench/soak.ts [minutes] [events_per_s] [both|speed|lake] [jobs|nojobs]
+// (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
+// heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
+// beside the rest: the issue's figures are the defaults' (both layers, with the jobs).
 import { execFileSync, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,6 +26,10 @@ import { referenceCalibration, report, say } from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 50_000);
+const LAYERS = process.argv[4] ?? 'both';
+const JOBS = (process.argv[5] ?? 'jobs') === 'jobs';
+if (!['both', 'speed', 'lake'].includes(LAYERS))
+  throw new Error(`layers: both, speed or lake, not ${LAYERS}`);
 const WARM_UP_MIN = Math.min(2, MINUTES / 5);
 const SAMPLE_MS = 5_000;
 const MB = 1024 * 1024;
@@ -50,8 +56,8 @@ const env = {
   TIDEWATER_CLICKHOUSE_HTTP_PORT: '0',
   TIDEWATER_AUTH: '0',
   // Compaction twice and the recompute of the day once, as an hour of the defaults would run them.
-  TIDEWATER_OPTIMIZE_CRON: cronAfter(Math.ceil(MINUTES * 0.3), Math.ceil(MINUTES * 0.8)),
-  TIDEWATER_RECOMPUTE_CRON: cronAfter(Math.ceil(MINUTES * 0.55)),
+  TIDEWATER_OPTIMIZE_CRON: JOBS ? cronAfter(Math.ceil(MINUTES * 0.3), Math.ceil(MINUTES * 0.8)) : 'off',
+  TIDEWATER_RECOMPUTE_CRON: JOBS ? cronAfter(Math.ceil(MINUTES * 0.55)) : 'off',
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
 };
 const cfg = loadConfig(env);
@@ -68,7 +74,13 @@ function slope(points: { x: number; y: number }[]): number {
 }
 
 const platform = await startPlatform(cfg, {
-  roles: ['speed', 'lake', 'serve', 'worker', 'scheduler'],
+  roles: [
+    ...(LAYERS === 'lake' ? [] : (['speed'] as const)),
+    ...(LAYERS === 'speed' ? [] : (['lake'] as const)),
+    'serve',
+    'worker',
+    'scheduler',
+  ],
   demo: false,
   log: say,
 });
@@ -235,6 +247,8 @@ report({
   peak_rss_mb: Math.round(peak),
   rss_growth_mb_per_min: Math.round(growth * 100) / 100,
   minutes: MINUTES,
+  layers: LAYERS,
+  jobs: JOBS,
   ...cpus,
   target_peak_rss_mb: 2048,
   calibration: referenceCalibration(),
