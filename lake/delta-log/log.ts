@@ -109,9 +109,9 @@ export class DeltaLog {
     return version;
   }
 
-  /** commitInfo.timestamp of a version's commit (0 without one, as history() reports it). */
-  private async timestampOf(version: number): Promise<number> {
-    return commitInfoOf(await readVersion(this.tableDir, version))?.timestamp ?? 0;
+  /** commitInfo.timestamp of a version's commit; `missing` without one. */
+  private async timestampOf(version: number, missing = 0): Promise<number> {
+    return commitInfoOf(await readVersion(this.tableDir, version))?.timestamp ?? missing;
   }
 
   /** Every commit, oldest first. */
@@ -165,7 +165,8 @@ export class DeltaLog {
     let hi = usable.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if ((await this.timestampOf(usable[mid] as number)) <= cutoff) lo = mid + 1;
+      // A commit without a time (not ours) never counts as old enough.
+      if ((await this.timestampOf(usable[mid] as number, Number.POSITIVE_INFINITY)) <= cutoff) lo = mid + 1;
       else hi = mid;
     }
     const keepFrom = usable[lo - 1];
