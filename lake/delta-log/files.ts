@@ -129,11 +129,15 @@ export async function replaceFile(dir: string, name: string, text: string): Prom
 }
 
 /**
- * Deletes the commits and checkpoints below `keepFrom` (a checkpoint's version), oldest first, so
- * that the log stays a suffix a reader can start at the checkpoint; returns how many it deleted.
+ * Deletes the commits and checkpoints of `listing` below `keepFrom` (a checkpoint's version), oldest
+ * first, so that the log stays a suffix a reader can start at the checkpoint; returns how many it
+ * deleted.
  */
-export async function deleteLogBelow(tableDir: string, keepFrom: number): Promise<number> {
-  const { versions, checkpoints } = await listLog(tableDir);
+export async function deleteLogBelow(
+  tableDir: string,
+  { versions, checkpoints }: LogListing,
+  keepFrom: number,
+): Promise<number> {
   const names = [
     ...checkpoints.filter((v) => v < keepFrom).map((v) => ({ v, name: checkpointFileName(v) })),
     ...versions.filter((v) => v < keepFrom).map((v) => ({ v, name: versionFileName(v) })),

@@ -82,20 +82,12 @@ export class DeltaLog {
   }
 
   /**
-   * The latest version committed at or before `timestamp`. Commit timestamps rise with the version
-   * (commit()), so it bisects: a few commits read, not the whole log (up to the log's retention,
-   * some 50,000 files at a trickle).
+   * The latest version committed at or before `timestamp`, by bisection: a few commits read, not the
+   * whole log (up to the log's retention, some 50,000 files at a trickle).
    */
   async versionAt(timestamp: number): Promise<number> {
     const { versions } = await listLog(this.tableDir);
-    let lo = 0;
-    let hi = versions.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if ((await this.timestampOf(versions[mid] as number)) <= timestamp) lo = mid + 1;
-      else hi = mid;
-    }
-    const version = versions[lo - 1];
+    const version = await this.lastCommittedBy(versions, timestamp, 0);
     if (version === undefined) {
       const oldest = versions[0];
       const expired =
@@ -107,6 +99,26 @@ export class DeltaLog {
       );
     }
     return version;
+  }
+
+  /**
+   * The last of `versions` (ascending) committed at or before `time`, a commit without a time taken
+   * as `missing`. Commit timestamps rise with the version (commit()), so it bisects: a few commits
+   * read, not the whole log.
+   */
+  private async lastCommittedBy(
+    versions: readonly number[],
+    time: number,
+    missing: number,
+  ): Promise<number | undefined> {
+    let lo = 0;
+    let hi = versions.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((await this.timestampOf(versions[mid] as number, missing)) <= time) lo = mid + 1;
+      else hi = mid;
+    }
+    return versions[lo - 1];
   }
 
   /** commitInfo.timestamp of a version's commit; `missing` without one. */
@@ -157,21 +169,13 @@ export class DeltaLog {
    * travel. Without such a checkpoint nothing goes. Returns how many files it deleted.
    */
   async expire(cutoff: number): Promise<number> {
-    const { versions, checkpoints } = await listLog(this.tableDir);
-    const committed = new Set(versions);
-    // Commit timestamps rise with the version (commit()), so the checkpoints' do too: bisect.
-    const usable = checkpoints.filter((c) => committed.has(c));
-    let lo = 0;
-    let hi = usable.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      // A commit without a time (not ours) never counts as old enough.
-      if ((await this.timestampOf(usable[mid] as number, Number.POSITIVE_INFINITY)) <= cutoff) lo = mid + 1;
-      else hi = mid;
-    }
-    const keepFrom = usable[lo - 1];
-    if (keepFrom === undefined || keepFrom <= (versions[0] ?? -1)) return 0;
-    return deleteLogBelow(this.tableDir, keepFrom);
+    const listing = await listLog(this.tableDir);
+    const committed = new Set(listing.versions);
+    const usable = listing.checkpoints.filter((c) => committed.has(c));
+    // A commit without a time (not ours) never counts as old enough.
+    const keepFrom = await this.lastCommittedBy(usable, cutoff, Number.POSITIVE_INFINITY);
+    if (keepFrom === undefined || keepFrom <= (listing.versions[0] ?? -1)) return 0;
+    return deleteLogBelow(this.tableDir, listing, keepFrom);
   }
 
   async checkpoint(snapshot: Snapshot): Promise<LastCheckpoint> {
