@@ -1,16 +1,18 @@
 import type { Kafka as KafkaClient } from 'kafkajs';
-import { compressFrame, decompressFrame } from 'lz4-napi';
+import { compressFrame } from 'lz4-napi';
 import type { Config } from '../config/index.ts';
 import { kafkajs } from './kafkajs.ts';
 import { kafkajsLevel, kafkaLogCreator, type LogSink } from './log.ts';
+import { decompressLz4Frame } from './lz4.ts';
 
 const { CompressionCodecs, CompressionTypes, Kafka } = kafkajs;
 
 // kafkajs ships only gzip. LZ4 (frame format, as Kafka expects) compresses on libuv's thread pool,
-// so the event loop keeps producing while the other core compresses.
+// so the event loop keeps producing while the other core compresses. Frames decompress on the event
+// loop, block by block (lz4.ts says why).
 CompressionCodecs[CompressionTypes.LZ4] = () => ({
   compress: (encoder: { buffer: Buffer }) => compressFrame(encoder.buffer),
-  decompress: (buffer: Buffer) => decompressFrame(buffer),
+  decompress: async (buffer: Buffer) => decompressLz4Frame(buffer),
 });
 
 export type KafkaConfig = Pick<Config, 'kafkaBrokers' | 'kafkaClientId' | 'logLevel'>;
