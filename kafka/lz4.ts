@@ -21,6 +21,7 @@ const FAST_FLAGS = VERSION_01 | BLOCK_INDEPENDENCE;
 const FAST_FLAGS_MASK =
   VERSION_MASK | BLOCK_INDEPENDENCE | BLOCK_CHECKSUM | CONTENT_CHECKSUM | RESERVED | DICTIONARY_ID;
 const UNCOMPRESSED_BLOCK = 0x80000000;
+const MAX_EXPANSION = 255;
 
 /** The block maximum sizes of the BD byte's bits 4-6 (4: 64 KiB ... 7: 4 MiB); others are invalid. */
 function blockMaxSize(bd: number): number | undefined {
@@ -59,9 +60,12 @@ export function decodeBlocks(frame: Buffer): Buffer[] | undefined {
       // A copy: a view would hold the whole fetch response for as long as its records live.
       block = Buffer.from(data);
     } else {
-      // lz4-napi's block decoder reads the output size from a 4-byte prefix, as an upper bound.
+      // lz4-napi's block decoder allocates the output size a 4-byte prefix gives, as an upper bound.
+      // A block's sequences make at most 255 bytes of each byte they take (a match length grows by
+      // 255 per byte), so a frame of many tiny blocks cannot make it allocate the block maximum
+      // (up to 4 MiB) for each.
       const prefixed = Buffer.allocUnsafe(4 + size);
-      prefixed.writeUInt32LE(maxSize, 0);
+      prefixed.writeUInt32LE(Math.min(maxSize, MAX_EXPANSION * size), 0);
       data.copy(prefixed, 4);
       block = uncompressSync(prefixed);
     }

@@ -42,6 +42,7 @@ describe('decompressLz4Frame', () => {
     ['a few dozen events', events(30)],
     ['several 64 KiB blocks', events(5_000)],
     ['incompressible data, stored as it is', randomBytes(100_000)],
+    ['one byte repeated, the densest blocks the format has', Buffer.alloc(300_000, 7)],
   ])('reads back %s exactly, as lz4-napi frames it', (_, content) => {
     const compressed = compressFrameSync(content);
     expect(decompressLz4Frame(compressed).equals(content)).toBe(true);
