@@ -3,10 +3,11 @@
 // process, for ten minutes; the scheduler runs compaction twice and the day's recompute once within
 // them. RSS is sampled every 5 s; growth is the least-squares slope of RSS over
 // time after a two-minute warm-up. Buffers between Kafka and the sinks are bounded, so a platform
-// slower than the offered rate builds lag in Kafka, not memory. The lake writer's lag (records on the
-// topic it has not taken) is sampled alike: it must not grow over the run.
-// Last line: {"bench":"soak","events_per_s":N,"lake_events_per_s":N,"lake_lag_max":N,
-// "lake_lag_growth_per_min":N,"peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
+// slower than the offered rate builds lag in Kafka, not memory. Each layer's lag (records on the
+// topic it has not taken) is sampled alike: a layer keeps up when its lag does not grow.
+// Last line: {"bench":"soak","events_per_s":N,"speed_lag_max":N,"speed_lag_growth_per_min":N,
+// "lake_events_per_s":N,"lake_lag_max":N,"lake_lag_growth_per_min":N,"produced_events_per_s":N,
+// "peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
 // "generator_cores":N,"machine_busy_share":N,"platform_cpu_us_per_event":N,...}
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s] [both|speed|lake] [jobs|nojobs]
 // (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
@@ -140,16 +141,25 @@ function rssSplitMb(): { anon: number; file: number } {
 }
 
 const samples: { minute: number; rssMb: number }[] = [];
-/** Records on the events topic not yet taken by the lake writer, sampled with the RSS. */
-const lakeLags: { minute: number; lag: number }[] = [];
+/**
+ * Records on the events topic not yet taken by each layer, sampled with the RSS: a layer keeps up
+ * when its lag does not grow (its take per second also counts the generator's start-up).
+ */
+const lags: { minute: number; produced: number; speed: number; lake: number }[] = [];
 const lagAdmin = createKafka(cfg, 'soak-lag').admin();
 await lagAdmin.connect();
-async function sampleLakeLag(minute: number): Promise<void> {
+async function sampleLags(minute: number): Promise<void> {
   const produced = (await lagAdmin.fetchTopicOffsets(cfg.eventsTopic)).reduce(
     (n, p) => n + Number(p.high),
     0,
   );
-  lakeLags.push({ minute, lag: produced - (platform.delivered().lake ?? 0) });
+  const delivered = platform.delivered();
+  lags.push({
+    minute,
+    produced,
+    speed: produced - (delivered.speed ?? 0),
+    lake: produced - (delivered.lake ?? 0),
+  });
 }
 let peak = 0;
 /** What the process held when RSS peaked. */
@@ -172,7 +182,7 @@ const timer = setInterval(() => {
     atPeak = `${minute.toFixed(1)} min (${memoryNow()})`;
   }
   samples.push({ minute, rssMb });
-  void sampleLakeLag(minute).catch(() => undefined);
+  void sampleLags(minute).catch(() => undefined);
   if (samples.length % 6 === 0) {
     const now = memoryNow();
     const line = `${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB (${now}`;
@@ -230,20 +240,38 @@ say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);
 const growth = slope(
   samples.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s.rssMb })),
 );
-const lakeLagGrowth = slope(
-  lakeLags.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s.lag })),
-);
-say(
-  `lake writer: ${Math.round(lakeConsumed / seconds)} events/s, lag max ${Math.max(0, ...lakeLags.map((s) => s.lag))}, ` +
-    `end ${lakeLags.at(-1)?.lag ?? 0}, trend ${Math.round(lakeLagGrowth)} records/min after warm-up`,
-);
+/** A layer's lag: its largest, its last, and its trend after warm-up (records per minute). */
+function lagOf(layer: 'speed' | 'lake') {
+  if (LAYERS !== 'both' && LAYERS !== layer) return { max: null, end: null, trend: null };
+  const trend = slope(lags.filter((s) => s.minute >= WARM_UP_MIN).map((s) => ({ x: s.minute, y: s[layer] })));
+  return {
+    max: Math.max(0, ...lags.map((s) => s[layer])),
+    end: lags.at(-1)?.[layer] ?? 0,
+    trend: Math.round(trend),
+  };
+}
+const speedLag = lagOf('speed');
+const lakeLag = lagOf('lake');
+const producedPerSecond = Math.round((lags.at(-1)?.produced ?? 0) / ((lags.at(-1)?.minute ?? 1) * 60));
+for (const [name, taken, lag] of [
+  ['speed layer', consumed, speedLag],
+  ['lake writer', lakeConsumed, lakeLag],
+] as const) {
+  say(
+    `${name}: ${Math.round(taken / seconds)} events/s, lag max ${lag.max}, end ${lag.end}, trend ${lag.trend} records/min after warm-up`,
+  );
+}
+say(`generator: ${producedPerSecond} events/s produced`);
 report({
   bench: 'soak',
   events_per_s: Math.round(consumed / seconds),
+  speed_lag_max: speedLag.max,
+  speed_lag_growth_per_min: speedLag.trend,
   lake_events_per_s: Math.round(lakeConsumed / seconds),
-  lake_lag_max: Math.max(0, ...lakeLags.map((s) => s.lag)),
-  lake_lag_growth_per_min: Math.round(lakeLagGrowth),
+  lake_lag_max: lakeLag.max,
+  lake_lag_growth_per_min: lakeLag.trend,
   offered_events_per_s: RATE,
+  produced_events_per_s: producedPerSecond,
   peak_rss_mb: Math.round(peak),
   rss_growth_mb_per_min: Math.round(growth * 100) / 100,
   minutes: MINUTES,
