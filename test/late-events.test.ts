@@ -104,6 +104,11 @@ async function expectExact(part: keyof typeof truth = 'all'): Promise<Answer> {
 }
 
 const pendingOf = (a: Answer) => a.meta.corrections?.pending ?? [];
+/**
+ * The API keeps the correction scan's state for a second: an answer after a scan or a correction
+ * waits that out (a day this small is corrected within it).
+ */
+const scanStateRefreshed = () => sleep(1_100);
 
 async function scan(): Promise<{ enqueued: { day: string; job: string }[] }> {
   const { job } = await orchestrator.enqueue('correction', {});
@@ -186,7 +191,7 @@ it('late events 5 min, 3 h and 2 days below the watermark reach the merged answe
     ...new Set([fiveMin, threeHours, twoDays].map((t) => new Date(t).toISOString().slice(0, 10))),
   ];
   expect(scanned.enqueued.map((e) => e.day).sort()).toEqual(days.sort());
-  await sleep(1_100); // the API reads the scan's state at most once a second
+  await scanStateRefreshed();
   const waiting = await expectExact('withinRetention');
   expect(pendingOf(waiting)).toContainEqual({
     from: hourOf(twoDays),
@@ -196,6 +201,7 @@ it('late events 5 min, 3 h and 2 days below the watermark reach the merged answe
   });
   workers.push(await startWorkers(cfg, { clickhouse: client, queues: ['backfill'] }));
   for (const e of scanned.enqueued) await completed(e.job);
+  await scanStateRefreshed();
   const corrected = await expectExact();
   expect(pendingOf(corrected)).toEqual([]);
   expect(corrected.meta.served.map((s) => s.layer)).toEqual(['batch', 'speed']);
@@ -232,10 +238,12 @@ it('two late batches for one day while its correction runs: each visible at once
   await completed(correction?.job ?? '');
   // The first correction read a lake version without the second batch: its hour is still answered
   // from the speed view, and the next scan corrects it.
+  await scanStateRefreshed();
   const between = await expectExact();
   expect(pendingOf(between).filter((p) => p.layer !== 'speed')).toEqual([]);
   const again = await scan();
   for (const e of again.enqueued) await completed(e.job);
+  await scanStateRefreshed();
   const settled = await expectExact();
   expect(pendingOf(settled)).toEqual([]);
 }, 600_000);
