@@ -2,7 +2,7 @@
 // whether it takes the block path or goes to lz4-napi's frame decoder, and a frame either refuses
 // is an error, never other bytes. Kafka's own Java producer's frames: test/kafka-foreign-lz4.test.ts.
 import { randomBytes } from 'node:crypto';
-import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
+import { compressFrameSync, compressSync, decompressFrameSync } from 'lz4-napi';
 import { describe, expect, it } from 'vitest';
 import { decompressLz4Frame } from '../kafka/lz4.ts';
 
@@ -13,7 +13,7 @@ const events = (n: number) =>
     ).join('\n'),
   );
 
-/** A frame of `content` with the descriptor flags and BD byte given, blocks as `blocks` encodes. */
+/** A frame with the descriptor flags and BD byte given, of `blocks` (each with its size word). */
 function frame(flags: number, bd: number, blocks: Buffer[], contentSize?: number): Buffer {
   const size = contentSize === undefined ? [] : [Buffer.alloc(8)];
   if (contentSize !== undefined) size[0]?.writeBigUInt64LE(BigInt(contentSize));
@@ -33,6 +33,14 @@ function storedBlock(data: Buffer): Buffer {
   const size = Buffer.alloc(4);
   size.writeUInt32LE((data.length | 0x80000000) >>> 0);
   return Buffer.concat([size, data]);
+}
+
+/** A compressed block of `data`: lz4-napi's block without its size prefix, under a size word. */
+function compressedBlock(data: Buffer): Buffer {
+  const block = compressSync(data).subarray(4);
+  const size = Buffer.alloc(4);
+  size.writeUInt32LE(block.length);
+  return Buffer.concat([size, block]);
 }
 
 describe('decompressLz4Frame', () => {
@@ -66,6 +74,14 @@ describe('decompressLz4Frame', () => {
     expect(decompressLz4Frame(frame(flags, 0x40, [storedBlock(content)], 3)).toString()).toBe('abc');
     // A size the blocks do not add up to goes to the frame decoder, which refuses it.
     expect(() => decompressLz4Frame(frame(flags, 0x40, [storedBlock(content)], 4))).toThrow();
+  });
+
+  it('reads a hostile frame of thousands of tiny blocks under a 4 MiB maximum, each bounded by its size', () => {
+    // Each block's output is bounded by 255 times its size, not the declared 4 MiB (which would be
+    // an allocation of 4 MiB per block); the bound must still hold what each block makes.
+    const pieces = Array.from({ length: 3_000 }, (_, i) => Buffer.from(i % 2 ? 'x' : 'y'.repeat(200)));
+    const f = frame(0x60, 0x70, pieces.map(compressedBlock));
+    expect(decompressLz4Frame(f).equals(Buffer.concat(pieces))).toBe(true);
   });
 
   it('copies a stored block out of the frame, so records do not hold the fetch', () => {
