@@ -26,6 +26,7 @@ export { describeIssues, formatPath } from './issues.ts';
 export { type JsonTextProblem, jsonTextProblem, MAX_JSON_DEPTH } from './json-text.ts';
 export { hex32, mix32, Rng, Weighted } from './random.ts';
 export { MAX_STORABLE_TIME_MS, MIN_STORABLE_TIME_MS, storableProblem } from './storable.ts';
+export { spellsExactly } from './verbatim.ts';
 export {
   CURRENT_VERSIONS,
   type EventJsonSchema,

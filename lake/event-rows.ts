@@ -6,16 +6,15 @@
 // DuckDB reads each record's original bytes (handed over as they are, no JS string made), which
 // are also the `event` column. Where the bytes do not spell exactly the gate's validated event (a
 // repeated key, where JSON.parse keeps the last value and DuckDB the first, or a stripped key; see
-// verbatim.ts) DuckDB reads that event re-serialized instead. Offsets travel as DOUBLE (no BigInt
-// per value), exact below 2^53.
+// contracts/verbatim.ts) DuckDB reads that event re-serialized instead. Offsets travel as DOUBLE (no
+// BigInt per value), exact below 2^53.
 import { DuckDBBlobValue, type DuckDBConnection } from '@duckdb/node-api';
-import type { DimensionIndex } from '../contracts/index.ts';
+import { type DimensionIndex, spellsExactly } from '../contracts/index.ts';
 import { sqlString } from '../duckdb/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';
 import type { Stage } from './table.ts';
-import { spellsExactly } from './verbatim.ts';
 
 const STAGE_TABLE = 'lake_events_stage';
 const CATEGORY_TABLE = 'lake_dim_category';
@@ -170,10 +169,13 @@ async function loadDimensions(connection: DuckDBConnection, dims: DimensionIndex
 
 /**
  * What DuckDB gets of a record: its bytes as the `event` text (the gate accepts UTF-8 JSON only),
- * and the validated event re-serialized where the bytes do not spell it exactly.
+ * and the validated event re-serialized where the bytes do not spell it exactly (worked out here
+ * unless a verdict board already did).
  */
-function staged({ source, event }: AcceptedRecord): { original: Buffer; canonical: string | null } {
-  const bytes = source.value as Buffer;
+function staged(record: AcceptedRecord): { original: Buffer; canonical: string | null } {
+  const bytes = record.source.value as Buffer;
+  if (record.canonical !== undefined) return { original: bytes, canonical: record.canonical };
+  const { event } = record;
   return { original: bytes, canonical: spellsExactly(bytes, event) ? null : JSON.stringify(event) };
 }
 

@@ -32,6 +32,11 @@ export interface AcceptedRecord {
   late: boolean;
   /** Empty for most records: then a shared frozen array, so do not mutate it. */
   warnings: readonly RuleFailure[];
+  /**
+   * The event as JSON text where the source bytes do not spell it exactly (contracts' spellsExactly),
+   * null where they do; absent where nobody has worked it out yet (set by a verdict board).
+   */
+  canonical?: string | null;
 }
 
 /** A record that failed at least one `quarantine` rule; `failures` lists every failed rule. */

@@ -1,13 +1,12 @@
 // The lake builds its rows in DuckDB SQL (lake/event-rows.ts) while the speed layer runs toRawRows
 // in JS: both must give exactly the same rows for every event the gate accepts.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDimensions, indexDimensions, TidewaterEvent } from '../contracts/index.ts';
+import { buildDimensions, indexDimensions, spellsExactly, TidewaterEvent } from '../contracts/index.ts';
 import { toRawRows } from '../contracts/raw-rows.ts';
 import { type Duck, openDuck } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, type LakeRow, stageAccepted } from '../lake/index.ts';
 import { stageRows } from '../lake/parquet/stage.ts';
-import { spellsExactly } from '../lake/verbatim.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 
 const dims = indexDimensions(buildDimensions());

@@ -1,6 +1,7 @@
-// Whether a record's bytes spell exactly the event the gate validated from them, so that DuckDB can
-// read the bytes themselves: re-serializing every event (JSON.stringify) cost the lake writer about
-// as much as DuckDB's whole JSON parse of the batch.
+// Whether a record's bytes spell exactly the event the gate validated from them, so that the lake
+// can hand DuckDB the bytes themselves (re-serializing every event with JSON.stringify cost the lake
+// writer about as much as DuckDB's whole JSON parse of the batch), and a verdict board can tell the
+// lake so without the lake parsing the record (quality/verdict-board.ts).
 //
 // Bytes and event differ where the text repeats a key (JSON.parse, hence the gate and the speed
 // layer, keeps the last value; DuckDB's reader the first) or holds a key the contract strips. Both
