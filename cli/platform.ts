@@ -11,6 +11,7 @@ import { generate, paced, produceToKafka } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { lakeTableDir, QuarantineLakeWriter, quarantineTableDir, startLakeWriter } from '../lake/index.ts';
 import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
+import { VerdictBoard, type VerdictBoardStats } from '../quality/index.ts';
 import { startServing } from '../serving-layer/index.ts';
 import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
 import type { Role } from './roles.ts';
@@ -22,6 +23,8 @@ export interface Platform {
   roles: readonly Role[];
   /** Records each consumer of this process has taken through the gate into its sink. */
   delivered(): { speed?: number; lake?: number };
+  /** What the lake writer took from the speed layer's verdicts, with both layers here. */
+  verdicts(): VerdictBoardStats | undefined;
   /** Where the API listens, when this process serves it. */
   url?: string;
   /** One line on what each running role has done so far. */
@@ -67,6 +70,12 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     return shared;
   };
 
+  // One verdict per event: with both layers here and the speed layer gating on the event loop, the
+  // lake writer takes the speed gate's verdicts rather than judging each event again.
+  const speedGateThreads = cfg.speedGateThreads ?? (roles.size > 1 ? 0 : undefined);
+  const verdicts =
+    roles.has('speed') && roles.has('lake') && speedGateThreads === 0 ? new VerdictBoard() : undefined;
+
   try {
     if (roles.has('speed')) {
       // Each insert publishes a commit notice on Redis: live push and the query cache follow them.
@@ -77,7 +86,8 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
         commits: commits.publisher,
         dimensions: await dimensions(),
         // Sharing the process, the speed layer gates on its event loop unless told otherwise (config).
-        gateThreads: cfg.speedGateThreads ?? (roles.size > 1 ? 0 : undefined),
+        gateThreads: speedGateThreads,
+        verdicts,
       });
       stops.push(async () => {
         await speed.stop();
@@ -89,7 +99,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       log(`speed layer: "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? '(embedded)'}`);
     }
     if (roles.has('lake')) {
-      const lake = await startLakeWriter(cfg, { dimensions: await dimensions() });
+      const lake = await startLakeWriter(cfg, { dimensions: await dimensions(), verdicts });
       stops.push(() => lake.stop());
       const quarantine = new QuarantineLakeWriter({
         kafka: createKafka(cfg, 'quarantine-lake'),
@@ -105,6 +115,10 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       stops.push(() => quarantine.stop());
       const lag = () => [...lake.consumer.lag.values()].reduce((a, b) => a + b, 0);
       status.push(() => `lake: version ${lake.table.current.version}, lag ${lag()}`);
+      if (verdicts) {
+        const board = verdicts;
+        status.push(() => `verdicts: ${board.stats.taken} taken, ${board.stats.missed} gated again`);
+      }
       delivered.lake = () => lake.consumer.delivered;
       log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
       log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);
@@ -178,6 +192,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     url,
     status: () => status.map((s) => s()).join('; '),
     delivered: () => ({ speed: delivered.speed?.(), lake: delivered.lake?.() }),
+    verdicts: () => verdicts?.stats,
     stop: stopAll,
   };
 }

@@ -30,6 +30,7 @@ import {
   type QualityMetrics,
   sinkRejection,
   transactionalQuarantine,
+  type VerdictBoard,
 } from '../quality/index.ts';
 import { CommitBuffer } from './commit-buffer.ts';
 import { stageAccepted } from './event-rows.ts';
@@ -129,6 +130,11 @@ export type LakeWriterOptions = Partial<
    * opens its own, refreshed every TIDEWATER_DIMENSIONS_REFRESH_SECONDS.
    */
   dimensions?: LiveDimensions;
+  /**
+   * Verdicts the process's speed layer posts (cli/platform.ts): the writer takes each range's from
+   * there when the board holds it, and gates the range itself otherwise.
+   */
+  verdicts?: VerdictBoard;
 };
 
 export interface LakeWriter {
@@ -163,7 +169,7 @@ export async function startLakeWriter(
   cfg: LakeWriterConfig,
   options: LakeWriterOptions = {},
 ): Promise<LakeWriter> {
-  const { registry, dimensions: shared, ...consumerOptions } = options;
+  const { registry, dimensions: shared, verdicts, ...consumerOptions } = options;
   const groupId = consumerOptions.groupId ?? cfg.lakeGroup;
   const kafka = createKafka(cfg, 'lake');
   await ensurePlatformTopics(kafka, cfg);
@@ -184,6 +190,7 @@ export async function startLakeWriter(
   const gates = localGates(
     { dimensions: dimensions.current, allowedLatenessMinutes: cfg.allowedLatenessMinutes },
     () => (accepted) => accepted,
+    verdicts && { board: verdicts, role: 'take' },
   );
   const unsubscribe = dimensions.subscribe(async (next) => {
     index = indexDimensions(next);

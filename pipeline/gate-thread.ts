@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createGate, type Gate } from '../quality/index.ts';
 import type { GateThreadData, GateThreadReply, GateThreadRequest } from './gate-threads.ts';
-import { gateRange, type PreparerFactory } from './gates.ts';
+import { type PreparerFactory, prepareRange } from './gates.ts';
 import { detachRejected, ownedBuffers, unpackBatch } from './thread-transfer.ts';
 
 const data = workerData as GateThreadData;
@@ -43,7 +43,7 @@ function handle(request: GateThreadRequest): void {
       reply({ id: request.id });
       return;
     case 'run': {
-      const range = gateRange(gateOf(request.gate), prepare, unpackBatch(request.batch));
+      const range = prepareRange(gateOf(request.gate).run(unpackBatch(request.batch)), prepare);
       reply(
         {
           id: request.id,

@@ -8,9 +8,11 @@ import {
   createGate,
   type Gate,
   type GateOptions,
+  type GateResult,
   type RawMessage,
   type RejectedRecord,
   sinkRejection,
+  type VerdictBoard,
 } from '../quality/index.ts';
 import type { GatedRange } from './sink.ts';
 
@@ -49,9 +51,9 @@ export interface Gates<P> {
   close(): Promise<void>;
 }
 
-/** A gate with its preparer applied, as both kinds of gates run it. */
-export function gateRange<P>(gate: Gate, prepare: Prepare<P>, batch: readonly RawMessage[]): GatedRange<P> {
-  const { accepted, rejected, report } = gate.run(batch);
+/** A gate's result with the preparer applied, as both kinds of gates run it. */
+export function prepareRange<P>(result: GateResult, prepare: Prepare<P>): GatedRange<P> {
+  const { accepted, rejected, report } = result;
   const refused: RejectedRecord[] = [];
   const prepared = prepare(accepted, (record, reason) =>
     refused.push(sinkRejection(record, reason, report.at)),
@@ -59,11 +61,36 @@ export function gateRange<P>(gate: Gate, prepare: Prepare<P>, batch: readonly Ra
   return { accepted: prepared, rejected, refused, report };
 }
 
-/** Gates in the calling thread. */
-export function localGates<P>(options: SharedGateOptions, preparer: PreparerFactory<P>): Gates<P> {
+/**
+ * How a process's gates share one verdict per event (quality/verdict-board.ts): the gates of the
+ * consumer that reads the topic first post theirs, the other consumer's gates take them.
+ */
+export interface VerdictSharing {
+  board: VerdictBoard;
+  role: 'post' | 'take';
+}
+
+/** Gates in the calling thread, sharing verdicts through `verdicts` when given. */
+export function localGates<P>(
+  options: SharedGateOptions,
+  preparer: PreparerFactory<P>,
+  verdicts?: VerdictSharing,
+): Gates<P> {
   let dimensions = options.dimensions;
   let prepare = preparer(dimensions);
   const open = new Set<Gate>();
+  const judge = async (gate: Gate, batch: readonly RawMessage[]): Promise<GateResult> => {
+    if (verdicts?.role === 'take') {
+      const taken = await verdicts.board.take(batch);
+      if (taken === undefined) return gate.run(batch);
+      // This gate's window stays whole, should a later range miss the board.
+      if (batch[0]) gate.rememberBits(taken.acceptedIds, batch[0]);
+      return taken.result;
+    }
+    const result = gate.run(batch);
+    verdicts?.board.post(batch, result);
+    return result;
+  };
   return {
     open(_partition, dedupWindow) {
       const gate = createGate({ ...options, dimensions, dedupWindow });
@@ -73,9 +100,17 @@ export function localGates<P>(options: SharedGateOptions, preparer: PreparerFact
         if (closed) throw new Error('the gate is closed');
         return gate;
       };
+      // A take may wait for verdicts: calls still run one at a time, in the order they are made.
+      let previous: Promise<unknown> = Promise.resolve();
+      const inOrder = <T>(call: () => Promise<T>): Promise<T> => {
+        const next = previous.then(call);
+        previous = next.catch(() => undefined);
+        return next;
+      };
       return {
-        replay: async (batch) => void live().run(batch),
-        run: async (batch) => gateRange(live(), prepare, batch),
+        // A replay rebuilds this gate's own window from records no verdict covers any more.
+        replay: (batch) => inOrder(async () => void live().run(batch)),
+        run: (batch) => inOrder(async () => prepareRange(await judge(live(), batch), prepare)),
         close() {
           closed = true;
           open.delete(gate);

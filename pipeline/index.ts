@@ -21,6 +21,7 @@ export {
   type Prepare,
   type PreparerFactory,
   type SharedGateOptions,
+  type VerdictSharing,
 } from './gates.ts';
 export { fetchPositions, lagOf, type PartitionPosition } from './lag.ts';
 export {

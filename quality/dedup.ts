@@ -46,6 +46,16 @@ export class DedupWindow {
   /** Remembers the id; false when it was already in the window. */
   add(eventId: string): boolean {
     if (!this.toProbe(eventId)) throw new TypeError(`eventId is not a UUID: ${eventId}`);
+    return this.addProbe();
+  }
+
+  /** Remembers the id whose 128 bits are words[at..at+3] (as parseUuid writes them). */
+  addBits(words: Uint32Array, at: number): boolean {
+    this.probe.set(words.subarray(at, at + WORDS));
+    return this.addProbe();
+  }
+
+  private addProbe(): boolean {
     let slot = this.find(this.probe, 0);
     if (this.slots[slot] !== EMPTY) return false;
     let entry: number;

@@ -81,6 +81,11 @@ export interface Gate {
   run(batch: readonly RawMessage[]): GateResult;
   /** Pre-seeds a partition's dedup window, oldest first, e.g. from its log after a restart. */
   remember(eventIds: Iterable<string>, partition: PartitionRef): void;
+  /**
+   * Seeds the window with ids as 128-bit values, 4 words each, oldest first: the ids of records
+   * whose verdict another gate made (verdict-board.ts), so that this gate's window stays whole.
+   */
+  rememberBits(bits: Uint32Array, partition: PartitionRef): void;
   /** Reference data for the referential rules from the next run on (the dimensions were refreshed). */
   setDimensions(dimensions: Dimensions): void;
 }
@@ -217,9 +222,14 @@ export function createGate(options: GateOptions = {}): Gate {
     for (const eventId of eventIds) window.add(eventId);
   }
 
+  function rememberBits(bits: Uint32Array, partition: PartitionRef): void {
+    const window = dedup.window(partition);
+    for (let at = 0; at < bits.length; at += 4) window.addBits(bits, at);
+  }
+
   function setDimensions(dimensions: Dimensions): void {
     context.dimensions = dimensionSets(dimensions);
   }
 
-  return { run, remember, setDimensions };
+  return { run, remember, rememberBits, setDimensions };
 }

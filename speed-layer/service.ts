@@ -7,7 +7,7 @@ import type { Config } from '../config/index.ts';
 import { type LiveDimensions, openPlatformDimensions } from '../contracts/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { GatedConsumer, type GatedConsumerOptions, localGates, threadedGates } from '../pipeline/index.ts';
-import { createQualityMetrics } from '../quality/index.ts';
+import { createQualityMetrics, type VerdictBoard } from '../quality/index.ts';
 import { QuarantinePublisher } from '../quality/quarantine/index.ts';
 import { applySpeedLayerDdl, DEFAULT_SPEED_DDL_OPTIONS, type SpeedDdlOptions } from './ddl.ts';
 import { createSpeedMetrics } from './metrics.ts';
@@ -51,6 +51,11 @@ export type SpeedLayerOptions = Partial<Pick<GatedConsumerOptions<PreparedInsert
     /** Gate threads (0: gate on the event loop); TIDEWATER_SPEED_GATE_THREADS, else DEFAULT_SPEED_GATE_THREADS. */
     gateThreads?: number;
     /**
+     * Where the gates post their verdicts for the process's lake writer to take (cli/platform.ts);
+     * only gates on the event loop post, so it goes with gateThreads 0.
+     */
+    verdicts?: VerdictBoard;
+    /**
      * The process's dimensions, shared with its other gates (cli/platform.ts); by default the layer
      * opens its own, refreshed every TIDEWATER_DIMENSIONS_REFRESH_SECONDS.
      */
@@ -84,12 +89,17 @@ export async function startSpeedLayer(
     ddl = DEFAULT_SPEED_DDL_OPTIONS,
     commits,
     gateThreads = cfg.speedGateThreads ?? DEFAULT_SPEED_GATE_THREADS,
+    verdicts,
     onDimensionsError = (error: Error) =>
       console.error(
         `speed layer: dimensions in ${cfg.dataDir} not refreshed, the previous ones stay: ${error.message}`,
       ),
     ...consumerOptions
   } = options;
+  if (verdicts && gateThreads > 0)
+    throw new Error(
+      'speed layer: gate threads do not post verdicts; share a verdict board with gateThreads 0',
+    );
   const kafka = createKafka(cfg, 'speed');
   await ensurePlatformTopics(kafka, cfg);
   const ownsClickHouse = options.clickhouse === undefined;
@@ -110,7 +120,7 @@ export async function startSpeedLayer(
           preparer: INSERT_PREPARER,
           threads: gateThreads,
         })
-      : localGates(gateOptions, prepareInsert);
+      : localGates(gateOptions, prepareInsert, verdicts && { board: verdicts, role: 'post' });
   // Subscribed in the tick the gates took the current set, so no refresh falls between.
   const unsubscribe = dimensions.subscribe((next) => gates.setDimensions(next));
   const consumer = new GatedConsumer({

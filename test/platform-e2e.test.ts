@@ -121,4 +121,13 @@ describe('the running platform', () => {
       store.close();
     }
   });
+
+  it("judges each event once: the lake writer took the speed layer's verdicts", () => {
+    // Both layers read the topic together here; the lake waits for the speed gate's verdicts rather
+    // than gating a range itself, so all but ranges it met before the speed layer's can come from there.
+    const verdicts = platform.verdicts();
+    const lake = platform.delivered().lake ?? 0;
+    expect(lake).toBeGreaterThanOrEqual(20_000);
+    expect(verdicts?.taken).toBeGreaterThan(lake / 2);
+  });
 });
