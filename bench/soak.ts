@@ -6,7 +6,8 @@
 // slower than the offered rate builds lag in Kafka, not memory. Each layer's lag (records on the
 // topic it has not taken) is sampled alike: a layer keeps up when its lag does not grow.
 // Last line: {"bench":"soak","events_per_s":N,"speed_lag_max":N,"speed_lag_growth_per_min":N,
-// "lake_events_per_s":N,"lake_lag_max":N,"lake_lag_growth_per_min":N,"produced_events_per_s":N,
+// "lake_events_per_s":N,"lake_lag_max":N,"lake_lag_growth_per_min":N,"lake_verdicts_taken_share":N,
+// "produced_events_per_s":N,
 // "peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
 // "generator_cores":N,"machine_busy_share":N,"platform_cpu_us_per_event":N,...}
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s] [both|speed|lake] [jobs|nojobs]
@@ -201,6 +202,7 @@ const platformCpu = process.cpuUsage(cpuAtStart);
 const machineAtEnd = machineTicks();
 producer.kill('SIGINT');
 const { speed: consumed = 0, lake: lakeConsumed = 0 } = platform.delivered();
+const verdicts = platform.verdicts();
 const seconds = (performance.now() - started) / 1000;
 const platformCpuSeconds = (platformCpu.user + platformCpu.system) / 1e6;
 const cpus = {
@@ -262,6 +264,14 @@ for (const [name, taken, lag] of [
   );
 }
 say(`generator: ${producedPerSecond} events/s produced`);
+const judged = verdicts ? verdicts.taken + verdicts.missed : 0;
+/** Of the records the lake writer gated, the share whose verdict it took from the speed layer's gates. */
+const verdictsTakenShare = verdicts && judged > 0 ? Math.round((verdicts.taken / judged) * 1000) / 1000 : null;
+if (verdicts)
+  say(
+    `verdicts: the lake writer took ${verdicts.taken} from the speed layer's gates and gated ${verdicts.missed} itself; ` +
+      `${verdicts.skipped} not kept (the lake too far behind)`,
+  );
 report({
   bench: 'soak',
   events_per_s: Math.round(consumed / seconds),
@@ -270,6 +280,7 @@ report({
   lake_events_per_s: Math.round(lakeConsumed / seconds),
   lake_lag_max: lakeLag.max,
   lake_lag_growth_per_min: lakeLag.trend,
+  lake_verdicts_taken_share: verdictsTakenShare,
   offered_events_per_s: RATE,
   produced_events_per_s: producedPerSecond,
   peak_rss_mb: Math.round(peak),
