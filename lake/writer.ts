@@ -4,7 +4,9 @@
 // where each partition resumes, so the lake itself says what it already holds. After a crash the
 // records the lake already holds are recognised by offset and not written twice, and Parquet
 // written without a commit is never read (vacuum removes it). A record DuckDB refuses is isolated
-// (isolate.ts) and the range goes on without it.
+// (isolate.ts) and the range goes on without it. Beside the speed layer in one process, the writer
+// takes each range's verdicts from the speed layer's gates (quality/verdict-board.ts) where it can,
+// and gates the range itself where it cannot.
 // The lake writer is the platform's one publisher of rejections: Kafka's offsets follow the lake
 // commit, each partition's in a Kafka transaction that also publishes the rejections of the
 // ranges it covers (pipeline/deferred-delivery.ts, quality/quarantine/transactions.ts).
