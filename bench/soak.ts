@@ -266,7 +266,8 @@ for (const [name, taken, lag] of [
 say(`generator: ${producedPerSecond} events/s produced`);
 const judged = verdicts ? verdicts.taken + verdicts.missed : 0;
 /** Of the records the lake writer gated, the share whose verdict it took from the speed layer's gates. */
-const verdictsTakenShare = verdicts && judged > 0 ? Math.round((verdicts.taken / judged) * 1000) / 1000 : null;
+const verdictsTakenShare =
+  verdicts && judged > 0 ? Math.round((verdicts.taken / judged) * 1000) / 1000 : null;
 if (verdicts)
   say(
     `verdicts: the lake writer took ${verdicts.taken} from the speed layer's gates and gated ${verdicts.missed} itself; ` +
