@@ -115,10 +115,8 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       stops.push(() => quarantine.stop());
       const lag = () => [...lake.consumer.lag.values()].reduce((a, b) => a + b, 0);
       status.push(() => `lake: version ${lake.table.current.version}, lag ${lag()}`);
-      if (verdicts) {
-        const board = verdicts;
-        status.push(() => `verdicts: ${board.stats.taken} taken, ${board.stats.missed} gated again`);
-      }
+      if (verdicts)
+        status.push(() => `verdicts: ${verdicts.stats.taken} taken, ${verdicts.stats.missed} gated again`);
       delivered.lake = () => lake.consumer.delivered;
       log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
       log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);

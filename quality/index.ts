@@ -25,10 +25,5 @@ export type { DimensionRef, Rule } from './rules.ts';
 export { SINK_REJECTED_RULE, sinkRejection } from './sink-rejection.ts';
 export { DEFAULT_SUITES, type Suites } from './suites.ts';
 export * from './types.ts';
-export {
-  DEFAULT_VERDICT_BOARD_RECORDS,
-  type TakenVerdict,
-  VerdictBoard,
-  type VerdictBoardStats,
-} from './verdict-board.ts';
+export { VerdictBoard, type VerdictBoardStats } from './verdict-board.ts';
 export { VOLUME_RULE, type WindowReport, WindowReporter, type WindowReporterOptions } from './windows.ts';

@@ -97,7 +97,10 @@ export interface TakenVerdict {
 export interface VerdictBoardStats {
   /** Records whose verdict was posted. */
   posted: number;
-  /** Records the poster gated while the taker was too far behind to reach them: not kept. */
+  /**
+   * Records the poster gated but the board did not keep: the taker was too far behind to reach them
+   * (or the gate's result did not account for every record).
+   */
   skipped: number;
   /** Records a taker got from the board. */
   taken: number;
@@ -214,7 +217,11 @@ export class VerdictBoard {
         segment.duplicateIds.set(i, duplicate.eventId);
         continue;
       }
-      throw new Error(`verdict board: the gate's result does not account for offset ${source.offset}`);
+      // A result that leaves a record out is not one to hand on; the poster's own range goes on
+      // (the board must never fail the layer that posts), and the taker gates these itself.
+      this.counts.skipped += n;
+      this.wake(key);
+      return;
     }
     this.add(segment);
     this.counts.posted += n;

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { buildDimensions, type Dimensions, spellsExactly } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { type GatedRange, localGates, type PartitionGate } from '../pipeline/index.ts';
-import { type AcceptedRecord, type RawMessage, VerdictBoard } from '../quality/index.ts';
+import { type AcceptedRecord, createGate, type RawMessage, VerdictBoard } from '../quality/index.ts';
 
 const START = Date.UTC(2025, 0, 1);
 const DIMENSIONS = buildDimensions();
@@ -150,6 +150,17 @@ describe('a verdict board', () => {
     const own = await runAll(reference.open(0, WINDOW), ranges);
     expect(taken.map(view)).toEqual(own.map(view));
     expect(board.stats).toMatchObject({ missed: 2_000, taken: 1_000 });
+  });
+
+  it('never fails the poster: a result that leaves a record out is not kept, and the taker gates the range', async () => {
+    const log = traffic(200);
+    const board = new VerdictBoard({ waitMs: 0 });
+    const gate = createGate(OPTIONS);
+    const result = gate.run(log);
+    board.post(log, { ...result, accepted: result.accepted.slice(1) });
+    expect(board.stats).toMatchObject({ posted: 0, skipped: 200 });
+    expect(board.size).toBe(0);
+    expect(await board.take(log)).toBeUndefined();
   });
 
   it('lets a taker wait for a poster that has not reached its range, and stops posting for one far behind', async () => {
