@@ -1,5 +1,6 @@
 import type { CompressionTypes, Kafka, Producer, RecordMetadata } from 'kafkajs';
 import { kafkajs } from './kafkajs.ts';
+import { javaCompatiblePartitioner } from './partitioner.ts';
 
 export interface OutgoingRecord {
   key: string | Buffer | null;
@@ -145,8 +146,8 @@ export class BatchingProducer {
       idempotent: true,
       maxInFlightRequests: 1,
       allowAutoTopicCreation: false,
-      // Java-compatible murmur2: a key lands in the same partition whichever client produced it.
-      createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+      // A key lands in the same partition whichever client produced it.
+      createPartitioner: javaCompatiblePartitioner,
       // Idempotence wants unbounded retries; the client's retry budget still bounds how long a
       // send waits for an absent broker (see createKafka).
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },

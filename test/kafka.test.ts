@@ -7,11 +7,13 @@ import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
 import {
   abortedFilters,
   batches,
+  kafkajs,
   recordDecoders,
   recordEncoders,
   replacementsInPlace,
 } from '../kafka/kafkajs.ts';
 import { formatEntry, kafkaLogCreator, type Level, levelOf } from '../kafka/log.ts';
+import { javaCompatiblePartitioner, murmur2 } from '../kafka/partitioner.ts';
 import { consumeAll } from './support/kafka.ts';
 
 describe('the kafkajs this process runs', () => {
@@ -41,6 +43,53 @@ describe('record encoder', () => {
     ];
     for (const c of cases) {
       expect(recordEncoders.fast(c).buffer.equals(recordEncoders.original(c).buffer)).toBe(true);
+    }
+  });
+});
+
+describe('partitioner', () => {
+  it("hashes as Java's Utils.murmur2 (Kafka's own test vectors)", () => {
+    const vectors: [string, number][] = [
+      ['21', -973932308],
+      ['foobar', -790332482],
+      ['a-little-bit-long-string', -985981536],
+      ['a-little-bit-longer-string', -1486304829],
+      ['lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8', -58897971],
+      ['abc', 479470107],
+    ];
+    for (const [text, hash] of vectors) expect(murmur2(Buffer.from(text))).toBe(hash);
+  });
+
+  it('puts every record where kafkajs puts it: keys of every length, unicode, bytes, no key', () => {
+    const random = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + n * 17) & 0xff));
+    const keys: (string | Buffer | null)[] = [null, '', 'é', '👍', '\ud800x', 'x'.repeat(300)];
+    for (let n = 0; n < 40; n++) {
+      keys.push(`user-${n}-${'ab'.repeat(n)}`, `ü${'€'.repeat(n)}`, random(n));
+    }
+    const topic = 'events';
+    for (const partitions of [1, 3, 6, 13]) {
+      const partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+        partitionId,
+        leader: 1,
+        replicas: [1],
+        isr: [1],
+        partitionErrorCode: 0,
+      }));
+      const ours = javaCompatiblePartitioner();
+      const theirs = kafkajs.Partitioners.DefaultPartitioner();
+      for (const key of keys) {
+        if (key === null) continue;
+        const message = { key, value: 'v' };
+        expect(ours({ topic, partitionMetadata, message })).toBe(
+          theirs({ topic, partitionMetadata, message }),
+        );
+      }
+      // An explicit partition, and no key (kafkajs's round robin from a random start: it decides both).
+      expect(ours({ topic, partitionMetadata, message: { key: 'k', value: 'v', partition: 0 } })).toBe(0);
+      const keyless = Array.from({ length: partitions * 2 }, () =>
+        ours({ topic, partitionMetadata, message: { key: null, value: 'v' } }),
+      );
+      expect(new Set(keyless).size).toBe(partitions);
     }
   });
 });
