@@ -51,7 +51,8 @@ export class DedupWindow {
 
   /** Remembers the id whose 128 bits are words[at..at+3] (as parseUuid writes them). */
   addBits(words: Uint32Array, at: number): boolean {
-    this.probe.set(words.subarray(at, at + WORDS));
+    // Word by word: a subarray view per id would be an allocation per id.
+    for (let w = 0; w < WORDS; w++) this.probe[w] = words[at + w] as number;
     return this.addProbe();
   }
 

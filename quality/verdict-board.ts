@@ -323,7 +323,8 @@ export class VerdictBoard {
             warnings,
             segment.canonical.get(j) ?? null,
           );
-          ids.set(segment.ids.subarray(4 * j, 4 * j + 4), 4 * accepted.length);
+          // Word by word: a subarray view per record would be an allocation per record.
+          for (let w = 0; w < 4; w++) ids[4 * accepted.length + w] = segment.ids[4 * j + w] as number;
           accepted.push(record);
           tally.accepted(type, late, warnings);
           break;
