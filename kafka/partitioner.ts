@@ -9,6 +9,8 @@ import { kafkajs } from './kafkajs.ts';
 
 const M = 0x5bd1e995;
 const SEED = 0x9747b28c;
+/** A string key of up to a third of this many UTF-16 units fits any UTF-8 encoding of it. */
+const SCRATCH_BYTES = 256;
 
 /** org.apache.kafka.common.utils.Utils.murmur2 of data[0..length), as a signed 32-bit integer. */
 export function murmur2(data: Uint8Array, length = data.length): number {
@@ -39,7 +41,7 @@ export function murmur2(data: Uint8Array, length = data.length): number {
 /** Java's DefaultPartitioner for keyed records; kafkajs's DefaultPartitioner for the rest. */
 export const javaCompatiblePartitioner: ICustomPartitioner = () => {
   const others = kafkajs.Partitioners.DefaultPartitioner();
-  let scratch = Buffer.allocUnsafe(256);
+  const scratch = Buffer.allocUnsafe(SCRATCH_BYTES);
   return (args) => {
     const { message, partitionMetadata } = args;
     if (message.partition != null || message.key == null) return others(args);
@@ -49,9 +51,11 @@ export const javaCompatiblePartitioner: ICustomPartitioner = () => {
       hash = murmur2(key);
     } else {
       // kafkajs sends a string key as its UTF-8 (lone surrogates as U+FFFD), as Buffer.write makes it.
+      // A key longer than the scratch buffer is copied once rather than growing the buffer, so a
+      // single huge key does not stay in memory for the producer's life.
       const text = String(key);
-      if (text.length * 3 > scratch.length) scratch = Buffer.allocUnsafe(text.length * 3);
-      hash = murmur2(scratch, scratch.write(text));
+      hash =
+        text.length * 3 <= SCRATCH_BYTES ? murmur2(scratch, scratch.write(text)) : murmur2(Buffer.from(text));
     }
     return (hash & 0x7fffffff) % partitionMetadata.length;
   };

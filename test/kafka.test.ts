@@ -63,6 +63,8 @@ describe('partitioner', () => {
   it('puts every record where kafkajs puts it: keys of every length, unicode, bytes, no key', () => {
     const random = (n: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 131 + n * 17) & 0xff));
     const keys: (string | Buffer | null)[] = [null, '', 'é', '👍', '\ud800x', 'x'.repeat(300)];
+    // Either side of the reused buffer's 256 bytes.
+    for (const n of [85, 86, 128]) keys.push('x'.repeat(n), '€'.repeat(n));
     for (let n = 0; n < 40; n++) {
       keys.push(`user-${n}-${'ab'.repeat(n)}`, `ü${'€'.repeat(n)}`, random(n));
     }
