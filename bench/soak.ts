@@ -9,7 +9,8 @@
 // "lake_events_per_s":N,"lake_lag_max":N,"lake_lag_growth_per_min":N,"lake_verdicts_taken_share":N,
 // "produced_events_per_s":N,
 // "peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
-// "generator_cores":N,"machine_busy_share":N,"platform_cpu_us_per_event":N,...}
+// "generator_cores":N,"machine_busy_share":N,"machine_kernel_share":N,"machine_steal_share":N,
+// "platform_page_faults_per_s":N,"platform_cpu_us_per_event":N,...}
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s] [both|speed|lake] [jobs|nojobs]
 // (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
 // heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
@@ -89,6 +90,7 @@ const platform = await startPlatform(cfg, {
 const started = performance.now();
 const cpuAtStart = process.cpuUsage();
 const machineAtStart = machineTicks();
+const faultsAtStart = platformPageFaults();
 say(`offering ${RATE} events/s for ${MINUTES} min from a second process...`);
 const producer = spawn(
   process.execPath,
@@ -115,12 +117,21 @@ async function chdbTrackedMb(): Promise<number> {
  * or broker costs differ compare through these.
  */
 const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-function machineTicks(): { busy: number; total: number } {
+function machineTicks(): { busy: number; kernel: number; steal: number; total: number } {
   const [, ...fields] = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/);
+  // user nice system idle iowait irq softirq steal ...
   const ticks = fields.map(Number);
   const total = ticks.reduce((sum, t) => sum + t, 0);
-  // idle and iowait
-  return { busy: total - (ticks[3] ?? 0) - (ticks[4] ?? 0), total };
+  const at = (i: number) => ticks[i] ?? 0;
+  return { busy: total - at(3) - at(4), kernel: at(2) + at(5) + at(6), steal: at(7), total };
+}
+/**
+ * Page faults this process has taken so far (minor: memory it touched for the first time, or again
+ * after an allocator gave it back). On a virtual machine each costs microseconds of kernel time.
+ */
+function platformPageFaults(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
 }
 /** CPU seconds a process has used so far (user and system), from /proc. */
 function processCpuSeconds(pid: number | undefined): number {
@@ -200,18 +211,27 @@ clearInterval(timer);
 const generatorCpu = processCpuSeconds(producer.pid);
 const platformCpu = process.cpuUsage(cpuAtStart);
 const machineAtEnd = machineTicks();
+const faults = platformPageFaults() - faultsAtStart;
 producer.kill('SIGINT');
 const { speed: consumed = 0, lake: lakeConsumed = 0 } = platform.delivered();
 const verdicts = platform.verdicts();
 const seconds = (performance.now() - started) / 1000;
 const platformCpuSeconds = (platformCpu.user + platformCpu.system) / 1e6;
+const machineShare = (part: 'busy' | 'kernel' | 'steal') =>
+  Math.round(
+    ((machineAtEnd[part] - machineAtStart[part]) / (machineAtEnd.total - machineAtStart.total)) * 100,
+  ) / 100;
 const cpus = {
   platform_cores: Math.round((platformCpuSeconds / seconds) * 100) / 100,
   generator_cores: Math.round((generatorCpu / seconds) * 100) / 100,
-  machine_busy_share:
-    Math.round(
-      ((machineAtEnd.busy - machineAtStart.busy) / (machineAtEnd.total - machineAtStart.total)) * 100,
-    ) / 100,
+  machine_busy_share: machineShare('busy'),
+  /**
+   * Of the machine's time, what its kernel took (system, interrupts) and what the hypervisor kept
+   * (steal): the same code ran a quarter slower on a day its page faults were dear.
+   */
+  machine_kernel_share: machineShare('kernel'),
+  machine_steal_share: machineShare('steal'),
+  platform_page_faults_per_s: Math.round(faults / seconds),
   /** CPU the platform spent per event taken, by the speed layer and the lake writer together. */
   // To a tenth: side-by-side runs differ by a few percent, which whole microseconds hide.
   platform_cpu_us_per_event:
@@ -237,7 +257,9 @@ await admin.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
 
 say(
-  `CPU: platform ${cpus.platform_cores} cores, generator ${cpus.generator_cores}, machine ${Math.round(cpus.machine_busy_share * 100)}% busy; ` +
+  `CPU: platform ${cpus.platform_cores} cores, generator ${cpus.generator_cores}, machine ${Math.round(cpus.machine_busy_share * 100)}% busy ` +
+    `(kernel ${Math.round(cpus.machine_kernel_share * 100)}%, steal ${Math.round(cpus.machine_steal_share * 100)}%), ` +
+    `platform ${cpus.platform_page_faults_per_s} page faults/s; ` +
     `${cpus.platform_cpu_us_per_event} µs of platform CPU per event taken (speed and lake counted apart)`,
 );
 say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);

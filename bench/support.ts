@@ -81,15 +81,42 @@ export function describeThreadCpu(from: Map<string, number>, events: number): st
     .join(', ');
 }
 
+/** Fresh memory is handed out in pages of this size; the probe touches each once. */
+const PAGE_BYTES = 4096;
 /**
- * The `calibration` of a bench's last line: how fast this machine ran a fixed reference workload in
- * the same run, JSON.parse of the bench's own event records on one core (for ~`ms`), so figures of
- * runs on differently loaded machines can be compared. Also the load average (1, 5, 15 min).
+ * Above glibc's largest mmap threshold (32 MB), so every probe is mapped afresh and unmapped when
+ * let go, whatever sizes the process allocated before: the rate is the kernel's, not the allocator's.
+ */
+const PROBE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * How fast this process gets memory it has not touched before (MB/s): buffers of 64 MB allocated,
+ * each page written once, and let go, for ~`ms`. Most of it is the kernel's page faults, which a
+ * JSON.parse rate does not see: on a virtual machine whose faults are expensive every layer that
+ * allocates large buffers (fetch responses, insert bodies, DuckDB after its allocator trims) slows
+ * with it. Measured: ~0.4-0.8 GB/s on the 2-core machine where a fault took 5-9 µs.
+ */
+function freshMemoryRate(ms: number): number {
+  let bytes = 0;
+  const started = performance.now();
+  while (performance.now() - started < ms) {
+    const probe = Buffer.allocUnsafeSlow(PROBE_BYTES);
+    for (let at = 0; at < PROBE_BYTES; at += PAGE_BYTES) probe[at] = 1;
+    bytes += PROBE_BYTES;
+  }
+  return Math.round(bytes / (1024 * 1024) / ((performance.now() - started) / 1000));
+}
+
+/**
+ * The `calibration` of a bench's last line: how fast this machine ran fixed reference workloads in
+ * the same run, so figures of runs on differently loaded machines can be compared: JSON.parse of
+ * the bench's own event records on one core (for ~`ms`), and fresh memory (freshMemoryRate). Also
+ * the load average (1, 5, 15 min).
  */
 export function calibrate(
   values: readonly (Buffer | string)[],
   ms = 1_000,
-): { json_parse_events_per_s: number; load_average: number[] } {
+): { json_parse_events_per_s: number; fresh_memory_mb_per_s: number; load_average: number[] } {
   const texts = values.map(String);
   if (texts.length === 0) throw new Error('calibrate needs sample events');
   let parsed = 0;
@@ -100,6 +127,7 @@ export function calibrate(
   }
   return {
     json_parse_events_per_s: Math.round((parsed / (performance.now() - started)) * 1000),
+    fresh_memory_mb_per_s: freshMemoryRate(ms / 3),
     load_average: loadavg().map((l) => Math.round(l * 100) / 100),
   };
 }
