@@ -3,7 +3,13 @@
 // committed after Kafka acknowledged what a batch produced; a bridge that dies in between produces
 // the batch again, with the same eventIds (change-event.ts), and the gate drops the copies.
 import type { Config } from '../config/index.ts';
-import { createKafka, ensurePlatformTopics, ensureTopics, type LogSink } from '../kafka/index.ts';
+import {
+  createKafka,
+  ensurePlatformTopics,
+  ensureTopics,
+  javaCompatiblePartitioner,
+  type LogSink,
+} from '../kafka/index.ts';
 import { bridgeRecord } from './change-event.ts';
 
 export type CdcBridgeConfig = Pick<
@@ -43,7 +49,12 @@ export async function startCdcBridge(cfg: CdcBridgeConfig, log?: LogSink): Promi
   } finally {
     await admin.disconnect();
   }
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // The platform's producers place keys alike (kafka/partitioner.ts).
+    createPartitioner: javaCompatiblePartitioner,
+  });
   const consumer = kafka.consumer({ groupId: cfg.cdcGroup });
   const counts = { read: 0, produced: 0 };
   await producer.connect();

@@ -15,6 +15,7 @@ export { createKafka, type KafkaConfig } from './client.ts';
 export { checkGroupServes, GroupInUseError } from './groups.ts';
 export { kafkajs } from './kafkajs.ts';
 export type { Level as LogLevel, LogSink } from './log.ts';
+export { javaCompatiblePartitioner } from './partitioner.ts';
 export { type Greeting, isListening, parseHostPort } from './probe.ts';
 export {
   BatchingProducer,

@@ -7,7 +7,7 @@
 // with the same id, which fences the previous owner's (its late commit fails) and ends its open
 // transaction before the new owner reads where the partition stands.
 import type { Kafka, Producer } from '../../kafka/index.ts';
-import { kafkajs, produceRequests } from '../../kafka/index.ts';
+import { javaCompatiblePartitioner, kafkajs, produceRequests } from '../../kafka/index.ts';
 import type { PartitionQuarantine, QuarantineTransactions } from '../../pipeline/index.ts';
 import { encodeQuarantine } from './message.ts';
 
@@ -28,7 +28,13 @@ export const quarantineTransactionalId = (groupId: string, partition: number): s
   `${groupId}.quarantine.${partition}`;
 
 async function openProducer(kafka: Kafka, transactionalId: string): Promise<Producer> {
-  const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1 });
+  const producer = kafka.producer({
+    transactionalId,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    // The platform's producers place keys alike (kafka/partitioner.ts).
+    createPartitioner: javaCompatiblePartitioner,
+  });
   await producer.connect();
   try {
     // kafkajs registers the transactional id with its first transaction: an empty one sends no
