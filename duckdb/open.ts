@@ -7,6 +7,18 @@ export interface Duck {
 }
 
 /**
+ * Threads of a DuckDB that works in bursts beside the rest of the process: the lake's streaming
+ * writers. With more, DuckDB's background workers call glibc's `malloc_trim` each time they have
+ * been idle for 0.5 s (`Allocator::ThreadFlush`), which hands every free page of every arena of the
+ * process back to the kernel; a writer idles between ranges, so in the all-in-one soak it trimmed
+ * every 1-1.5 s and every layer faulted its memory in again (~19,000 page faults/s, ~12 µs each on
+ * the virtual machine measured). On one thread DuckDB has no background worker and never trims:
+ * 13,100-16,200 faults/s against 17,500-19,500, and 22.9-26.9 µs of platform CPU per event taken
+ * against 29.6-30.0, in 2 interleaved pairs of 3-minute soaks (docs/soak.md, "Page faults").
+ */
+export const BURST_THREADS = 1;
+
+/**
  * An in-memory DuckDB that reads and writes timestamps as UTC whatever the machine's zone.
  * `threads` bounds the cores one user (a lake writer) takes from the rest of the process.
  */

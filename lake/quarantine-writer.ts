@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { BURST_THREADS } from '../duckdb/index.ts';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from '../kafka/index.ts';
 import { checkGroupServes, rerunAfterCrash } from '../kafka/index.ts';
 import { MAX_QUARANTINED_BYTES, parseQuarantineValue } from '../quality/index.ts';
@@ -147,7 +148,7 @@ export class QuarantineLakeWriter {
     } finally {
       await admin.disconnect();
     }
-    const table = await openQuarantineTable(this.root, this.log);
+    const table = await openQuarantineTable(this.root, this.log, { threads: BURST_THREADS });
     try {
       await this.removeStaged();
       await this.adoptLegacy(table);

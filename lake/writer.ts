@@ -18,6 +18,7 @@ import {
   type LiveDimensions,
   openPlatformDimensions,
 } from '../contracts/index.ts';
+import { BURST_THREADS } from '../duckdb/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import {
   type DeferredSink,
@@ -175,7 +176,7 @@ export async function startLakeWriter(
   const groupId = consumerOptions.groupId ?? cfg.lakeGroup;
   const kafka = createKafka(cfg, 'lake');
   await ensurePlatformTopics(kafka, cfg);
-  const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+  const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA, { threads: BURST_THREADS });
   const buffer = new CommitBuffer(table, {
     maxBytes: cfg.lakeCommitMb * 1024 * 1024,
     maxAgeMs: cfg.lakeCommitSeconds * 1000,
