@@ -94,7 +94,8 @@ const PROBE_BYTES = 64 * 1024 * 1024;
  * each page written once, and let go, for ~`ms`. Most of it is the kernel's page faults, which a
  * JSON.parse rate does not see: on a virtual machine whose faults are expensive every layer that
  * allocates large buffers (fetch responses, insert bodies, DuckDB after its allocator trims) slows
- * with it. Measured: ~0.4-0.8 GB/s on the 2-core machine where a fault took 5-9 µs.
+ * with it. Measured: ~325 MB/s alone (a 4 KB fault ~12 µs) and 159-242 MB/s at the end of soaks on
+ * the 2-core machine on a day the soak ran a quarter slower at an unchanged JSON.parse rate.
  */
 function freshMemoryRate(ms: number): number {
   let bytes = 0;
