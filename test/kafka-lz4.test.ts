@@ -84,6 +84,20 @@ describe('decompressLz4Frame', () => {
     expect(decompressLz4Frame(f).equals(Buffer.concat(pieces))).toBe(true);
   });
 
+  it('leaves the frame as it was: each block is decoded in place of its size word, which is put back', () => {
+    const pieces = [events(300), events(400), Buffer.from('x')];
+    const f = frame(0x60, 0x40, pieces.map(compressedBlock));
+    const before = Buffer.from(f);
+    expect(decompressLz4Frame(f).equals(Buffer.concat(pieces))).toBe(true);
+    expect(f.equals(before)).toBe(true);
+    // Also when a block is refused and the frame decoder reads the frame after it.
+    const refused = Buffer.from(f);
+    refused[12] = (refused[12] as number) ^ 0xff;
+    const mangled = Buffer.from(refused);
+    expect(outcome(decompressLz4Frame, refused)).toEqual(outcome(decompressFrameSync, mangled));
+    expect(refused.equals(mangled)).toBe(true);
+  });
+
   it('copies a stored block out of the frame, so records do not hold the fetch', () => {
     const f = frame(0x60, 0x40, [storedBlock(Buffer.from('stored'))]);
     const out = decompressLz4Frame(f);
