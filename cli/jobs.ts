@@ -8,7 +8,7 @@ import { isQueueName, QUEUES, type QueueName } from '../orchestration/queues.ts'
 const STATUSES: readonly JobStatus[] = ['waiting', 'delayed', 'active', 'completed', 'failed', 'cancelled'];
 const POLL_MS = 500;
 
-const positiveInt = (value: string): number => {
+export const positiveInt = (value: string): number => {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
   return n;

@@ -2,7 +2,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { config } from '../config/index.ts';
 import type { LakeTable } from '../lake/index.ts';
 import type { JobPayloads, QueueName } from '../orchestration/index.ts';
-import { finish, waitForJob, withOrchestrator } from './jobs.ts';
+import { finish, positiveInt, waitForJob, withOrchestrator } from './jobs.ts';
 
 const PROGRESS_EVERY_MS = 5_000;
 
@@ -81,10 +81,11 @@ export function registerLake(program: Command): void {
 
   lake
     .command('history')
-    .description('list the commits of the events table')
+    .description('list the commits of the events table, oldest first')
+    .option('--last <n>', 'only the newest n commits (each is a file read)', positiveInt)
     .option('--json', 'print JSON')
-    .action(async (flags: { json?: boolean }) => {
-      const history = await withTable((t) => t.history());
+    .action(async (flags: { json?: boolean; last?: number }) => {
+      const history = await withTable((t) => t.history({ last: flags.last }));
       if (flags.json) console.log(JSON.stringify(history, null, 2));
       else
         for (const h of history)

@@ -151,8 +151,9 @@ export class LakeTable {
     return this.log.snapshot(at);
   }
 
-  history(): Promise<HistoryEntry[]> {
-    return this.log.history();
+  /** The commits, oldest first: the newest `last` of them when given. */
+  history(options: { last?: number } = {}): Promise<HistoryEntry[]> {
+    return this.log.history(options);
   }
 
   /** Where a writer with this appId resumes: the version its last commit recorded. */

@@ -323,6 +323,10 @@ describe('lake table', () => {
       const batches = Array.from({ length: 12 }, (_, i) => lakeRows(20, i + 1, i * 20));
       for (const rows of batches) await table.appendBatch(rows); // versions 1..12, a checkpoint at 10
       const history = await table.history();
+      // The newest few alone, as they are in the whole history.
+      expect(await table.history({ last: 3 })).toEqual(history.slice(-3));
+      expect(await table.history({ last: 100 })).toEqual(history);
+      await expect(table.history({ last: 0 })).rejects.toThrow(/last must be a whole number >= 1, got 0/);
       const at = (version: number) => history.find((h) => h.version === version)?.timestamp as number;
       // Time travel by timestamp bisects the log: each commit's own time finds it, a ms before it its predecessor.
       for (const { version, timestamp } of history.slice(1)) {

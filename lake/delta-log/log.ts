@@ -126,11 +126,16 @@ export class DeltaLog {
     return commitInfoOf(await readVersion(this.tableDir, version))?.timestamp ?? missing;
   }
 
-  /** Every commit, oldest first. */
-  async history(): Promise<HistoryEntry[]> {
+  /**
+   * The commits, oldest first: the newest `last` of them when given. Each is a file read, and a
+   * log kept for a month at a trickle holds ~50,000.
+   */
+  async history({ last }: { last?: number } = {}): Promise<HistoryEntry[]> {
+    if (last !== undefined && (!Number.isInteger(last) || last < 1))
+      throw new RangeError(`history: last must be a whole number >= 1, got ${last}`);
     const { versions } = await listLog(this.tableDir);
     const entries: HistoryEntry[] = [];
-    for (const version of versions) {
+    for (const version of last === undefined ? versions : versions.slice(-last)) {
       const actions = await readVersion(this.tableDir, version);
       const info = commitInfoOf(actions);
       entries.push({
