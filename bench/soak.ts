@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapStatistics } from 'node:v8';
 import { startPlatform } from '../cli/platform.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
@@ -145,11 +146,45 @@ function processCpuSeconds(pid: number | undefined): number {
   }
 }
 
-/** RSS split into anonymous memory and mapped files (libchdb's code alone is a 566 MB file). */
-function rssSplitMb(): { anon: number; file: number } {
-  const status = readFileSync('/proc/self/status', 'utf8');
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
-  return { anon: kb('RssAnon'), file: kb('RssFile') };
+/** glibc gives each arena but the main one a heap of this size, at an address aligned to it. */
+const GLIBC_ARENA_HEAP = 64 * MB;
+
+/**
+ * RSS split by owner, from the kernel's map of this process: mapped files (libchdb's code alone is a
+ * 566 MB file), glibc's main heap and its other arenas (Node's buffers live there, and what any
+ * library mallocs), V8's heap, and the other anonymous memory (the engines' own allocators, stacks).
+ */
+function rssSplitMb(): { anon: number; file: number; glibcHeap: number; glibcArenas: number; v8: number } {
+  let file = 0;
+  let anon = 0;
+  let glibcHeap = 0;
+  let glibcArenas = 0;
+  let kind: 'file' | 'heap' | 'arena' | 'anon' = 'anon';
+  for (const line of readFileSync('/proc/self/smaps', 'utf8').split('\n')) {
+    const mapping = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ (\d+)\s*(.*)$/.exec(line);
+    if (mapping) {
+      const [, start = '0', inode = '0', name = ''] = mapping;
+      kind =
+        name === '[heap]'
+          ? 'heap'
+          : inode !== '0'
+            ? 'file'
+            : name === '' && Number.parseInt(start, 16) % GLIBC_ARENA_HEAP === 0
+              ? 'arena'
+              : 'anon';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (!rss) continue;
+    const mb = Number(rss[1]) / 1024;
+    if (kind === 'file') file += mb;
+    else {
+      anon += mb;
+      if (kind === 'heap') glibcHeap += mb;
+      if (kind === 'arena') glibcArenas += mb;
+    }
+  }
+  return { anon, file, glibcHeap, glibcArenas, v8: getHeapStatistics().total_physical_size / MB };
 }
 
 const samples: { minute: number; rssMb: number }[] = [];
@@ -180,9 +215,11 @@ let atPeak = '';
 function memoryNow(): string {
   const { heapUsed, external } = process.memoryUsage();
   const split = rssSplitMb();
+  const mb = (n: number) => `${n.toFixed(0)} MB`;
   return (
-    `anon ${split.anon.toFixed(0)} MB, files ${split.file.toFixed(0)} MB; JS heap ${(heapUsed / MB).toFixed(0)} MB, ` +
-    `external ${(external / MB).toFixed(0)} MB; ${platform.status()}`
+    `anon ${mb(split.anon)} (glibc main heap ${mb(split.glibcHeap)}, glibc arenas ${mb(split.glibcArenas)}, ` +
+    `V8 ${mb(split.v8)}, other ${mb(split.anon - split.glibcHeap - split.glibcArenas - split.v8)}), files ${mb(split.file)}; ` +
+    `JS heap ${mb(heapUsed / MB)}, external ${mb(external / MB)}; ${platform.status()}`
   );
 }
 
