@@ -332,7 +332,7 @@ const verdictsTakenShare =
 if (verdicts)
   say(
     `verdicts: the lake writer took ${verdicts.taken} from the speed layer's gates and gated ${verdicts.missed} itself; ` +
-      `${verdicts.skipped} not kept (the lake too far behind)`,
+      `${verdicts.spilled} spilled to disk (memory full), ${verdicts.skipped} not kept (the lake too far behind)`,
   );
 report({
   bench: 'soak',

@@ -1,6 +1,7 @@
 // The platform as one process or as any subset of its roles. Each role is a component started here
 // and stopped in reverse order, so SIGINT/SIGTERM finish in-flight work: consumers complete and
 // commit the range in hand, workers finish their jobs, the API drains its requests.
+import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { Registry } from 'prom-client';
 import { cdcTopic, startCdcBridge } from '../cdc/index.ts';
@@ -74,7 +75,12 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
   // lake writer takes the speed gate's verdicts rather than judging each event again.
   const speedGateThreads = cfg.speedGateThreads ?? (roles.size > 1 ? 0 : undefined);
   const verdicts =
-    roles.has('speed') && roles.has('lake') && speedGateThreads === 0 ? new VerdictBoard() : undefined;
+    roles.has('speed') && roles.has('lake') && speedGateThreads === 0
+      ? new VerdictBoard({
+          spill: { dir: join(cfg.dataDir, 'verdicts'), maxBytes: cfg.verdictSpillMb * 1024 * 1024 },
+        })
+      : undefined;
+  if (verdicts) stops.push(async () => verdicts.close());
 
   try {
     if (roles.has('speed')) {
@@ -116,7 +122,10 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       const lag = () => [...lake.consumer.lag.values()].reduce((a, b) => a + b, 0);
       status.push(() => `lake: version ${lake.table.current.version}, lag ${lag()}`);
       if (verdicts)
-        status.push(() => `verdicts: ${verdicts.stats.taken} taken, ${verdicts.stats.missed} gated again`);
+        status.push(
+          () =>
+            `verdicts: ${verdicts.stats.taken} taken, ${verdicts.stats.missed} gated again, ${(verdicts.spilledBytes / 1024 / 1024).toFixed(0)} MB spilled`,
+        );
       delivered.lake = () => lake.consumer.delivered;
       log(`lake writer: "${cfg.eventsTopic}" -> ${lakeTableDir(cfg.dataDir)}`);
       log(`quarantine: "${cfg.quarantineTopic}" -> ${quarantineTableDir(cfg.dataDir)}`);

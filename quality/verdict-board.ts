@@ -8,15 +8,19 @@
 // topic costs the collector nothing: per record its offset, outcome, event type, event time, id
 // bits (for the taker's own dedup window) and, in maps, the rare rest (warnings, the rejection's
 // failures, the event's JSON where the bytes do not spell it exactly). The board holds a bounded
-// number of records: a taker further behind than that, or one that meets a record the poster never
-// gated (the speed layer restarted elsewhere in the topic), judges the range itself as before.
+// number of records in memory and, given a spill, the older ones on disk (verdict-spill.ts), ~34
+// bytes each: a lake writer that falls behind under load then still takes every verdict, which
+// costs it a fraction of gating the range itself, rather than falling further behind for gating.
+// A taker further behind than both hold, or one that meets a record the poster never gated (the
+// speed layer restarted elsewhere in the topic), judges the range itself as before.
 import { EVENT_TYPES, spellsExactly, type TidewaterEvent } from '../contracts/index.ts';
 import type { DuplicateRecord, GateResult } from './gate.ts';
 import { type BatchReport, Tally } from './report.ts';
 import type { AcceptedRecord, RawMessage, RejectedRecord, RuleFailure } from './types.ts';
 import { parseUuid } from './uuid.ts';
+import { type SpillRef, VerdictSpill } from './verdict-spill.ts';
 
-/** Records held by default: ~35 bytes each, so ~35 MB, about 20 s of the topic at 50,000 events/s. */
+/** Records held in memory by default: ~34 bytes each, so ~34 MB, about 20 s of the topic at 50,000 events/s. */
 export const DEFAULT_VERDICT_BOARD_RECORDS = 1_000_000;
 /**
  * How long a taker waits for verdicts the poster has not made yet. Both consumers fetch the same
@@ -26,8 +30,13 @@ export const DEFAULT_VERDICT_BOARD_RECORDS = 1_000_000;
 export const DEFAULT_VERDICT_WAIT_MS = 2_000;
 
 export interface VerdictBoardOptions {
-  /** Records held at most, all partitions together. */
+  /** Records held in memory at most, all partitions together. */
   capacity?: number;
+  /**
+   * Where the records memory cannot hold go, and how many bytes of them at most (~34 a record);
+   * without it they are let go.
+   */
+  spill?: { dir: string; maxBytes: number };
   /** How long `take` waits for the poster to reach a range (0: not at all). */
   waitMs?: number;
 }
@@ -45,13 +54,28 @@ const NO_WARNINGS: readonly RuleFailure[] = Object.freeze([]);
 
 type Rejection = Pick<RejectedRecord, 'eventId' | 'eventType' | 'eventTime' | 'failures'>;
 
-/** The verdicts of one posted range, record by record in offset order. */
-interface Segment {
+/** What the board knows of a posted range wherever its verdicts are. */
+interface Held {
   readonly key: string;
   readonly first: number;
   readonly last: number;
+  /** Records. */
+  readonly count: number;
   /** When the poster's gate ran (rejections keep it as their time). */
   readonly at: number;
+}
+
+/** A range's verdicts on disk. */
+interface Spilled extends Held {
+  readonly ref: SpillRef;
+}
+
+/**
+ * The verdicts of one posted range, record by record in offset order. The typed arrays share one
+ * buffer (`block`), which is what a spill writes.
+ */
+interface Segment extends Held {
+  readonly block: Uint8Array;
   readonly offsets: Float64Array;
   /** Outcome (low bits) and LATE. */
   readonly status: Uint8Array;
@@ -104,18 +128,70 @@ export interface VerdictBoardStats {
   skipped: number;
   /** Records a taker got from the board. */
   taken: number;
+  /** Records whose verdicts went to the spill (memory could not hold them). */
+  spilled: number;
   /** Records of ranges the board did not cover, which the taker judged itself. */
   missed: number;
 }
 
 const keyOf = ({ topic, partition }: RawMessage): string => `${topic}\u0000${partition}`;
 
+/** Bytes of a segment's typed arrays per record: offset, event time, id, outcome, type. */
+const RECORD_BYTES = 8 + 8 + 16 + 1 + 1;
+
+/** A segment's typed arrays over one buffer of `count` records (a fresh one, or one read back). */
+function segmentArrays(buffer: ArrayBuffer, count: number) {
+  return {
+    block: new Uint8Array(buffer, 0, RECORD_BYTES * count),
+    offsets: new Float64Array(buffer, 0, count),
+    eventTimeMs: new Float64Array(buffer, 8 * count, count),
+    ids: new Uint32Array(buffer, 16 * count, 4 * count),
+    status: new Uint8Array(buffer, 32 * count, count),
+    types: new Uint8Array(buffer, 33 * count, count),
+  };
+}
+
+type RareMaps = Pick<Segment, 'warnings' | 'canonical' | 'rejections' | 'duplicateIds'>;
+const RARE: readonly (keyof RareMaps)[] = ['warnings', 'canonical', 'rejections', 'duplicateIds'];
+
+/** A segment as a spill writes it: its block, then its rare maps as JSON (none when all are empty). */
+function spillParts(segment: Segment): Uint8Array[] {
+  if (RARE.every((m) => segment[m].size === 0)) return [segment.block];
+  return [segment.block, Buffer.from(JSON.stringify(RARE.map((m) => [...segment[m]])))];
+}
+
+/** A spilled segment from the bytes `spillParts` wrote (in a buffer of their own). */
+function readSpilled({ key, first, last, count, at }: Spilled, bytes: Buffer): Segment {
+  const blockBytes = RECORD_BYTES * count;
+  const rare: [number, never][][] =
+    bytes.length > blockBytes ? JSON.parse(bytes.toString('utf8', blockBytes)) : RARE.map(() => []);
+  const [warnings, canonical, rejections, duplicateIds] = rare.map((entries) => new Map(entries));
+  return {
+    key,
+    first,
+    last,
+    count,
+    at,
+    ...segmentArrays(bytes.buffer as ArrayBuffer, count),
+    warnings: warnings as RareMaps['warnings'],
+    canonical: canonical as RareMaps['canonical'],
+    rejections: rejections as RareMaps['rejections'],
+    duplicateIds: duplicateIds as RareMaps['duplicateIds'],
+  };
+}
+
+const isSpilled = (held: Segment | Spilled): held is Spilled => 'ref' in held;
+
 export class VerdictBoard {
-  private readonly byKey = new Map<string, Segment[]>();
-  /** Segments held, in the order they were posted: the oldest go first when the board is full. */
+  /** Per partition, what the board holds (in memory or spilled), in offset order. */
+  private readonly byKey = new Map<string, (Segment | Spilled)[]>();
+  /** Segments in memory, in the order they were posted: the oldest go first when memory is full. */
   private readonly posted = new Set<Segment>();
+  /** Segments spilled, oldest first: the oldest go first when the spill is full. */
+  private readonly spilled = new Set<Spilled>();
+  /** Records in memory. */
   private held = 0;
-  private readonly counts: VerdictBoardStats = { posted: 0, skipped: 0, taken: 0, missed: 0 };
+  private readonly counts: VerdictBoardStats = { posted: 0, skipped: 0, taken: 0, missed: 0, spilled: 0 };
   /** Per partition: the last offset the poster has gated, kept or not. */
   private readonly postedUpTo = new Map<string, number>();
   /** Per partition: the last offset the taker has asked for. */
@@ -125,24 +201,45 @@ export class VerdictBoard {
   private readonly waiting = new Map<string, Set<() => void>>();
   private readonly capacity: number;
   private readonly waitMs: number;
+  private readonly spill: { store: VerdictSpill; maxBytes: number } | undefined;
+  /** Records the board can hold, memory and spill together (the spill's ~34 bytes a record). */
+  private readonly reach: number;
 
   constructor({
     capacity = DEFAULT_VERDICT_BOARD_RECORDS,
     waitMs = DEFAULT_VERDICT_WAIT_MS,
+    spill,
   }: VerdictBoardOptions = {}) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError('a verdict board holds >= 1 record');
+    if (spill && !(spill.maxBytes >= 0)) throw new RangeError('a verdict spill holds >= 0 bytes');
     this.capacity = capacity;
     this.waitMs = waitMs;
+    this.spill =
+      spill && spill.maxBytes > 0
+        ? { store: new VerdictSpill(spill.dir), maxBytes: spill.maxBytes }
+        : undefined;
+    this.reach = capacity + Math.floor((this.spill?.maxBytes ?? 0) / RECORD_BYTES);
   }
 
   get stats(): VerdictBoardStats {
     return { ...this.counts };
   }
 
-  /** Records held now. */
+  /** Records held in memory now. */
   get size(): number {
     return this.held;
+  }
+
+  /** Bytes of verdicts spilled and held now. */
+  get spilledBytes(): number {
+    return this.spill?.store.bytes ?? 0;
+  }
+
+  /** Lets go of everything held, the spill's files included. */
+  close(): void {
+    for (const segment of [...this.posted, ...this.spilled]) this.remove(segment);
+    this.spill?.store.close();
   }
 
   /**
@@ -161,7 +258,7 @@ export class VerdictBoard {
     this.stalled.delete(key);
     // A taker further behind than its partition's share of the board would find these gone.
     const taker = this.takenUpTo.get(key);
-    if (taker !== undefined && first - taker > this.capacity / Math.max(1, this.takenUpTo.size)) {
+    if (taker !== undefined && first - taker > this.reach / Math.max(1, this.takenUpTo.size)) {
       this.counts.skipped += n;
       this.wake(key);
       return;
@@ -171,12 +268,9 @@ export class VerdictBoard {
       key,
       first,
       last,
+      count: n,
       at: result.report.at,
-      offsets: new Float64Array(n),
-      status: new Uint8Array(n),
-      types: new Uint8Array(n),
-      eventTimeMs: new Float64Array(n),
-      ids: new Uint32Array(4 * n),
+      ...segmentArrays(new ArrayBuffer(RECORD_BYTES * n), n),
       warnings: new Map(),
       canonical: new Map(),
       rejections: new Map(),
@@ -286,7 +380,7 @@ export class VerdictBoard {
     for (const done of [...waiters]) done();
   }
 
-  private read(batch: readonly RawMessage[], segments: readonly Segment[]): TakenVerdict | undefined {
+  private read(batch: readonly RawMessage[], held: readonly (Segment | Spilled)[]): TakenVerdict | undefined {
     const tally = new Tally();
     const accepted: AcceptedRecord[] = [];
     const rejected: RejectedRecord[] = [];
@@ -296,14 +390,18 @@ export class VerdictBoard {
     let to = Number.NEGATIVE_INFINITY;
     let s = 0;
     let j = 0;
+    let segment: Segment | undefined;
     for (const source of batch) {
       const offset = Number(source.offset);
-      let segment = segments[s];
-      while (segment && offset > segment.last) {
-        segment = segments[++s];
+      while (held[s] && offset > (held[s] as Held).last) {
+        s++;
+        segment = undefined;
         j = 0;
       }
-      if (!segment || offset < segment.first) return undefined;
+      const at = held[s];
+      if (!at || offset < at.first) return undefined;
+      segment ??= this.load(at);
+      if (!segment) return undefined;
       const { offsets } = segment;
       while (j < offsets.length && (offsets[j] as number) < offset) j++;
       if (offsets[j] !== offset) return undefined;
@@ -366,22 +464,68 @@ export class VerdictBoard {
     for (const held of segments.filter((h) => h.first <= segment.last && h.last >= segment.first))
       this.remove(held);
     let at = segments.length;
-    while (at > 0 && (segments[at - 1] as Segment).first > segment.first) at--;
+    while (at > 0 && (segments[at - 1] as Held).first > segment.first) at--;
     segments.splice(at, 0, segment);
     this.posted.add(segment);
-    this.held += segment.offsets.length;
+    this.held += segment.count;
     for (const oldest of this.posted) {
       if (this.held <= this.capacity) break;
+      this.evict(oldest);
+    }
+  }
+
+  /** Takes a segment out of memory: to the spill when there is one, else it is let go. */
+  private evict(segment: Segment): void {
+    const spill = this.spill;
+    let ref: SpillRef | undefined;
+    try {
+      ref = spill?.store.write(spillParts(segment));
+    } catch (error) {
+      // A full or failing disk costs the taker its verdicts (it gates the range), never the poster.
+      console.error(`verdict board: a range's verdicts not spilled, let go: ${(error as Error).message}`);
+    }
+    if (!spill || !ref) {
+      this.remove(segment);
+      return;
+    }
+    const { key, first, last, count, at } = segment;
+    const spilled: Spilled = { key, first, last, count, at, ref };
+    const segments = this.byKey.get(key) as (Segment | Spilled)[];
+    segments[segments.indexOf(segment)] = spilled;
+    this.posted.delete(segment);
+    this.held -= count;
+    this.spilled.add(spilled);
+    this.counts.spilled += count;
+    for (const oldest of this.spilled) {
+      if (spill.store.bytes <= spill.maxBytes) break;
       this.remove(oldest);
     }
   }
 
-  private remove(segment: Segment): void {
-    if (!this.posted.delete(segment)) return;
-    this.held -= segment.offsets.length;
-    const segments = this.byKey.get(segment.key);
-    const at = segments?.indexOf(segment) ?? -1;
+  /** A held range's verdicts, read back when spilled; undefined when the spill cannot. */
+  private load(held: Segment | Spilled): Segment | undefined {
+    if (!isSpilled(held)) return held;
+    try {
+      return readSpilled(held, (this.spill as { store: VerdictSpill }).store.read(held.ref));
+    } catch (error) {
+      console.error(
+        `verdict board: spilled verdicts not read back, the range is gated again: ${(error as Error).message}`,
+      );
+      return undefined;
+    }
+  }
+
+  private remove(held: Segment | Spilled): void {
+    if (isSpilled(held)) {
+      if (!this.spilled.delete(held)) return;
+      this.spill?.store.release(held.ref);
+    } else {
+      if (!this.posted.delete(held)) return;
+      this.held -= held.count;
+    }
+    const segments = this.byKey.get(held.key);
+    const at = segments?.indexOf(held) ?? -1;
     if (at >= 0) segments?.splice(at, 1);
-    if (segments?.length === 0) this.byKey.delete(segment.key);
+    if (segments?.length === 0) this.byKey.delete(held.key);
   }
 }

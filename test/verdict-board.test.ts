@@ -2,7 +2,10 @@
 // posted must hand its sink exactly what it would have made of the records itself, keep its own
 // dedup window whole for the ranges it gates later, and follow the poster's verdict where its own
 // would now differ (a dimension refreshed in between).
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { buildDimensions, type Dimensions, spellsExactly } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { type GatedRange, localGates, type PartitionGate } from '../pipeline/index.ts';
@@ -182,5 +185,71 @@ describe('a verdict board', () => {
     await posting.run(log.slice(2_000));
     expect(board.stats.skipped).toBe(1_000);
     expect(board.size).toBe(100);
+  });
+
+  describe('with a spill', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tidewater-verdicts-'));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+    it('keeps on disk what memory cannot hold, and gives a taker every verdict back as posted', async () => {
+      const log = traffic(6_000);
+      const board = new VerdictBoard({ capacity: 1_000, waitMs: 0, spill: { dir, maxBytes: 10_000_000 } });
+      const { poster, taker, reference } = gates(board);
+      await runAll(poster.open(0, WINDOW), chunks(log, 700));
+      expect(board.size).toBeLessThanOrEqual(1_000);
+      expect(board.stats.spilled).toBeGreaterThanOrEqual(5_000);
+      expect(board.spilledBytes).toBeGreaterThanOrEqual(5_000 * 34);
+      // The files are unlinked as they are opened: nothing in the directory, nothing left by a crash.
+      expect(readdirSync(dir)).toEqual([]);
+
+      const ranges = chunks(log, 1_000);
+      const taken = await runAll(taker.open(0, WINDOW), ranges);
+      const own = await runAll(reference.open(0, WINDOW), ranges);
+      expect(taken.map(view)).toEqual(own.map(view));
+      expect(board.stats).toMatchObject({ taken: log.length, missed: 0 });
+      expect(board.spilledBytes).toBe(0);
+      board.close();
+    });
+
+    it('holds a bounded number of bytes there: the oldest go first, and a taker behind them gates itself', async () => {
+      const log = traffic(4_000);
+      const board = new VerdictBoard({ capacity: 500, waitMs: 0, spill: { dir, maxBytes: 50_000 } });
+      const { poster, taker, reference } = gates(board);
+      await runAll(poster.open(0, WINDOW), chunks(log, 250));
+      expect(board.spilledBytes).toBeLessThanOrEqual(50_000);
+      expect(board.spilledBytes).toBeGreaterThan(0);
+
+      const ranges = chunks(log, 500);
+      const taken = await runAll(taker.open(0, WINDOW), ranges);
+      const own = await runAll(reference.open(0, WINDOW), ranges);
+      expect(taken.map(view)).toEqual(own.map(view));
+      const { taken: fromBoard, missed } = board.stats;
+      expect(missed).toBeGreaterThan(0);
+      expect(fromBoard).toBeGreaterThan(500);
+      expect(fromBoard + missed).toBe(log.length);
+      board.close();
+    });
+
+    it('never fails the poster: a spill that cannot write lets the verdicts go, and the taker gates', async () => {
+      const log = traffic(3_000);
+      const notADir = join(dir, 'a-file');
+      writeFileSync(notADir, '');
+      const board = new VerdictBoard({
+        capacity: 1_000,
+        waitMs: 0,
+        spill: { dir: notADir, maxBytes: 10_000_000 },
+      });
+      const { poster, taker, reference } = gates(board);
+      await runAll(poster.open(0, WINDOW), chunks(log, 500));
+      expect(board.stats).toMatchObject({ posted: log.length, spilled: 0 });
+      expect(board.size).toBeLessThanOrEqual(1_000);
+
+      const ranges = chunks(log, 500);
+      const taken = await runAll(taker.open(0, WINDOW), ranges);
+      const own = await runAll(reference.open(0, WINDOW), ranges);
+      expect(taken.map(view)).toEqual(own.map(view));
+      expect(board.stats).toMatchObject({ missed: 2_000, taken: 1_000 });
+      board.close();
+    });
   });
 });
