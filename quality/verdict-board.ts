@@ -191,6 +191,7 @@ export class VerdictBoard {
   private readonly spilled = new Set<Spilled>();
   /** Records in memory. */
   private held = 0;
+  private readonly spillFailures = { count: 0, saidAt: Number.NEGATIVE_INFINITY };
   private readonly counts: VerdictBoardStats = { posted: 0, skipped: 0, taken: 0, missed: 0, spilled: 0 };
   /** Per partition: the last offset the poster has gated, kept or not. */
   private readonly postedUpTo = new Map<string, number>();
@@ -482,7 +483,7 @@ export class VerdictBoard {
       ref = spill?.store.write(spillParts(segment));
     } catch (error) {
       // A full or failing disk costs the taker its verdicts (it gates the range), never the poster.
-      console.error(`verdict board: a range's verdicts not spilled, let go: ${(error as Error).message}`);
+      this.spillFailed("a range's verdicts not spilled, let go", error);
     }
     if (!spill || !ref) {
       this.remove(segment);
@@ -508,11 +509,20 @@ export class VerdictBoard {
     try {
       return readSpilled(held, (this.spill as { store: VerdictSpill }).store.read(held.ref));
     } catch (error) {
-      console.error(
-        `verdict board: spilled verdicts not read back, the range is gated again: ${(error as Error).message}`,
-      );
+      this.spillFailed('spilled verdicts not read back, the range is gated again', error);
       return undefined;
     }
+  }
+
+  /** Says what failed, at most once a minute: a failing disk fails every range it is asked for. */
+  private spillFailed(what: string, error: unknown): void {
+    this.spillFailures.count++;
+    const now = performance.now();
+    if (now - this.spillFailures.saidAt < 60_000) return;
+    this.spillFailures.saidAt = now;
+    console.error(
+      `verdict board: ${what} (${this.spillFailures.count} spill failures so far): ${(error as Error).message}`,
+    );
   }
 
   private remove(held: Segment | Spilled): void {
