@@ -79,17 +79,33 @@ async function runAll(gate: PartitionGate<readonly AcceptedRecord[]>, ranges: Ra
   return out;
 }
 
+/**
+ * Posts `log` in ranges of `postSize`, runs `between`, then takes it in ranges of `takeSize`: what
+ * the taker makes of each range must be what its own gate makes of it. Returns the latter.
+ */
+async function postThenTake(
+  board: VerdictBoard,
+  log: RawMessage[],
+  sizes: { post: number; take: number },
+  between: () => void = () => {},
+) {
+  const { poster, taker, reference } = gates(board);
+  await runAll(poster.open(0, WINDOW), chunks(log, sizes.post));
+  between();
+  const ranges = chunks(log, sizes.take);
+  const taken = await runAll(taker.open(0, WINDOW), ranges);
+  const own = await runAll(reference.open(0, WINDOW), ranges);
+  expect(taken.map(view)).toEqual(own.map(view));
+  return own;
+}
+
 describe('a verdict board', () => {
   it('gives a taker exactly the ranges its own gate would make, in other range sizes', async () => {
     const log = traffic(6_000);
     const board = new VerdictBoard({ waitMs: 0 });
-    const { poster, taker, reference } = gates(board);
-    await runAll(poster.open(0, WINDOW), chunks(log, 700));
-    const taken = await runAll(taker.open(0, WINDOW), chunks(log, 1_000));
-    const own = await runAll(reference.open(0, WINDOW), chunks(log, 1_000));
+    const own = await postThenTake(board, log, { post: 700, take: 1_000 });
 
     expect(board.stats).toMatchObject({ posted: log.length, taken: log.length, missed: 0 });
-    expect(taken.map(view)).toEqual(own.map(view));
     // The traffic exercised every outcome the board carries.
     const all = own.map(view);
     expect(all.some((r) => r.counts.duplicates > 0)).toBe(true);
@@ -144,14 +160,9 @@ describe('a verdict board', () => {
   it('holds a bounded number of records: a taker behind them gates itself, then takes again', async () => {
     const log = traffic(3_000);
     const board = new VerdictBoard({ capacity: 1_000, waitMs: 0 });
-    const { poster, taker, reference } = gates(board);
-    await runAll(poster.open(0, WINDOW), chunks(log, 500));
-    expect(board.size).toBeLessThanOrEqual(1_000);
-
-    const ranges = chunks(log, 500);
-    const taken = await runAll(taker.open(0, WINDOW), ranges);
-    const own = await runAll(reference.open(0, WINDOW), ranges);
-    expect(taken.map(view)).toEqual(own.map(view));
+    await postThenTake(board, log, { post: 500, take: 500 }, () =>
+      expect(board.size).toBeLessThanOrEqual(1_000),
+    );
     expect(board.stats).toMatchObject({ missed: 2_000, taken: 1_000 });
   });
 
@@ -194,18 +205,13 @@ describe('a verdict board', () => {
     it('keeps on disk what memory cannot hold, and gives a taker every verdict back as posted', async () => {
       const log = traffic(6_000);
       const board = new VerdictBoard({ capacity: 1_000, waitMs: 0, spill: { dir, maxBytes: 10_000_000 } });
-      const { poster, taker, reference } = gates(board);
-      await runAll(poster.open(0, WINDOW), chunks(log, 700));
-      expect(board.size).toBeLessThanOrEqual(1_000);
-      expect(board.stats.spilled).toBeGreaterThanOrEqual(5_000);
-      expect(board.spilledBytes).toBeGreaterThanOrEqual(5_000 * 34);
-      // The files are unlinked as they are opened: nothing in the directory, nothing left by a crash.
-      expect(readdirSync(dir)).toEqual([]);
-
-      const ranges = chunks(log, 1_000);
-      const taken = await runAll(taker.open(0, WINDOW), ranges);
-      const own = await runAll(reference.open(0, WINDOW), ranges);
-      expect(taken.map(view)).toEqual(own.map(view));
+      await postThenTake(board, log, { post: 700, take: 1_000 }, () => {
+        expect(board.size).toBeLessThanOrEqual(1_000);
+        expect(board.stats.spilled).toBeGreaterThanOrEqual(5_000);
+        expect(board.spilledBytes).toBeGreaterThanOrEqual(5_000 * 34);
+        // The files are unlinked as they are opened: nothing in the directory, nothing left by a crash.
+        expect(readdirSync(dir)).toEqual([]);
+      });
       expect(board.stats).toMatchObject({ taken: log.length, missed: 0 });
       expect(board.spilledBytes).toBe(0);
       board.close();
@@ -214,15 +220,10 @@ describe('a verdict board', () => {
     it('holds a bounded number of bytes there: the oldest go first, and a taker behind them gates itself', async () => {
       const log = traffic(4_000);
       const board = new VerdictBoard({ capacity: 500, waitMs: 0, spill: { dir, maxBytes: 50_000 } });
-      const { poster, taker, reference } = gates(board);
-      await runAll(poster.open(0, WINDOW), chunks(log, 250));
-      expect(board.spilledBytes).toBeLessThanOrEqual(50_000);
-      expect(board.spilledBytes).toBeGreaterThan(0);
-
-      const ranges = chunks(log, 500);
-      const taken = await runAll(taker.open(0, WINDOW), ranges);
-      const own = await runAll(reference.open(0, WINDOW), ranges);
-      expect(taken.map(view)).toEqual(own.map(view));
+      await postThenTake(board, log, { post: 250, take: 500 }, () => {
+        expect(board.spilledBytes).toBeLessThanOrEqual(50_000);
+        expect(board.spilledBytes).toBeGreaterThan(0);
+      });
       const { taken: fromBoard, missed } = board.stats;
       expect(missed).toBeGreaterThan(0);
       expect(fromBoard).toBeGreaterThan(500);
@@ -239,15 +240,10 @@ describe('a verdict board', () => {
         waitMs: 0,
         spill: { dir: notADir, maxBytes: 10_000_000 },
       });
-      const { poster, taker, reference } = gates(board);
-      await runAll(poster.open(0, WINDOW), chunks(log, 500));
-      expect(board.stats).toMatchObject({ posted: log.length, spilled: 0 });
-      expect(board.size).toBeLessThanOrEqual(1_000);
-
-      const ranges = chunks(log, 500);
-      const taken = await runAll(taker.open(0, WINDOW), ranges);
-      const own = await runAll(reference.open(0, WINDOW), ranges);
-      expect(taken.map(view)).toEqual(own.map(view));
+      await postThenTake(board, log, { post: 500, take: 500 }, () => {
+        expect(board.stats).toMatchObject({ posted: log.length, spilled: 0 });
+        expect(board.size).toBeLessThanOrEqual(1_000);
+      });
       expect(board.stats).toMatchObject({ missed: 2_000, taken: 1_000 });
       board.close();
     });
