@@ -3,7 +3,7 @@
 // commit the range in hand, workers finish their jobs, the API drains its requests.
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { cdcTopic, startCdcBridge } from '../cdc/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
@@ -80,7 +80,18 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
           spill: { dir: join(cfg.dataDir, 'verdicts'), maxBytes: cfg.verdictSpillMb * 1024 * 1024 },
         })
       : undefined;
-  if (verdicts) stops.push(async () => verdicts.close());
+  if (verdicts) {
+    stops.push(async () => verdicts.close());
+    // The spill's files are unlinked: `df` counts them, `du` does not, and this says how much.
+    new Gauge({
+      name: 'tidewater_verdict_board_spilled_bytes',
+      help: "Bytes of the speed layer's verdicts held on disk for a lake writer behind memory's reach (TIDEWATER_VERDICT_SPILL_MB).",
+      registers: [registry],
+      collect() {
+        this.set(verdicts.spilledBytes);
+      },
+    });
+  }
 
   try {
     if (roles.has('speed')) {

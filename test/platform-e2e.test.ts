@@ -130,4 +130,10 @@ describe('the running platform', () => {
     expect(lake).toBeGreaterThanOrEqual(20_000);
     expect(verdicts?.taken).toBeGreaterThan(lake / 2);
   });
+
+  it("says how many bytes of verdicts it holds on disk (none: the lake kept within memory's reach)", async () => {
+    const response = await fetch(`${platform.url}/metrics`);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toMatch(/^tidewater_verdict_board_spilled_bytes 0$/m);
+  });
 });
