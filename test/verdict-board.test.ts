@@ -204,14 +204,28 @@ describe('a verdict board', () => {
 
     it('keeps on disk what memory cannot hold, and gives a taker every verdict back as posted', async () => {
       const log = traffic(6_000);
+      // Hostile records early in the log, so their rejections are spilled: a lone surrogate and a
+      // __proto__ key (refused, their reasons quote them), and an identity with a quote, NUL, a
+      // newline and characters beyond ASCII, which the spill's JSON must carry as they are.
+      const hostile = [
+        String.raw`{"eventId":"\ud800","eventType":"page.view"}`,
+        '{"__proto__":{"polluted":1},"eventType":"page.view"}',
+        String.raw`{"eventId":"x\"\u0000\n é 🎉","eventType":"</script>"}`,
+      ];
+      hostile.forEach((json, i) => {
+        const at = log[10 + i] as RawMessage;
+        log[10 + i] = { ...at, value: Buffer.from(json) };
+      });
       const board = new VerdictBoard({ capacity: 1_000, waitMs: 0, spill: { dir, maxBytes: 10_000_000 } });
-      await postThenTake(board, log, { post: 700, take: 1_000 }, () => {
+      const own = await postThenTake(board, log, { post: 700, take: 1_000 }, () => {
         expect(board.size).toBeLessThanOrEqual(1_000);
         expect(board.stats.spilled).toBeGreaterThanOrEqual(5_000);
         expect(board.spilledBytes).toBeGreaterThanOrEqual(5_000 * 34);
         // The files are unlinked as they are opened: nothing in the directory, nothing left by a crash.
         expect(readdirSync(dir)).toEqual([]);
       });
+      const [firstRange] = own;
+      expect(firstRange?.rejected.map((r) => r.eventId)).toContain('x"\u0000\n é 🎉');
       expect(board.stats).toMatchObject({ taken: log.length, missed: 0 });
       expect(board.spilledBytes).toBe(0);
       board.close();
