@@ -101,9 +101,12 @@ function stateColumns(metric: Metric): StateColumn[] {
       const v = presentValue(`${dq}.v`, call.resultType);
       return {
         name: m.name,
-        present: `struct_pack(v := ${v}, t := ${presentValue(`${dq}.t`, 'timestamp')}) AS ${dq}`,
-        stagedType: `Tuple(v ${resultType}, t ${ch.columnType('timestamp')})`,
-        toState: arrayState(call, [`[${q(m.name)}.v]`, `[${q(m.name)}.t]`]),
+        present: `struct_pack(v := ${v}, t := ${presentValue(`${dq}.t`, 'timestamp')}, k := ${dq}.k) AS ${dq}`,
+        stagedType: `Tuple(v ${resultType}, t ${ch.columnType('timestamp')}, k ${ch.columnType('string')})`,
+        toState: arrayState(
+          call,
+          ['v', 't', 'k'].map((field) => `[${q(m.name)}.${field}]`),
+        ),
       };
     }
     return {

@@ -49,6 +49,7 @@ export function metricRawColumns(metric: Metric): RawColumnName[] {
   for (const f of metric.filter ?? []) columns.add(f.field);
   for (const m of metric.measures) {
     if (m.kind !== 'count') columns.add(m.column);
+    if (m.kind === 'latest') columns.add('event_id');
     for (const f of m.filter ?? []) columns.add(f.field);
   }
   return RAW_COLUMN_NAMES.filter((c) => columns.has(c));

@@ -25,8 +25,18 @@ export function hllPrecision(relativeError: number): number {
   return precision;
 }
 
-/** `simple`: the value is its own state, merged by `merge` (count's partial counts are summed). */
-type Spelling = { fn: string; params?: (call: AggregateCall) => string; simple?: { merge: string } };
+/**
+ * `simple`: the value is its own state, merged by `merge` (count's partial counts are summed).
+ * `args` and `argTypes`: the aggregate's arguments and their types made from the call's, where
+ * they differ.
+ */
+type Spelling = {
+  fn: string;
+  params?: (call: AggregateCall) => string;
+  simple?: { merge: string };
+  args?: (args: readonly string[]) => string[];
+  argTypes?: (types: readonly string[]) => string[];
+};
 
 const SPELLINGS: Record<MeasureKind, Spelling> = {
   count: { fn: 'count', simple: { merge: 'sum' } },
@@ -35,9 +45,23 @@ const SPELLINGS: Record<MeasureKind, Spelling> = {
   max: { fn: 'max', simple: { merge: 'max' } },
   distinct_exact: { fn: 'uniqExact' },
   distinct_approx: { fn: 'uniqCombined64', params: (call) => `(${hllPrecision(call.relativeError ?? 0)})` },
-  // argMax by event time. Two updates in the same millisecond tie: avoid relying on their order.
-  latest: { fn: 'argMax' },
+  // argMax by (event time, event id as text), as DuckDB's spelling: of two updates in the same
+  // millisecond the one with the greater id wins, whatever their order of arrival. (ClickHouse
+  // orders UUIDs by their second half first, DuckDB by their text: text is the order both share.)
+  latest: {
+    fn: 'argMax',
+    args: ([value, time, id]) => [`${value}`, `tuple(${time}, toString(${id}))`],
+    argTypes: ([value, time]) => [`${value}`, `Tuple(${time}, String)`],
+  },
 };
+
+const argumentsOf = (call: AggregateCall): readonly string[] =>
+  SPELLINGS[call.kind].args?.(call.args) ?? call.args;
+
+function argumentTypes(call: AggregateCall): readonly string[] {
+  const types = call.argTypes.map((t) => TYPES[t]);
+  return SPELLINGS[call.kind].argTypes?.(types) ?? types;
+}
 
 const BUCKETS = { minute: 'toStartOfMinute', hour: 'toStartOfHour', day: 'toStartOfDay' } as const;
 
@@ -60,13 +84,13 @@ export const clickhouseDialect: SqlDialect = {
   aggregate(call, stage) {
     const { fn, params, simple } = SPELLINGS[call.kind];
     const combinators = `${call.condition ? 'If' : ''}${stage === 'state' && !simple ? 'State' : ''}`;
-    const args = call.condition ? [...call.args, call.condition] : call.args;
+    const args = call.condition ? [...argumentsOf(call), call.condition] : argumentsOf(call);
     return `${fn}${combinators}${params?.(call) ?? ''}(${args.join(', ')})`;
   },
   stateType(call) {
     const { fn, params, simple } = SPELLINGS[call.kind];
     if (simple) return `SimpleAggregateFunction(${simple.merge}, ${TYPES[call.resultType]})`;
-    return `AggregateFunction(${[`${fn}${params?.(call) ?? ''}`, ...call.argTypes.map((t) => TYPES[t])].join(', ')})`;
+    return `AggregateFunction(${[`${fn}${params?.(call) ?? ''}`, ...argumentTypes(call)].join(', ')})`;
   },
   merge(call, stateColumn) {
     const { fn, params, simple } = SPELLINGS[call.kind];
@@ -79,6 +103,15 @@ export const clickhouseDialect: SqlDialect = {
  * aggregate argument): how portable batch states become the speed view's AggregateFunction states.
  */
 export function arrayState(call: AggregateCall, arrays: readonly string[]): string {
-  const { fn, params } = SPELLINGS[call.kind];
-  return `arrayReduce('${fn}State${params?.(call) ?? ''}', ${arrays.join(', ')})`;
+  const { fn, params, args } = SPELLINGS[call.kind];
+  // Arguments spelled from the call's are made element by element from the arrays.
+  const names = arrays.map((_, i) => `x${i}`);
+  const spelled = args
+    ? args(names).map((arg) =>
+        names.includes(arg)
+          ? arrays[names.indexOf(arg)]
+          : `arrayMap((${names.join(', ')}) -> ${arg}, ${arrays.join(', ')})`,
+      )
+    : arrays;
+  return `arrayReduce('${fn}State${params?.(call) ?? ''}', ${spelled.join(', ')})`;
 }

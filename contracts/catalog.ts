@@ -122,7 +122,8 @@ export const CATALOG = defineCatalog([
   },
   {
     name: 'inventory',
-    version: 1,
+    // 2: of updates in the same millisecond, the one with the greater event id (in 1, either one).
+    version: 2,
     description:
       'Stock on hand per minute, location and product: the last reported value in the minute ' +
       '(by event time) and whether it was zero (a stock-out).',

@@ -40,7 +40,7 @@ export function aggregateCall(measure: Measure, dialect: SqlDialect): AggregateC
     measure.kind === 'count'
       ? []
       : measure.kind === 'latest'
-        ? [measure.column, 'event_time' as const]
+        ? [measure.column, 'event_time' as const, 'event_id' as const]
         : [measure.column];
   return {
     kind: measure.kind,

@@ -7,7 +7,11 @@ import type { LogicalType } from './raw-rows.ts';
 /** One measure's aggregate with its arguments already compiled to SQL. */
 export interface AggregateCall {
   kind: MeasureKind;
-  /** count: none; latest: [value, time]; others: [value]. */
+  /**
+   * count: none; latest: [value, time, event id], the value of the greatest (time, id as text): a
+   * tie in time goes to the same event in every engine and for every measure, whatever the order
+   * rows come in; others: [value].
+   */
   args: readonly string[];
   argTypes: readonly LogicalType[];
   /** Compiled measure filter: only rows passing it are aggregated. */

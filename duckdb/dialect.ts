@@ -3,7 +3,8 @@
 // States. A batch view has to merge with the speed view at any grain (an hour of active users is not
 // the sum of its minutes), so the recompute stores per minute and dimensions a portable, mergeable
 // state rather than a finished value: counts, sums, mins and maxes are their own states; a distinct
-// count keeps its distinct values (a list); a latest value keeps the value and its time (a struct).
+// count keeps its distinct values (a list); a latest value keeps the value, its time and its event's
+// id as text, which breaks ties in time (a struct).
 // Loading into ClickHouse turns those into the same AggregateFunction states the speed view has, so
 // one query merges both layers exactly (batch-layer/load.ts).
 //
@@ -48,6 +49,9 @@ const ZERO: Record<LogicalType, string> = {
   minute: "TIMESTAMP '1970-01-01 00:00:00'",
 };
 
+/** What orders a latest measure's rows: the event time, then the event id as text. */
+const latestOrder = (time?: string, id?: string) => `(${time}, CAST(${id} AS VARCHAR))`;
+
 const FUNCTIONS: Record<MeasureKind, (args: readonly string[]) => string> = {
   count: () => 'count(*)',
   sum: ([value]) => `sum(${value})`,
@@ -55,7 +59,8 @@ const FUNCTIONS: Record<MeasureKind, (args: readonly string[]) => string> = {
   max: ([value]) => `max(${value})`,
   distinct_exact: ([value]) => `count(DISTINCT ${value})`,
   distinct_approx: ([value]) => `count(DISTINCT ${value})`,
-  latest: ([value, time]) => `arg_max(${value}, ${time})`,
+  // The greatest (time, event id as text), as ClickHouse's spelling.
+  latest: ([value, time, id]) => `arg_max(${value}, ${latestOrder(time, id)})`,
 };
 
 /** count and distincts give 0 over no rows; the others give NULL. */
@@ -75,10 +80,12 @@ function final(call: AggregateCall): string {
 
 /** The portable state of a distinct or latest measure; other kinds are their own state. */
 function state(call: AggregateCall): string {
-  const [value, time] = call.args;
+  const [value, time, id] = call.args;
   if (DISTINCT.has(call.kind)) return `coalesce(${filtered(`list(DISTINCT ${value})`, call)}, [])`;
-  if (call.kind === 'latest')
-    return `struct_pack(v := ${final(call)}, t := ${filtered(`max(${time})`, call)})`;
+  if (call.kind === 'latest') {
+    const order = latestOrder(time, id);
+    return `struct_pack(v := ${final(call)}, t := ${filtered(`max(${time})`, call)}, k := ${filtered(`arg_max(CAST(${id} AS VARCHAR), ${order})`, call)})`;
+  }
   return final(call);
 }
 
@@ -89,7 +96,7 @@ const MERGES: Record<MeasureKind, (column: string) => string> = {
   max: (c) => `max(${c})`,
   distinct_exact: (c) => `len(list_distinct(flatten(list(${c}))))`,
   distinct_approx: (c) => `len(list_distinct(flatten(list(${c}))))`,
-  latest: (c) => `arg_max(${c}.v, ${c}.t)`,
+  latest: (c) => `arg_max(${c}.v, (${c}.t, ${c}.k))`,
 };
 
 export const duckdbDialect: SqlDialect = {
@@ -109,7 +116,8 @@ export const duckdbDialect: SqlDialect = {
   aggregate: (call, stage) => (stage === 'state' ? state(call) : final(call)),
   stateType(call) {
     if (DISTINCT.has(call.kind)) return `${TYPES[call.argTypes[0] ?? 'string']}[]`;
-    if (call.kind === 'latest') return `STRUCT(v ${TYPES[call.resultType]}, t ${TYPES.timestamp})`;
+    if (call.kind === 'latest')
+      return `STRUCT(v ${TYPES[call.resultType]}, t ${TYPES.timestamp}, k ${TYPES.string})`;
     return TYPES[call.resultType];
   },
   merge: (call, column) => `CAST(${MERGES[call.kind](column)} AS ${TYPES[call.resultType]})`,

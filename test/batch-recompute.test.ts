@@ -1,6 +1,7 @@
 // The Lambda consistency proof: the same generated events, recomputed by DuckDB from Parquet (batch)
 // and rolled up by ClickHouse materialized views (speed), give the same metrics; the batch view
 // loads into ClickHouse, replaces whole days, and the watermark only moves forward.
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,7 @@ import {
   getMetric,
   indexDimensions,
   type Metric,
+  metricTable,
   RAW_COLUMN_NAMES,
   RAW_COLUMNS,
   type RawRow,
@@ -48,6 +50,15 @@ const range: TimeRange = { from: `${DAY1}T00:00:00Z`, to: '2025-05-03T00:00:00Z'
 const day2: TimeRange = { from: `${DAY2}T00:00:00Z`, to: '2025-05-03T00:00:00Z' };
 const truth = new GroundTruth();
 const events: TidewaterEvent[] = [];
+/**
+ * Inventory updates of one key in the same millisecond, in pairs [the greater event id, the other],
+ * in a minute of their own after the generated traffic. The speed layer gets each pair in that
+ * order and the lake in the other, so a view that takes a tie by arrival takes different events.
+ * The winner reports a stock-out, the other 9 units: a tie broken per measure (by value) would mix
+ * the two.
+ */
+const ties: [TidewaterEvent, TidewaterEvent][] = [];
+const TIE_MINUTE = '2025-05-02T00:06';
 let lakeFiles: string[] = [];
 let recomputed: Awaited<ReturnType<typeof recomputeMetrics>>;
 
@@ -109,14 +120,30 @@ beforeAll(async () => {
     seen.add(record.event.eventId);
     events.push(record.event);
   }
-  const rows = lakeRows(events);
+  const keys = new Set<string>();
+  for (const event of events) {
+    if (event.eventType !== 'inventory.update' || ties.length >= 3) continue;
+    const { locationId, productId } = event.payload;
+    if (keys.has(`${locationId}|${productId}`)) continue;
+    keys.add(`${locationId}|${productId}`);
+    const eventTime = `${TIE_MINUTE}:3${ties.length}.123Z`;
+    const [high, low] = [randomUUID(), randomUUID()].sort().reverse() as [string, string];
+    const update = (eventId: string, onHand: number): TidewaterEvent => ({
+      ...event,
+      eventId,
+      eventTime,
+      payload: { ...event.payload, onHand },
+    });
+    ties.push([update(high, 0), update(low, 9)]);
+  }
+  const rows = lakeRows([...events, ...ties.flatMap(([high, low]) => [low, high])]);
   mkdirSync(join(workDir, 'lake'));
   lakeFiles = await writeLake(join(workDir, 'lake', 'events'), rows);
 
   client = createClickHouse({ dataDir: join(workDir, 'data') });
   await applySpeedLayerDdl(client, CATALOG, { rawTtlDays: 10 * 365, dedupWindow: 1000 });
   const batch = 5000;
-  const raw = rows.map(({ event: _, ...row }) => row);
+  const raw = lakeRows([...events, ...ties.flat()]).map(({ event: _, ...row }) => row);
   for (let i = 0; i < raw.length; i += batch)
     await insertRaw(client, raw.slice(i, i + batch), `batch-test/${i}`);
 
@@ -148,7 +175,9 @@ describe('DuckDB dialect', () => {
       `CAST(coalesce(sum("quantity") FILTER (WHERE ("event_type" = 'cart.add')), 0) AS BIGINT) AS "units_added"`,
     );
     const inventory = final('inventory');
-    expect(inventory).toContain('CAST(arg_max("on_hand", "event_time") AS BIGINT) AS "latest_on_hand"');
+    expect(inventory).toContain(
+      'CAST(arg_max("on_hand", ("event_time", CAST("event_id" AS VARCHAR))) AS BIGINT) AS "latest_on_hand"',
+    );
     expect(inventory).toContain('CAST(max("event_time") AS TIMESTAMP) AS "last_update"');
     expect(final('active_users')).toContain('CAST(count(DISTINCT "user_id") AS UBIGINT) AS "users"');
     expect(duckdbDialect.literal("it's")).toBe("'it''s'");
@@ -159,7 +188,7 @@ describe('DuckDB dialect', () => {
       rollupSelect(getMetric(name), duckdbDialect, { source: 't', stage: 'state' });
     expect(state('active_users')).toContain('coalesce(list(DISTINCT "user_id"), []) AS "users"');
     expect(state('inventory')).toContain(
-      'struct_pack(v := CAST(arg_max("on_hand", "event_time") AS BIGINT), t := max("event_time")) AS "latest_on_hand"',
+      'struct_pack(v := CAST(arg_max("on_hand", ("event_time", CAST("event_id" AS VARCHAR))) AS BIGINT), t := max("event_time"), k := arg_max(CAST("event_id" AS VARCHAR), ("event_time", CAST("event_id" AS VARCHAR)))) AS "latest_on_hand"',
     );
     expect(state('orders')).toContain('CAST(count(*) AS UBIGINT) AS "orders"');
   });
@@ -213,6 +242,31 @@ describe('Lambda consistency: DuckDB over Parquet equals ClickHouse materialized
       }
     }
     console.log(`rows compared per metric: ${counts.join(', ')}`);
+  });
+
+  it('a tie in event time goes to the event with the greater id in both views, whatever the order', async () => {
+    expect(ties).toHaveLength(3);
+    const inventory = getMetric('inventory');
+    const tied = (rows: readonly MetricRow[]) =>
+      rows
+        .filter((row) => String(row.minute).startsWith(TIE_MINUTE.replace('T', ' ')))
+        .map(({ location_id, product_id, latest_on_hand, is_stock_out }) => ({
+          location_id,
+          product_id,
+          latest_on_hand,
+          is_stock_out,
+        }));
+    const expected = ties.map(([high]) => {
+      if (high.eventType !== 'inventory.update') throw new Error('not an inventory update');
+      const { locationId, productId } = high.payload;
+      return { location_id: locationId, product_id: productId, latest_on_hand: '0', is_stock_out: true };
+    });
+    const key = (row: { location_id: unknown; product_id: unknown }) =>
+      `${row.location_id}|${row.product_id}`;
+    const byKey = (a: Parameters<typeof key>[0], b: Parameters<typeof key>[0]) =>
+      key(a).localeCompare(key(b));
+    expect(tied(recomputed.metrics.inventory?.rows ?? []).sort(byKey)).toEqual(expected.sort(byKey));
+    expect(tied(await queryMetric(client, inventory, range)).sort(byKey)).toEqual(expected.sort(byKey));
   });
 
   it('the batch layer counts approximate distincts exactly (users = users_exact)', () => {
@@ -300,16 +354,18 @@ describe('batch view', () => {
       expect(manifest?.rowCounts[metric.name]).toBe(recomputed.metrics[metric.name]?.rows.length);
       const entry = manifest?.metrics.find((m) => m.name === metric.name);
       expect(entry?.files).toEqual([
-        `${metric.name}_v1/batch_version=1/date=${DAY1}/data_0.parquet`,
-        `${metric.name}_v1/batch_version=1/date=${DAY2}/data_0.parquet`,
+        `${metricTable(metric)}/batch_version=1/date=${DAY1}/data_0.parquet`,
+        `${metricTable(metric)}/batch_version=1/date=${DAY2}/data_0.parquet`,
       ]);
     }
   });
 
   it('ClickHouse DDL has the state columns of the speed view, so both layers merge in one query', () => {
     const ddl = batchViewDdl(getMetric('inventory'));
-    expect(ddl).toContain('CREATE TABLE IF NOT EXISTS `inventory_v1_batch`');
-    expect(ddl).toContain("`latest_on_hand` AggregateFunction(argMax, Int64, DateTime64(3, 'UTC'))");
+    expect(ddl).toContain('CREATE TABLE IF NOT EXISTS `inventory_v2_batch`');
+    expect(ddl).toContain(
+      "`latest_on_hand` AggregateFunction(argMax, Int64, Tuple(DateTime64(3, 'UTC'), String))",
+    );
     expect(ddl).toContain('`updates` SimpleAggregateFunction(sum, UInt64)');
     expect(ddl).toContain("`last_update` SimpleAggregateFunction(max, DateTime64(3, 'UTC'))");
     expect(ddl).toContain('PARTITION BY toDate(`minute`)');

@@ -106,9 +106,10 @@ describe('change data capture from PostgreSQL', () => {
   let cfg: ReturnType<typeof loadConfig>;
   const started = Date.now();
 
-  // A change's event time is its row's updated_at, which the views keep to the millisecond: two
-  // changes of a row in one millisecond have no order there, and `latest_on_hand` may take either
-  // (README, the metric catalog). The test's changes are spaced so that its latest value is defined.
+  // A change's event time is its row's updated_at, which the views keep to the millisecond: of two
+  // changes of a row in one millisecond, `latest_on_hand` takes the one with the greater event id
+  // (README, the metric catalog), not necessarily the later one. The test's changes are spaced so
+  // that its latest value is the last change's.
   const exec = async (sql: string, values: unknown[] = []) => {
     const result = await db.query(sql, values);
     await new Promise((resolve) => setTimeout(resolve, 3));
