@@ -77,6 +77,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
   const verdicts =
     roles.has('speed') && roles.has('lake') && speedGateThreads === 0
       ? new VerdictBoard({
+          capacity: cfg.verdictMemoryRecords,
           spill: { dir: join(cfg.dataDir, 'verdicts'), maxBytes: cfg.verdictSpillMb * 1024 * 1024 },
         })
       : undefined;

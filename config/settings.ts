@@ -110,10 +110,15 @@ export const settings = {
     ),
     'Worker threads in which the speed layer gates and encodes records, leaving its event loop to Kafka and ClickHouse (0: on the event loop). Unset: 1 when the speed layer has its process to itself, 0 when it shares it with other roles (the all-in-one platform), whose other components already keep both cores busy and whose memory has no room for more JS heaps (about 250 MB each).',
   ),
+  verdictMemoryRecords: setting(
+    'TIDEWATER_VERDICT_MEMORY_RECORDS',
+    positiveInt.default(1_000_000),
+    "With both layers in one process, the lake writer takes the speed gate's verdicts rather than judging each event again: how many records' verdicts are held in memory, the newest, at ~34 bytes a record (1,000,000: ~34 MB, 20 s at 50,000 events/s). Older ones go to TIDEWATER_VERDICT_SPILL_MB.",
+  ),
   verdictSpillMb: setting(
     'TIDEWATER_VERDICT_SPILL_MB',
     z.coerce.number().int().min(0).default(1024),
-    "With both layers in one process, the lake writer takes the speed gate's verdicts rather than judging each event again. The newest million records' verdicts are held in memory; older ones, while the lake writer is further behind (under load, or catching up), go to files in TIDEWATER_DATA_DIR/verdicts, unlinked as they are opened, at ~34 bytes a record, up to this many MiB (1024: ~30M records, 10 minutes at 50,000 events/s). Past that the lake writer gates the oldest ranges itself, at about twice the CPU (0: no files).",
+    "With both layers in one process, the lake writer takes the speed gate's verdicts rather than judging each event again. The newest TIDEWATER_VERDICT_MEMORY_RECORDS records' verdicts are held in memory; older ones, while the lake writer is further behind (under load, or catching up), go to files in TIDEWATER_DATA_DIR/verdicts, unlinked as they are opened, at ~34 bytes a record, up to this many MiB (1024: ~30M records, 10 minutes at 50,000 events/s). Past that the lake writer gates the oldest ranges itself, at about twice the CPU (0: no files).",
   ),
   dimensionsRefreshSeconds: setting(
     'TIDEWATER_DIMENSIONS_REFRESH_SECONDS',

@@ -52,6 +52,9 @@ beforeAll(async () => {
     lakeGroup: `${env.groupId}-lake`,
     // The test waits for the lake to catch up: its last ranges need not wait a minute for their commit.
     lakeCommitSeconds: 1,
+    // Every range's verdicts go to the spill as they are posted (a range is more than one record), so
+    // the lake writer takes them from disk, as one far behind under load does.
+    verdictMemoryRecords: 1,
   };
   platform = await startPlatform(cfg, {
     roles: ['speed', 'lake', 'serve', 'worker'],
@@ -122,18 +125,22 @@ describe('the running platform', () => {
     }
   });
 
-  it("judges each event once: the lake writer took the speed layer's verdicts", () => {
+  it("judges each event once: the lake writer took the speed layer's verdicts, from the spill", () => {
     // Both layers read the topic together here; the lake waits for the speed gate's verdicts rather
     // than gating a range itself, so all but ranges it met before the speed layer's can come from there.
+    // With one record of memory, every verdict it took was read back from disk, and the answers and
+    // the quarantine above equal the ground truth.
     const verdicts = platform.verdicts();
     const lake = platform.delivered().lake ?? 0;
     expect(lake).toBeGreaterThanOrEqual(20_000);
     expect(verdicts?.taken).toBeGreaterThan(lake / 2);
+    expect(verdicts?.spilled).toBeGreaterThanOrEqual(verdicts?.posted ?? Number.POSITIVE_INFINITY);
   });
 
-  it("says how many bytes of verdicts it holds on disk (none: the lake kept within memory's reach)", async () => {
+  it('says how many bytes of verdicts it holds on disk', async () => {
     const response = await fetch(`${platform.url}/metrics`);
     expect(response.status).toBe(200);
-    expect(await response.text()).toMatch(/^tidewater_verdict_board_spilled_bytes 0$/m);
+    // Some may be left: ranges the lake writer met before the speed layer's post and gated itself.
+    expect(await response.text()).toMatch(/^tidewater_verdict_board_spilled_bytes \d+$/m);
   });
 });
