@@ -24,8 +24,11 @@ export interface Platform {
   roles: readonly Role[];
   /** Records each consumer of this process has taken through the gate into its sink. */
   delivered(): { speed?: number; lake?: number };
-  /** What the lake writer took from the speed layer's verdicts, with both layers here. */
-  verdicts(): VerdictBoardStats | undefined;
+  /**
+   * What the lake writer took from the speed layer's verdicts, with both layers here, and the bytes
+   * of them held on disk now.
+   */
+  verdicts(): (VerdictBoardStats & { spilledBytes: number }) | undefined;
   /** Where the API listens, when this process serves it. */
   url?: string;
   /** One line on what each running role has done so far. */
@@ -211,7 +214,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
     url,
     status: () => status.map((s) => s()).join('; '),
     delivered: () => ({ speed: delivered.speed?.(), lake: delivered.lake?.() }),
-    verdicts: () => verdicts?.stats,
+    verdicts: () => verdicts && { ...verdicts.stats, spilledBytes: verdicts.spilledBytes },
     stop: stopAll,
   };
 }

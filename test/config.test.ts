@@ -36,6 +36,21 @@ describe('configuration', () => {
     expect((error as ConfigError).problems).toHaveLength(3);
   });
 
+  it('refuses a numeric setting that is not a number of its kind, naming the variable', () => {
+    const numeric = Object.values(settings).filter(
+      (s) => typeof s.schema.safeParse(undefined).data === 'number',
+    );
+    expect(numeric.length).toBeGreaterThan(20);
+    for (const { env } of numeric)
+      for (const value of ['many', '-1'])
+        expect(() => loadConfig({ [env]: value }), `${env}=${value}`).toThrow(new RegExp(env));
+    // A board of no records could hold no verdict: the lake writer would gate every range again.
+    expect(() => loadConfig({ TIDEWATER_VERDICT_MEMORY_RECORDS: '0' })).toThrow(
+      /TIDEWATER_VERDICT_MEMORY_RECORDS/,
+    );
+    expect(loadConfig({ TIDEWATER_VERDICT_MEMORY_RECORDS: '1' }).verdictMemoryRecords).toBe(1);
+  });
+
   it('derives each consumer group from its topic unless set, and refuses two consumers sharing one', () => {
     expect(loadConfig({})).toMatchObject({
       speedGroup: 'tidewater-speed.events',

@@ -141,6 +141,9 @@ describe('the running platform', () => {
     const response = await fetch(`${platform.url}/metrics`);
     expect(response.status).toBe(200);
     // Some may be left: ranges the lake writer met before the speed layer's post and gated itself.
-    expect(await response.text()).toMatch(/^tidewater_verdict_board_spilled_bytes \d+$/m);
+    // The stream is over, so the board holds still while both are read.
+    const gauge = /^tidewater_verdict_board_spilled_bytes (\d+)$/m.exec(await response.text());
+    expect(gauge).not.toBeNull();
+    expect(Number(gauge?.[1])).toBe(platform.verdicts()?.spilledBytes);
   });
 });
