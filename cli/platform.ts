@@ -14,7 +14,7 @@ import { lakeTableDir, QuarantineLakeWriter, quarantineTableDir, startLakeWriter
 import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
 import { VerdictBoard, type VerdictBoardStats } from '../quality/index.ts';
 import { startServing } from '../serving-layer/index.ts';
-import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
+import { connectCommitPublisher, retiredViewsNotice, startSpeedLayer } from '../speed-layer/index.ts';
 import type { Role } from './roles.ts';
 
 /** Shares of imperfect demo traffic: enough to keep the quality gate and late handling busy. */
@@ -118,6 +118,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       status.push(() => `speed: ${speed.consumer.delivered} events, lag ${lag()}`);
       delivered.speed = () => speed.consumer.delivered;
       log(`speed layer: "${cfg.eventsTopic}" -> ClickHouse ${cfg.clickhouseUrl ?? '(embedded)'}`);
+      if (speed.retiredViews.length > 0) log(retiredViewsNotice(speed.retiredViews));
     }
     if (roles.has('lake')) {
       const lake = await startLakeWriter(cfg, { dimensions: await dimensions(), verdicts });

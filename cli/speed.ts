@@ -45,7 +45,7 @@ export function registerSpeed(program: Command): void {
       const [
         { Registry },
         { GATED_CONSUMER_DEFAULTS },
-        { connectCommitPublisher, serveMetrics, startSpeedLayer },
+        { connectCommitPublisher, retiredViewsNotice, serveMetrics, startSpeedLayer },
       ] = await Promise.all([
         import('prom-client'),
         import('../pipeline/index.ts'),
@@ -62,6 +62,7 @@ export function registerSpeed(program: Command): void {
         sessionTimeoutMs: flags.sessionTimeout,
         registry,
       });
+      if (speed.retiredViews.length > 0) console.log(retiredViewsNotice(speed.retiredViews));
       const metricsServer =
         flags.metricsPort === undefined ? undefined : await serveMetrics(registry, flags.metricsPort);
       console.log(

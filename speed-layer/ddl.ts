@@ -1,7 +1,9 @@
 // ClickHouse DDL of the speed view, generated from the catalog: the raw table, and per metric an
 // AggregatingMergeTree target `<metric>_v<version>` fed by the materialized view `<..>_mv`.
 // Everything is CREATE ... IF NOT EXISTS: applying is idempotent, and a metric whose version was
-// bumped gets new tables beside the old ones. A new view only sees rows inserted after it exists;
+// bumped gets new tables beside the old ones. The views of its earlier versions are dropped, so
+// that no insert pays for rollups nothing reads; their tables and rows stay until an operator
+// drops them (the data is theirs to keep). A new view only sees rows inserted after it exists;
 // history before that is the batch layer's to recompute. Rows already past the raw TTL when
 // inserted (late events) are dropped from the raw table at once but still reach the views.
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -78,7 +80,7 @@ export function metricTableDdl(metric: Metric, options: SpeedDdlOptions = DEFAUL
   ].join('\n');
 }
 
-export function metricViewName(metric: Metric): string {
+export function metricViewName(metric: Pick<Metric, 'name' | 'version'>): string {
   return `${metricTable(metric)}_mv`;
 }
 
@@ -97,10 +99,35 @@ export function speedLayerDdl(
   return [rawTableDdl(options), ...catalog.flatMap((m) => [metricTableDdl(m, options), metricViewDdl(m)])];
 }
 
+/** The materialized views of each metric's earlier versions, which the current one retires. */
+export function retiredViewNames(catalog: Catalog = CATALOG): string[] {
+  return catalog.flatMap(({ name, version }) =>
+    Array.from({ length: version - 1 }, (_, i) => metricViewName({ name, version: i + 1 })),
+  );
+}
+
+/**
+ * Creates what is missing and drops the views of earlier metric versions; returns the views it
+ * dropped, for the caller to say so.
+ */
 export async function applySpeedLayerDdl(
   client: ClickHouseClient,
   catalog: Catalog = CATALOG,
   options: SpeedDdlOptions = DEFAULT_SPEED_DDL_OPTIONS,
-): Promise<void> {
+): Promise<string[]> {
   for (const query of speedLayerDdl(catalog, options)) await client.command({ query });
+  const retired = new Set(retiredViewNames(catalog));
+  if (retired.size === 0) return [];
+  const existing = await client.query({
+    query: 'SELECT name FROM system.tables WHERE database = currentDatabase()',
+    format: 'JSONEachRow',
+  });
+  const dropped = (await existing.json<{ name: string }>()).map((t) => t.name).filter((n) => retired.has(n));
+  for (const name of dropped) await client.command({ query: `DROP VIEW IF EXISTS ${q(name)}` });
+  return dropped;
 }
+
+/** What a start that dropped `views` tells its operator. */
+export const retiredViewsNotice = (views: readonly string[]): string =>
+  `speed layer: dropped ${views.join(', ')}, the view${views.length > 1 ? 's' : ''} of an earlier metric version; ` +
+  `the table${views.length > 1 ? 's' : ''} (${views.map((v) => v.replace(/_mv$/, '')).join(', ')}) keep their rows and are no longer fed (DROP TABLE when no longer needed)`;

@@ -16,6 +16,8 @@ export {
   metricViewName,
   RAW_TABLE,
   rawTableDdl,
+  retiredViewNames,
+  retiredViewsNotice,
   type SpeedDdlOptions,
   speedLayerDdl,
 } from './ddl.ts';

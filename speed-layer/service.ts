@@ -76,6 +76,8 @@ export const DEFAULT_SPEED_GATE_THREADS = 1;
 export interface SpeedLayer {
   consumer: GatedConsumer<PreparedInsert>;
   clickhouse: ClickHouseClient;
+  /** Views of earlier metric versions this start dropped: their tables are no longer fed. */
+  retiredViews: readonly string[];
   /** Graceful: the chunk in hand is finished and committed before anything closes. */
   stop(): Promise<void>;
 }
@@ -104,7 +106,7 @@ export async function startSpeedLayer(
   await ensurePlatformTopics(kafka, cfg);
   const ownsClickHouse = options.clickhouse === undefined;
   const clickhouse = options.clickhouse ?? createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
-  await applySpeedLayerDdl(clickhouse, undefined, ddl);
+  const retiredViews = await applySpeedLayerDdl(clickhouse, undefined, ddl);
   const ownsDimensions = options.dimensions === undefined;
   const dimensions =
     options.dimensions ??
@@ -155,6 +157,7 @@ export async function startSpeedLayer(
   return {
     consumer,
     clickhouse,
+    retiredViews,
     async stop() {
       unsubscribe();
       if (ownsDimensions) dimensions.stop();

@@ -86,15 +86,38 @@ describe('speed layer DDL', () => {
     }
   });
 
-  it('gives a bumped metric version new tables and leaves the old ones', async () => {
+  it('gives a bumped metric version new tables, stops feeding the old one and keeps its rows', async () => {
     const orders = getMetric('orders');
-    const bumped: Catalog = [
-      { ...orders, version: orders.version + 1, dimensions: orders.dimensions.slice(0, 1) },
-    ];
-    await applySpeedLayerDdl(client, bumped, ddlOptions);
-    expect(await count(`SELECT count() AS n FROM system.tables WHERE name LIKE 'orders\\_v%'`)).toBe(4n);
-    await client.command({ query: `DROP VIEW IF EXISTS orders_v${orders.version + 1}_mv` });
-    await client.command({ query: `DROP TABLE IF EXISTS orders_v${orders.version + 1}` });
+    const [v1, v2] = [orders.version, orders.version + 1];
+    const bumped: Catalog = [{ ...orders, version: v2, dimensions: orders.dimensions.slice(0, 1) }];
+    const day = '2025-02-01';
+    const ordersIn = async (metric: Metric) =>
+      (await read(metric, dayRange(day))).reduce((sum, row) => sum + (row.orders as bigint), 0n);
+    try {
+      await insertRaw(client, rowsOf(fixtureEvents(day)), `bump-before-${day}`);
+      const fed = await ordersIn(orders);
+      expect(fed).toBe(3n);
+      expect(await applySpeedLayerDdl(client, bumped, ddlOptions)).toEqual([`orders_v${v1}_mv`]);
+      const names = await client.query({
+        query: `SELECT name FROM system.tables WHERE name LIKE 'orders\\_v%' ORDER BY name`,
+        format: 'JSONEachRow',
+      });
+      expect((await names.json<{ name: string }>()).map((t) => t.name)).toEqual([
+        `orders_v${v1}`,
+        `orders_v${v2}`,
+        `orders_v${v2}_mv`,
+      ]);
+      await insertRaw(client, rowsOf(fixtureEvents(day)), `bump-after-${day}`);
+      expect(await ordersIn(orders)).toBe(fed);
+      expect(await ordersIn(bumped[0] as Metric)).toBe(fed);
+      // Nothing left to retire: applying again drops nothing.
+      expect(await applySpeedLayerDdl(client, bumped, ddlOptions)).toEqual([]);
+    } finally {
+      await client.command({ query: `DROP VIEW IF EXISTS orders_v${v2}_mv` });
+      await client.command({ query: `DROP TABLE IF EXISTS orders_v${v2}` });
+      // The catalog's own version again, for the tests below (they read other days).
+      await applySpeedLayerDdl(client, CATALOG, ddlOptions);
+    }
   });
 });
 
