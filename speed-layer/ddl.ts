@@ -100,7 +100,7 @@ export function speedLayerDdl(
 }
 
 /** The materialized views of each metric's earlier versions, which the current one retires. */
-export function retiredViewNames(catalog: Catalog = CATALOG): string[] {
+function retiredViewNames(catalog: Catalog = CATALOG): string[] {
   return catalog.flatMap(({ name, version }) =>
     Array.from({ length: version - 1 }, (_, i) => metricViewName({ name, version: i + 1 })),
   );
@@ -127,7 +127,11 @@ export async function applySpeedLayerDdl(
   return dropped;
 }
 
-/** What a start that dropped `views` tells its operator. */
+/** What a start that dropped `views` tells its operator, a line each. */
 export const retiredViewsNotice = (views: readonly string[]): string =>
-  `speed layer: dropped ${views.join(', ')}, the view${views.length > 1 ? 's' : ''} of an earlier metric version; ` +
-  `the table${views.length > 1 ? 's' : ''} (${views.map((v) => v.replace(/_mv$/, '')).join(', ')}) keep their rows and are no longer fed (DROP TABLE when no longer needed)`;
+  views
+    .map((view) => {
+      const table = view.replace(/_mv$/, '');
+      return `speed layer: ${table} holds an earlier version of a metric: dropped its view ${view}, so it is no longer fed; its rows stay until you DROP TABLE ${table}`;
+    })
+    .join('\n');

@@ -16,7 +16,6 @@ export {
   metricViewName,
   RAW_TABLE,
   rawTableDdl,
-  retiredViewNames,
   retiredViewsNotice,
   type SpeedDdlOptions,
   speedLayerDdl,

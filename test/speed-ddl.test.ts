@@ -18,7 +18,13 @@ import {
 } from '../contracts/catalog.ts';
 import { buildDimensions, TidewaterEvent } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
-import { applySpeedLayerDdl, insertRaw, RAW_TABLE, type SpeedDdlOptions } from '../speed-layer/index.ts';
+import {
+  applySpeedLayerDdl,
+  insertRaw,
+  RAW_TABLE,
+  retiredViewsNotice,
+  type SpeedDdlOptions,
+} from '../speed-layer/index.ts';
 import { FIXTURE_DIMENSIONS, fixtureEvents } from './support/metric-fixture.ts';
 
 // One chDB data directory per test file: libchdb binds one per process.
@@ -97,7 +103,9 @@ describe('speed layer DDL', () => {
       await insertRaw(client, rowsOf(fixtureEvents(day)), `bump-before-${day}`);
       const fed = await ordersIn(orders);
       expect(fed).toBe(3n);
-      expect(await applySpeedLayerDdl(client, bumped, ddlOptions)).toEqual([`orders_v${v1}_mv`]);
+      const dropped = await applySpeedLayerDdl(client, bumped, ddlOptions);
+      expect(dropped).toEqual([`orders_v${v1}_mv`]);
+      expect(retiredViewsNotice(dropped)).toMatch(new RegExp(`no longer fed.*DROP TABLE orders_v${v1}$`));
       const names = await client.query({
         query: `SELECT name FROM system.tables WHERE name LIKE 'orders\\_v%' ORDER BY name`,
         format: 'JSONEachRow',
