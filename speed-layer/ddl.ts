@@ -100,7 +100,7 @@ export function speedLayerDdl(
 }
 
 /** The materialized views of each metric's earlier versions, which the current one retires. */
-function retiredViewNames(catalog: Catalog = CATALOG): string[] {
+function retiredViewNames(catalog: Catalog): string[] {
   return catalog.flatMap(({ name, version }) =>
     Array.from({ length: version - 1 }, (_, i) => metricViewName({ name, version: i + 1 })),
   );
