@@ -12,6 +12,7 @@ export type {
   Producer,
 } from 'kafkajs';
 export { createKafka, type KafkaConfig } from './client.ts';
+export { type FetchedRecord, type FetchedRecords, fetchedRecords } from './fetched-records.ts';
 export { checkGroupServes, GroupInUseError } from './groups.ts';
 export { kafkajs } from './kafkajs.ts';
 export type { Level as LogLevel, LogSink } from './log.ts';

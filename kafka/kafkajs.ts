@@ -1,4 +1,13 @@
 import { createRequire } from 'node:module';
+import {
+  type DecodeMessages,
+  decodeAll,
+  decodeMessagesLazily,
+  FetchedBatches,
+  fillIndexedBatch,
+  type PartitionData as IndexablePartitionData,
+  type RecordReading,
+} from './fetched-records.ts';
 
 /*
  * The one place kafkajs is loaded, with hot paths of kafkajs 2.2.4 replaced by equivalent linear,
@@ -11,7 +20,9 @@ import { createRequire } from 'node:module';
  * V8's helper threads at ~2 µs per record):
  *  - decoding a record's timestamp delta built a Long per varint byte, and its offset and
  *    timestamp went through Long arithmetic; numbers are exact for both (below 2^53);
- *  - a fetched batch dropped records before the fetched offset by parsing every offset into a Long.
+ *  - a fetched batch dropped records before the fetched offset by parsing every offset into a Long;
+ *  - a fetch's every record became objects on arrival, held for the seconds its ranges take to
+ *    reach the sink: a fetched partition is now kept as bytes and indexed (fetched-records.ts).
  * Each keeps kafkajs's own code for what numbers cannot hold exactly (and for record headers).
  * One replacement fixes a bug instead: kafkajs's filter of aborted transactions let records of
  * interleaved aborted transactions through (filterAbortedMessages below).
@@ -281,21 +292,40 @@ function isAbortMarker(key: Buffer | null | undefined): boolean {
   return key != null && key.length >= 4 && key.readInt16BE(2) === 0;
 }
 
-/** kafkajs's Batch, its records before the fetched offset dropped by comparing numbers. */
-function fastBatch(Original: BatchClass, filterAborted: FilterAborted): BatchClass {
+/**
+ * kafkajs's Batch: a fetch kept as bytes (fetched-records.ts) is indexed, not decoded; otherwise its
+ * records before the fetched offset are dropped by comparing numbers.
+ */
+function fastBatch(Original: BatchClass, filterAborted: FilterAborted, reading: RecordReading): BatchClass {
   function Batch(
-    this: Record<string, unknown>,
+    this: Record<string | symbol, unknown>,
     topic: string,
     fetchedOffset: string,
-    partitionData: PartitionData,
+    data: PartitionData | IndexablePartitionData,
   ) {
     const fetched = Number(fetchedOffset);
-    if (!Number.isSafeInteger(fetched)) return new Original(topic, fetchedOffset, partitionData);
-    const { abortedTransactions, messages } = partitionData;
+    const indexable = data.messages instanceof FetchedBatches;
     this.fetchedOffset = fetchedOffset;
     this.topic = topic;
-    this.partition = partitionData.partition;
-    this.highWatermark = partitionData.highWatermark;
+    this.partition = data.partition;
+    this.highWatermark = data.highWatermark;
+    if (
+      indexable &&
+      Number.isSafeInteger(fetched) &&
+      fillIndexedBatch(
+        this,
+        topic,
+        fetched,
+        data as IndexablePartitionData & { messages: FetchedBatches },
+        reading,
+      )
+    )
+      return;
+    const partitionData = (
+      indexable ? { ...data, messages: decodeAll(data.messages as FetchedBatches, reading) } : data
+    ) as PartitionData;
+    if (!Number.isSafeInteger(fetched)) return new Original(topic, fetchedOffset, partitionData);
+    const { abortedTransactions, messages } = partitionData;
     this.rawMessages = messages;
     // Offsets ascend within a fetch: most often none is before the fetched one.
     const within =
@@ -362,8 +392,21 @@ const originalFilterAborted = replaceModule<FilterAborted>(
   'consumer/filterAbortedMessages.js',
   () => filterAbortedMessages,
 );
+const originalDecodeMessages = replaceModule<DecodeMessages>(
+  'protocol/requests/fetch/v4/decodeMessages.js',
+  (original) => {
+    const { lookupCodecByAttributes } = require('kafkajs/src/protocol/message/compression') as {
+      lookupCodecByAttributes(attributes: number): { decompress(buffer: Buffer): Promise<Buffer> } | null;
+    };
+    return decodeMessagesLazily(original, lookupCodecByAttributes);
+  },
+);
+const reading: RecordReading = {
+  Decoder: require('kafkajs/src/protocol/decoder.js'),
+  decodeRecord: require('kafkajs/src/protocol/recordBatch/record/v0/decoder.js'),
+};
 const originalBatch = replaceModule<BatchClass>('consumer/batch.js', (Batch) =>
-  fastBatch(Batch, filterAbortedMessages),
+  fastBatch(Batch, filterAbortedMessages, reading),
 );
 
 /** Both record encoders, so a test can prove they write the same bytes. */
@@ -376,7 +419,13 @@ export const recordDecoders = {
 };
 export const batches = {
   original: originalBatch,
-  fast: fastBatch(originalBatch, filterAbortedMessages),
+  fast: fastBatch(originalBatch, filterAbortedMessages, reading),
+};
+
+/** kafkajs's decoder of a fetched partition's records and the one that keeps them as bytes. */
+export const messageDecoders = {
+  original: originalDecodeMessages,
+  lazy: require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js') as DecodeMessages,
 };
 
 /** kafkajs's filter of aborted records and the one that replaces it. */

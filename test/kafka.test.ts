@@ -1,13 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { types } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import type { Kafka } from '../kafka/index.ts';
-import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
+import { BatchingProducer, createKafka, ensureTopics, fetchedRecords } from '../kafka/index.ts';
 import {
   abortedFilters,
   batches,
   kafkajs,
+  messageDecoders,
   recordDecoders,
   recordEncoders,
   replacementsInPlace,
@@ -28,6 +30,7 @@ describe('the kafkajs this process runs', () => {
       'kafkajs/src/protocol/encoder.js',
       'kafkajs/src/protocol/recordBatch/record/v0/decoder.js',
       'kafkajs/src/protocol/recordBatch/record/v0/index.js',
+      'kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js',
     ]);
     expect(replaced.every((r) => r.replaced)).toBe(true);
   });
@@ -193,6 +196,183 @@ describe('record decoder and batch', () => {
   });
 });
 
+describe('a fetched partition kept as bytes', () => {
+  const require = createRequire(import.meta.url);
+  const Decoder = require('kafkajs/src/protocol/decoder.js') as new (
+    buffer: Buffer,
+  ) => { offset: number; buffer: Buffer };
+  const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as {
+    RecordBatch(args: Record<string, unknown>): Promise<{ buffer: Buffer }>;
+  };
+  const GZIP = 1;
+  const CONTROL = 0x20;
+  const LOG_APPEND_TIME = 0x08;
+  const T0 = 1_700_000_000_000;
+
+  /** A record batch as a broker sends it; `flags` are set in its attributes (control, append time). */
+  async function recordBatch(
+    firstOffset: number,
+    records: { key: string | Buffer | null; value: string | null; headers?: Record<string, string> }[],
+    options: { producerId?: number; transactional?: boolean; compression?: number; flags?: number } = {},
+  ): Promise<Buffer> {
+    const encoded = records.map((r, i) =>
+      recordEncoders.original({ ...r, offsetDelta: i, timestampDelta: i * 10 }),
+    );
+    const { buffer } = await RecordBatch({
+      firstOffset: String(firstOffset),
+      firstTimestamp: T0 + firstOffset,
+      maxTimestamp: T0 + firstOffset + 999,
+      lastOffsetDelta: records.length - 1,
+      producerId: options.producerId ?? -1,
+      transactional: options.transactional ?? false,
+      compression: options.compression ?? 0,
+      records: encoded,
+    });
+    if (options.flags) buffer.writeInt16BE(buffer.readInt16BE(21) | options.flags, 21);
+    return buffer;
+  }
+
+  const abortMarker = Buffer.from([0, 0, 0, 0]);
+  const commitMarker = Buffer.from([0, 0, 0, 1]);
+  /** A partition's record set: int32 size, then the batches (the last one cut short, as max bytes may). */
+  async function recordSet(): Promise<Buffer> {
+    const batches = [
+      await recordBatch(
+        0,
+        [0, 1, 2, 3, 4].map((i) => ({ key: `k${i}`, value: JSON.stringify({ i, s: 'é✓' }) })),
+        { compression: GZIP },
+      ),
+      await recordBatch(
+        5,
+        [
+          { key: 'a', value: 'aborted' },
+          { key: 'b', value: 'aborted', headers: { h: 'v' } },
+          { key: null, value: 'x' },
+        ],
+        { producerId: 7, transactional: true },
+      ),
+      await recordBatch(8, [{ key: abortMarker, value: null }], {
+        producerId: 7,
+        transactional: true,
+        flags: CONTROL,
+      }),
+      await recordBatch(
+        9,
+        [
+          { key: null, value: null },
+          { key: 'h', value: 'v', headers: { trace: 't' } },
+          { key: 'c', value: 'committed' },
+        ],
+        {
+          producerId: 8,
+          transactional: true,
+          compression: GZIP,
+        },
+      ),
+      await recordBatch(12, [{ key: commitMarker, value: null }], {
+        producerId: 8,
+        transactional: true,
+        flags: CONTROL,
+      }),
+      await recordBatch(
+        13,
+        [
+          { key: 'late', value: '1' },
+          { key: 'late', value: '2' },
+        ],
+        { flags: LOG_APPEND_TIME },
+      ),
+    ];
+    const tail = await recordBatch(15, [{ key: 'cut', value: 'short' }]);
+    const set = Buffer.concat([...batches, tail.subarray(0, tail.length - 5)]);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(set.length);
+    return Buffer.concat([size, set, Buffer.from([9, 9])]);
+  }
+
+  const methods = [
+    'isEmpty',
+    'isEmptyIncludingFiltered',
+    'isEmptyDueToFiltering',
+    'isEmptyControlRecord',
+    'isEmptyDueToLogCompactedMessages',
+    'firstOffset',
+    'lastOffset',
+    'offsetLag',
+    'offsetLagLow',
+  ] as const;
+  type AnyBatch = Record<(typeof methods)[number], () => unknown> & {
+    topic: string;
+    partition: number;
+    messages: { offset: string; key: Buffer | null; value: Buffer | null; timestamp: string }[];
+  };
+
+  it('shows every consumer the batch kafkajs would, and the pipeline the same records without decoding them', async () => {
+    const bytes = await recordSet();
+    const original = new Decoder(bytes);
+    const lazy = new Decoder(bytes);
+    const decoded = (await messageDecoders.original(original as never)) as never;
+    const kept = (await messageDecoders.lazy(lazy as never)) as never;
+    expect(Array.isArray(decoded)).toBe(true);
+    expect(Array.isArray(kept)).toBe(false);
+    expect(lazy.offset).toBe(original.offset);
+    // Producer 7's transaction aborted (its marker at 8); producer 8's committed.
+    const abortedTransactions = [{ producerId: '7', firstOffset: '5' }];
+    let compared = 0;
+    for (const fetched of ['0', '3', '6', '9', '11', '12', '13', '14', '16']) {
+      const data = { partition: 2, highWatermark: '20', abortedTransactions };
+      const expected = new batches.original('t', fetched, {
+        ...data,
+        messages: decoded,
+      }) as unknown as AnyBatch;
+      const batch = new batches.fast('t', fetched, { ...data, messages: kept }) as unknown as AnyBatch;
+      for (const method of methods)
+        expect([fetched, method, batch[method]()]).toEqual([fetched, method, expected[method]()]);
+      expect(batch.messages.length).toBe(expected.messages.length);
+      expect([...batch.messages]).toEqual(expected.messages);
+      const records = fetchedRecords(batch);
+      const asRecords = expected.messages.map((m) => ({
+        topic: 't',
+        partition: 2,
+        offset: m.offset,
+        key: m.key,
+        value: m.value,
+        timestamp: Number(m.timestamp),
+      }));
+      expect(records.slice(0, records.length)).toEqual(asRecords);
+      expect(fetchedRecords(expected).slice(0, Number.MAX_SAFE_INTEGER)).toEqual(asRecords);
+      expect(Array.from({ length: records.length }, (_, i) => records.offset(i))).toEqual(
+        asRecords.map((r) => Number(r.offset)),
+      );
+      compared += asRecords.length;
+    }
+    // The fetches from 0 saw the gzip batch, the committed records with a header and null key and
+    // value, and the append-time ones; none of the aborted ones.
+    expect(compared).toBeGreaterThan(20);
+    const all = fetchedRecords(
+      new batches.fast('t', '0', {
+        partition: 2,
+        highWatermark: '20',
+        abortedTransactions,
+        messages: kept,
+      }) as never,
+    );
+    expect(Array.from({ length: all.length }, (_, i) => all.offset(i))).toEqual([
+      0, 1, 2, 3, 4, 9, 10, 11, 13, 14,
+    ]);
+    expect(all.slice(8, 10).map((r) => r.timestamp)).toEqual([T0 + 13 + 999, T0 + 13 + 999]);
+  });
+
+  it('leaves to kafkajs a partition whose offsets a number cannot hold', async () => {
+    const batch = await recordBatch(2 ** 53 + 2, [{ key: 'k', value: 'v' }]);
+    const size = Buffer.alloc(4);
+    size.writeInt32BE(batch.length);
+    const bytes = Buffer.concat([size, batch]);
+    const kept = (await messageDecoders.lazy(new Decoder(bytes) as never)) as { offset: string }[];
+    expect(kept.map((m) => m.offset)).toEqual(['9007199254740994']);
+  });
+});
+
 describe('Kafka round trip through the local broker', () => {
   const cfg = loadConfig();
   let kafka: Kafka;
@@ -248,6 +428,38 @@ describe('Kafka round trip through the local broker', () => {
     }
     expect(byIndex).toEqual(sent);
     expect(new Set(partitionOfKey.values()).size).toBeGreaterThan(1);
+
+    // The same records as the pipeline takes them from the broker: indexed, not decoded by kafkajs.
+    const consumer = kafka.consumer({ groupId: `test-${randomUUID()}`, maxWaitTimeInMs: 200 });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const taken = new Map<string, string>();
+    let indexed = 0;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        void consumer
+          .run({
+            eachBatch: async ({ batch }) => {
+              if (types.isProxy(batch.messages)) indexed++;
+              const records = fetchedRecords(batch);
+              for (const r of records.slice(0, records.length)) {
+                expect(r).toMatchObject({ topic, partition: batch.partition });
+                taken.set(
+                  r.key?.toString() === 'with-header' ? 'h' : JSON.parse(String(r.value)).i,
+                  String(r.value),
+                );
+              }
+              if (taken.size >= 5_001) resolve();
+            },
+          })
+          .catch(reject);
+      });
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(indexed).toBeGreaterThan(0);
+    taken.delete('h');
+    expect(new Map([...taken].map(([i, v]) => [String(i), v]))).toEqual(sent);
   });
 });
 
