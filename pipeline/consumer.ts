@@ -15,12 +15,11 @@ import type {
   Consumer,
   EachBatchPayload,
   Kafka,
-  KafkaMessage,
   OffsetsByTopicPartition,
   PartitionOffset,
 } from '../kafka/index.ts';
-import { checkGroupServes, rerunAfterCrash } from '../kafka/index.ts';
-import { DEFAULT_ALLOWED_LATENESS_MINUTES, type RawMessage } from '../quality/index.ts';
+import { checkGroupServes, fetchedRecords, rerunAfterCrash } from '../kafka/index.ts';
+import { DEFAULT_ALLOWED_LATENESS_MINUTES } from '../quality/index.ts';
 import { deferredDelivery } from './deferred-delivery.ts';
 import { type Delivery, groupDelivery, Lane, type PartitionCommit, rangeDelivery } from './delivery.ts';
 import type { Gates } from './gates.ts';
@@ -104,17 +103,6 @@ export const GATED_CONSUMER_DEFAULTS = {
   sessionTimeoutMs: 10_000,
   lagIntervalMs: 2_000,
 };
-
-function toRawMessage(topic: string, partition: number, message: KafkaMessage): RawMessage {
-  return {
-    topic,
-    partition,
-    offset: message.offset,
-    key: message.key,
-    value: message.value,
-    timestamp: Number(message.timestamp),
-  };
-}
 
 export class GatedConsumer<P> {
   readonly groupId: string;
@@ -315,14 +303,11 @@ export class GatedConsumer<P> {
         this.consumer.seek({ topic, partition, offset: String(rewindTo) });
         return;
       }
-      await ready.handle(
-        batch.messages.map((m) => toRawMessage(topic, partition, m)),
-        {
-          resolveOffset: payload.resolveOffset,
-          heartbeat: payload.heartbeat,
-          proceed: () => isRunning() && !isStale() && !this.stopping,
-        },
-      );
+      await ready.handle(fetchedRecords(batch), {
+        resolveOffset: payload.resolveOffset,
+        heartbeat: payload.heartbeat,
+        proceed: () => isRunning() && !isStale() && !this.stopping,
+      });
     } catch (err) {
       // The worker's gate may have seen records that were not committed: rebuild it from Kafka.
       // kafkajs retries after a pause, and the next worker starts from the committed offset.

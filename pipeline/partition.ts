@@ -12,6 +12,7 @@
 // Any failure ends the worker's lane (its gate has moved past records that were not committed):
 // its later ranges are dropped, the consumer replaces it, and the new worker starts over from the
 // committed offset.
+import type { FetchedRecords } from '../kafka/index.ts';
 import type { RawMessage } from '../quality/index.ts';
 import type { Delivery, InFlight, Lane } from './delivery.ts';
 import type { PartitionGate } from './gates.ts';
@@ -84,24 +85,28 @@ export class PartitionWorker<P> {
     return this.position;
   }
 
-  /** Handles a fetched batch; resolves once its live ranges are handed over (not committed). */
-  async handle(messages: readonly RawMessage[], control: FetchControl): Promise<void> {
+  /**
+   * Handles a fetched batch; resolves once its live ranges are handed over (not committed). A
+   * range's records are made into objects only when it is gated (kafka/fetched-records.ts).
+   */
+  async handle(records: FetchedRecords, control: FetchControl): Promise<void> {
     this.o.lane.check();
-    let i = 0;
-    while (i < messages.length && Number((messages[i] as RawMessage).offset) < this.position) i++;
+    let i = this.takeWhile(records, 0, (offset) => offset < this.position);
 
-    const historyEnd = this.takeWhile(messages, i, (offset) => offset < this.o.start.committed);
+    const historyEnd = this.takeWhile(records, i, (offset) => offset < this.o.start.committed);
     if (historyEnd > i) {
-      await this.o.gate.replay(messages.slice(i, historyEnd));
-      this.advance(messages, historyEnd, control);
+      await this.o.gate.replay(records.slice(i, historyEnd));
+      this.advance(records, historyEnd, control);
       i = historyEnd;
     }
 
     const pending = this.pending;
     if (pending) {
-      const end = this.takeWhile(messages, i, (offset) => offset <= pending.last);
-      for (let k = i; k < end; k++) this.gathered.push(messages[k] as RawMessage);
-      if (end > i) this.advance(messages, end, control);
+      const end = this.takeWhile(records, i, (offset) => offset <= pending.last);
+      if (end > i) {
+        for (const record of records.slice(i, end)) this.gathered.push(record);
+        this.advance(records, end, control);
+      }
       i = end;
       if (this.position <= pending.last) return;
       this.observe(await heartbeating(this.o.delivery.pending(pending, this.hand(this.gathered)), control));
@@ -110,14 +115,14 @@ export class PartitionWorker<P> {
       this.pending = undefined;
     }
 
-    while (i < messages.length) {
+    while (i < records.length) {
       await heartbeating(this.room(), control);
       if (!control.proceed()) return;
-      const chunk = messages.slice(i, i + this.o.maxRecords);
-      const range = { first: Number(chunk[0]?.offset), last: Number(chunk[chunk.length - 1]?.offset) };
-      this.track(range, chunk.length, await this.o.delivery.live(range, this.hand(chunk)));
-      i += chunk.length;
-      this.advance(messages, i, control);
+      const end = Math.min(i + this.o.maxRecords, records.length);
+      const range = { first: records.offset(i), last: records.offset(end - 1) };
+      this.track(range, end - i, await this.o.delivery.live(range, this.hand(records.slice(i, end))));
+      i = end;
+      this.advance(records, i, control);
       await control.heartbeat();
     }
   }
@@ -181,21 +186,17 @@ export class PartitionWorker<P> {
   }
 
   /** Index of the first record from `from` whose offset fails `test`. */
-  private takeWhile(
-    messages: readonly RawMessage[],
-    from: number,
-    test: (offset: number) => boolean,
-  ): number {
+  private takeWhile(records: FetchedRecords, from: number, test: (offset: number) => boolean): number {
     let end = from;
-    while (end < messages.length && test(Number((messages[end] as RawMessage).offset))) end++;
+    while (end < records.length && test(records.offset(end))) end++;
     return end;
   }
 
   /** Records before `end` are handled: fetch on from the one after. */
-  private advance(messages: readonly RawMessage[], end: number, control: FetchControl): void {
-    const last = (messages[end - 1] as RawMessage).offset;
-    this.position = Number(last) + 1;
-    control.resolveOffset(last);
+  private advance(records: FetchedRecords, end: number, control: FetchControl): void {
+    const last = records.offset(end - 1);
+    this.position = last + 1;
+    control.resolveOffset(String(last));
   }
 }
 
