@@ -280,8 +280,8 @@ function indexRecords(
 }
 
 /**
- * A read-only list of `length` items made on demand (and kept): kafkajs reads a batch's first and
- * last messages and its length, which costs two records, and anything else reads it whole.
+ * A list of `length` items made on demand (and kept): kafkajs reads a batch's first and last
+ * messages and its length, which costs two records; anything else makes the whole list.
  */
 function lazyList<T extends object>(length: number, item: (i: number) => T): T[] {
   let all: T[] | undefined;
@@ -296,25 +296,26 @@ function lazyList<T extends object>(length: number, item: (i: number) => T): T[]
   const lastKey = String(length - 1);
   return new Proxy([] as T[], {
     get(_target, property) {
-      if (property === 'length') return length;
-      if (all === undefined && length > 0) {
-        if (property === '0') {
+      if (all === undefined) {
+        if (property === 'length') return length;
+        if (property === '0' && length > 0) {
           first ??= item(0);
           return first;
         }
-        if (property === lastKey) {
+        if (property === lastKey && length > 0) {
           last ??= item(length - 1);
           return last;
         }
       }
       return Reflect.get(whole(), property);
     },
+    // Anything else works on the whole list, made once: a consumer may even change it.
     has: (_target, property) => Reflect.has(whole(), property),
     ownKeys: () => Reflect.ownKeys(whole()),
     getOwnPropertyDescriptor: (_target, property) => Reflect.getOwnPropertyDescriptor(whole(), property),
-    set: () => false,
-    defineProperty: () => false,
-    deleteProperty: () => false,
+    set: (_target, property, value) => Reflect.set(whole(), property, value),
+    defineProperty: (_target, property, descriptor) => Reflect.defineProperty(whole(), property, descriptor),
+    deleteProperty: (_target, property) => Reflect.deleteProperty(whole(), property),
   });
 }
 
