@@ -116,7 +116,7 @@ export function decodeMessagesLazily(
         count: Math.max(count, 0),
         firstOffset: Number(firstOffset),
         firstTimestamp: Number(firstTimestamp),
-        // kafkajs keeps a record's own time when the max timestamp is absent (0 is not).
+        // kafkajs gives every record of a LogAppendTime batch the batch's max timestamp.
         appendTime: appendTime ? Number(maxTimestamp) : undefined,
         producerId,
         inTransaction,
@@ -143,8 +143,8 @@ export function decodeMessagesLazily(
   };
 }
 
-const isSafe = (n: bigint): boolean =>
-  n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const isSafe = (n: bigint): boolean => n <= MAX_SAFE && n >= -MAX_SAFE;
 
 /** Where each record of a partition's fetch lies, and which ones a consumer sees. */
 interface RecordIndex {
@@ -241,8 +241,8 @@ function indexRecords(
       const offset = batch.firstOffset + offsetDelta;
       const timestamp = batch.appendTime ?? batch.firstTimestamp + timestampDelta;
       if (
-        keyLength < -1 ||
-        valueLength < -1 ||
+        !(keyLength >= -1) ||
+        !(valueLength >= -1) ||
         at > end ||
         !Number.isSafeInteger(offset) ||
         !Number.isSafeInteger(timestamp)
@@ -446,15 +446,25 @@ export function fillIndexedBatch(
   return true;
 }
 
-/** Every record of the batches as kafkajs's decoder makes them (its own errors included). */
+/**
+ * Every record of the batches as kafkajs's decodeMessages makes them: a batch whose records run
+ * short ends the fetch there, as the tail of a fetch cut by max bytes does; other errors are thrown.
+ */
 export function decodeAll({ batches }: FetchedBatches, reading: RecordReading): unknown[] {
   const messages: unknown[] = [];
   for (const batch of batches) {
     const decoder = new reading.Decoder(batch.records) as KafkaDecoder & {
       readVarIntBytes(): Buffer;
     };
-    for (let r = 0; r < batch.count; r++)
-      messages.push(reading.decodeRecord(new reading.Decoder(decoder.readVarIntBytes()), batch.context));
+    try {
+      const decoded: unknown[] = [];
+      for (let r = 0; r < batch.count; r++)
+        decoded.push(reading.decodeRecord(new reading.Decoder(decoder.readVarIntBytes()), batch.context));
+      for (const message of decoded) messages.push(message);
+    } catch (error) {
+      if ((error as Error).name === 'KafkaJSPartialMessageError') break;
+      throw error;
+    }
   }
   return messages;
 }

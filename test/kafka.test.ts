@@ -366,6 +366,37 @@ describe('a fetched partition kept as bytes', () => {
     expect(all.slice(8, 10).map((r) => r.timestamp)).toEqual([T0 + 13 + 999, T0 + 13 + 999]);
   });
 
+  it('leaves a record that does not parse to kafkajs, and reads what kafkajs reads', async () => {
+    const good = await recordBatch(0, [
+      { key: 'a', value: '1' },
+      { key: 'b', value: '2' },
+    ]);
+    const bad = await recordBatch(2, [
+      { key: 'c', value: '3' },
+      { key: 'QQ', value: '4' },
+      { key: 'd', value: '5' },
+    ]);
+    // The second record's key says 63 bytes, past the record's end.
+    bad[bad.indexOf('QQ') - 1] = 0x7e;
+    const after = await recordBatch(5, [{ key: 'e', value: '6' }]);
+    const set = Buffer.concat([good, bad, after]);
+    const bytes = Buffer.concat([Buffer.alloc(4), set]);
+    bytes.writeInt32BE(set.length);
+    const decoded = (await messageDecoders.original(new Decoder(bytes) as never)) as never;
+    const kept = (await messageDecoders.lazy(new Decoder(bytes) as never)) as never;
+    const data = { partition: 0, highWatermark: '6' };
+    const expected = new batches.original('t', '0', { ...data, messages: decoded }) as unknown as AnyBatch;
+    const batch = new batches.fast('t', '0', { ...data, messages: kept }) as unknown as AnyBatch;
+    // kafkajs reads what the record holds (its key cut at the record's end) and goes on.
+    expect(expected.messages.map((m) => m.offset)).toEqual(['0', '1', '2', '3', '4', '5']);
+    expect(expected.messages[3]?.key?.length).toBeLessThan(63);
+    expect([...batch.messages]).toEqual(expected.messages);
+    const records = fetchedRecords(batch);
+    expect(records.slice(0, records.length).map((r) => [r.offset, r.key, r.value])).toEqual(
+      expected.messages.map((m) => [m.offset, m.key, m.value]),
+    );
+  });
+
   it('leaves to kafkajs a partition whose offsets a number cannot hold', async () => {
     const batch = await recordBatch(2 ** 53 + 2, [{ key: 'k', value: 'v' }]);
     const size = Buffer.alloc(4);
