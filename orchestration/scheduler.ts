@@ -79,11 +79,19 @@ export function startScheduler(cfg: Config, onError: (error: Error) => void = co
     return created;
   }
 
+  // A tick under way when stop() is called finishes (and is counted) before the connection closes.
+  const running = new Set<Promise<unknown>>();
+  function fire(name: ScheduleName, at: Date): void {
+    const done = tick(name, at).then(() => undefined, onError);
+    running.add(done);
+    void done.finally(() => running.delete(done));
+  }
+
   const tasks: ScheduledTask[] = [];
   for (const [name, schedule] of Object.entries(table) as [ScheduleName, Schedule][]) {
     if (schedule.cron === 'off') continue;
     tasks.push(
-      cron.schedule(schedule.cron, (context) => tick(name, context.date).then(() => undefined, onError), {
+      cron.schedule(schedule.cron, (context) => fire(name, context.date), {
         name: `tidewater-${name}`,
         timezone: 'Etc/UTC',
       }),
@@ -95,6 +103,7 @@ export function startScheduler(cfg: Config, onError: (error: Error) => void = co
     enqueued,
     async stop() {
       for (const task of tasks) await task.destroy();
+      await Promise.all(running);
       await orchestrator.close();
     },
   };
