@@ -1,16 +1,12 @@
 import type { TidewaterEvent } from '../contracts/index.ts';
+import type { FetchedRecord } from '../kafka/index.ts';
 
-/** A message as it came off Kafka (or an HTTP body line): the bytes plus where they came from. */
-export interface RawMessage {
-  topic: string;
-  partition: number;
-  /** Kafka offset as a decimal string (kafkajs's representation); HTTP ingest uses its own sequence. */
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  /** Broker timestamp (ms since epoch), the arrival time that lateness is measured against. */
-  timestamp: number;
-}
+/**
+ * A message as it came off Kafka (or an HTTP body line): the bytes plus where they came from.
+ * It is the fetch's own record shape; HTTP ingest numbers its lines with its own sequence as the
+ * offset, and the broker's timestamp is the arrival time that lateness is measured against.
+ */
+export type RawMessage = FetchedRecord;
 
 export type Severity = 'quarantine' | 'warn';
 
