@@ -23,6 +23,7 @@ import { healthRoutes } from './routes/health.ts';
 import { ingestRoutes } from './routes/ingest.ts';
 import { liveRoutes } from './routes/live.ts';
 import { metricsRoutes } from './routes/metrics.ts';
+import { retiredTablesRoutes } from './routes/retired-tables.ts';
 import { type SqlAvailability, sqlRoutes } from './routes/sql.ts';
 import { SqlService } from './sql/index.ts';
 
@@ -131,6 +132,7 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
         { name: 'jobs', description: 'Backfills and background jobs' },
         { name: 'ingest', description: 'Events over HTTP, through the quality gate into Kafka' },
         { name: 'health', description: 'Liveness, readiness, Prometheus metrics' },
+        { name: 'admin', description: 'Administrators only: tables of earlier metric versions' },
       ],
     },
     transform: jsonSchemaTransform,
@@ -160,6 +162,7 @@ export async function buildServer(options: ServingOptions): Promise<FastifyInsta
   app.decorate('sqlService', { getter: () => sql });
   await app.register(sqlRoutes, { ctx, sql });
   await app.register(backfillRoutes, { ctx });
+  await app.register(retiredTablesRoutes, { ctx });
   await app.register(ingestRoutes, { ingestor, maxBodyBytes: options.ingest?.maxBodyBytes ?? 1 << 20 });
   await app.register(liveRoutes, { ctx, hub, maxRate: options.liveMaxRate ?? 4 });
   await app.register(dashboardRoutes);

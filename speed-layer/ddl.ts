@@ -132,6 +132,6 @@ export const retiredViewsNotice = (views: readonly string[]): string =>
   views
     .map((view) => {
       const table = view.replace(/_mv$/, '');
-      return `speed layer: ${table} holds an earlier version of a metric: dropped its view ${view}, so it is no longer fed; its rows stay until you DROP TABLE ${table}`;
+      return `speed layer: ${table} holds an earlier version of a metric: dropped its view ${view}, so it is no longer fed; its rows stay until an administrator drops it: DELETE /v1/retired-tables/${table}`;
     })
     .join('\n');

@@ -10,12 +10,12 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backfill, batchViewsDir } from '../batch-layer/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
-import { buildDimensions, CATALOG, indexDimensions, toRawRows } from '../contracts/index.ts';
+import { buildDimensions, CATALOG, getMetric, indexDimensions, toRawRows } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import { createGate } from '../quality/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
-import { applySpeedLayerDdl, insertRaw } from '../speed-layer/index.ts';
+import { applySpeedLayerDdl, insertRaw, RAW_TABLE } from '../speed-layer/index.ts';
 import { asMessages } from './support/messages.ts';
 import { answerOrderCells, truthOrderCells } from './support/speed.ts';
 
@@ -330,5 +330,90 @@ describe('dimension tables', () => {
     const unknown = await get('/v1/dimensions/customers');
     expect(unknown.status).toBe(400);
     expect(unknown.body.error.code).toBe('invalid_request');
+  });
+});
+
+// Last in the file: it drops the orders metric's tables.
+describe('tables of earlier metric versions', () => {
+  it('lists them from the catalog, drops one on request, and nothing else whatever the name', async () => {
+    const orders = getMetric('orders');
+    const bumped = CATALOG.map((m) => (m === orders ? { ...m, version: m.version + 1 } : m));
+    const old = `orders_v${orders.version}`;
+    // The speed layer has not started with the new version yet: the old view still feeds the old table.
+    const admin = await buildServer({ clickhouse: client, dataDir, catalog: bumped, logger: false });
+    try {
+      const call = async (method: 'GET' | 'DELETE', url: string) => {
+        const response = await admin.inject({ method, url });
+        return { status: response.statusCode, body: response.json() };
+      };
+      const listed = await call('GET', '/v1/retired-tables');
+      expect(listed.status, JSON.stringify(listed.body)).toBe(200);
+      const speedRows = Number(
+        (
+          await (
+            await client.query({ query: `SELECT count() AS n FROM ${old}`, format: 'JSONEachRow' })
+          ).json<{ n: string }>()
+        )[0]?.n,
+      );
+      expect(speedRows).toBeGreaterThan(0);
+      // The backfill above loaded the batch view of day 1: its table is the other retired one.
+      expect(listed.body.tables).toEqual([
+        {
+          table: old,
+          metric: 'orders',
+          version: orders.version,
+          layer: 'speed',
+          rows: speedRows,
+          bytes: expect.any(Number),
+        },
+        expect.objectContaining({ table: `${old}_batch`, layer: 'batch', rows: expect.any(Number) }),
+      ]);
+      expect(listed.body.tables[1].rows).toBeGreaterThan(0);
+
+      // Current tables, other tables and names that are not tables at all are not dropped.
+      for (const name of [
+        `orders_v${orders.version}_mv`,
+        'sessions_v1',
+        RAW_TABLE,
+        `${old}; DROP TABLE ${RAW_TABLE}`,
+        '..',
+      ]) {
+        const refused = await call('DELETE', `/v1/retired-tables/${encodeURIComponent(name)}`);
+        expect(refused.status, name).toBe(404);
+        expect(refused.body.error.code).toBe('not_found');
+      }
+      const current = await buildServer({ clickhouse: client, dataDir, logger: false });
+      try {
+        expect((await current.inject({ method: 'GET', url: '/v1/retired-tables' })).json()).toEqual({
+          tables: [],
+        });
+        const refused = await current.inject({ method: 'DELETE', url: `/v1/retired-tables/${old}` });
+        expect(refused.statusCode).toBe(404);
+      } finally {
+        await current.close();
+      }
+
+      const dropped = await call('DELETE', `/v1/retired-tables/${old}`);
+      expect(dropped.status, JSON.stringify(dropped.body)).toBe(200);
+      expect(dropped.body.dropped).toEqual(listed.body.tables[0]);
+      const left = await (
+        await client.query({
+          query: `SELECT name FROM system.tables WHERE database = currentDatabase() AND name LIKE 'orders\\_v%' ORDER BY name`,
+          format: 'JSONEachRow',
+        })
+      ).json<{ name: string }>();
+      expect(left.map((t) => t.name)).toEqual([`${old}_batch`]);
+      // Its view went with it: the raw table still takes inserts.
+      const fresh = createGate().run(asMessages(generate({ ...TRAFFIC, count: 50 }), new GroundTruth()));
+      const rows = fresh.accepted.flatMap((r) => toRawRows(r.event, indexDimensions(buildDimensions())));
+      await insertRaw(client, rows, 'retired-after-drop');
+      expect(
+        (await call('GET', '/v1/retired-tables')).body.tables.map((t: { table: string }) => t.table),
+      ).toEqual([`${old}_batch`]);
+      expect((await call('DELETE', `/v1/retired-tables/${old}_batch`)).status).toBe(200);
+      expect((await call('GET', '/v1/retired-tables')).body).toEqual({ tables: [] });
+    } finally {
+      await admin.close();
+    }
   });
 });

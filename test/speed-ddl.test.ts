@@ -105,7 +105,9 @@ describe('speed layer DDL', () => {
       expect(fed).toBe(3n);
       const dropped = await applySpeedLayerDdl(client, bumped, ddlOptions);
       expect(dropped).toEqual([`orders_v${v1}_mv`]);
-      expect(retiredViewsNotice(dropped)).toMatch(new RegExp(`no longer fed.*DROP TABLE orders_v${v1}$`));
+      expect(retiredViewsNotice(dropped)).toMatch(
+        new RegExp(`no longer fed.*DELETE /v1/retired-tables/orders_v${v1}$`),
+      );
       const names = await client.query({
         query: `SELECT name FROM system.tables WHERE name LIKE 'orders\\_v%' ORDER BY name`,
         format: 'JSONEachRow',
