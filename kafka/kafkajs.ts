@@ -8,14 +8,17 @@ import {
   type PartitionData as IndexablePartitionData,
   type RecordReading,
 } from './fetched-records.ts';
+import { fastProduceRequest, type ProduceInternals, type ProduceRequestV3 } from './produce-request.ts';
 
 /*
  * The one place kafkajs is loaded, with hot paths of kafkajs 2.2.4 replaced by equivalent linear,
  * allocation-light versions. The producer's dominated the produce profile:
  *  - grouping a send's messages per partition used `[...current, message]` in a reduce: quadratic;
- *  - encoding each record allocated a zero-filled 512-byte Encoder and grew it;
- *  - concatenating a batch's records grew a zero-filled buffer by doubling, one copy per step;
- *    the garbage (external memory) triggered a quarter of the producer's time in collections.
+ *  - encoding each record copied its message, made a buffer of its key and a zero-filled 512-byte
+ *    Encoder of the record, and a batch's records were concatenated into a buffer grown by
+ *    doubling: a produce request is now written straight from the messages (produce-request.ts);
+ *  - kafkajs's encoders, which still write the requests that one does not (record headers), grow
+ *    by one exact-size step where they concatenated by doubling.
  * The consumer's made most of the consuming thread's garbage (~1.8 KB per record, collected by
  * V8's helper threads at ~2 µs per record):
  *  - decoding a record's timestamp delta built a Long per varint byte, and its offset and
@@ -68,73 +71,13 @@ function groupMessagesPerPartition(args: {
   return result;
 }
 
-type Bytes = Buffer | string | null | undefined;
-interface RecordArgs {
+type RecordEncoder = (args: {
   offsetDelta?: number;
   timestampDelta?: number;
-  key?: Bytes;
-  value?: Bytes;
+  key?: Buffer | string | null;
+  value?: Buffer | string | null;
   headers?: Record<string, unknown>;
-}
-/** What kafkajs's batch encoder reads from an encoded record. */
-interface EncodedRecord {
-  buf: Buffer;
-  readonly buffer: Buffer;
-}
-
-const zigzag = (n: number): number => (n >= 0 ? n * 2 : -n * 2 - 1);
-
-function sizeOfUnsignedVarint(u: number): number {
-  let size = 1;
-  while (u >= 128) {
-    u = Math.floor(u / 128);
-    size++;
-  }
-  return size;
-}
-
-function writeUnsignedVarint(buf: Buffer, offset: number, u: number): number {
-  while (u >= 128) {
-    buf[offset++] = (u % 128) | 128;
-    u = Math.floor(u / 128);
-  }
-  buf[offset++] = u;
-  return offset;
-}
-
-const toBuffer = (b: Bytes): Buffer | null => (b == null ? null : Buffer.isBuffer(b) ? b : Buffer.from(b));
-
-/** Kafka record v0 (varint-framed), for records without headers; others use kafkajs's encoder. */
-export type RecordEncoder = (args: RecordArgs) => EncodedRecord;
-
-function fastRecord(original: RecordEncoder): RecordEncoder {
-  return (args: RecordArgs): EncodedRecord => {
-    if (args.headers && Object.keys(args.headers).length > 0) return original(args);
-    const key = toBuffer(args.key);
-    const value = toBuffer(args.value);
-    const ts = zigzag(Number(args.timestampDelta ?? 0));
-    const od = zigzag(args.offsetDelta ?? 0);
-    const keyLen = key === null ? 1 : sizeOfUnsignedVarint(zigzag(key.length)) + key.length;
-    const valueLen = value === null ? 1 : sizeOfUnsignedVarint(zigzag(value.length)) + value.length;
-    const body = 1 + sizeOfUnsignedVarint(ts) + sizeOfUnsignedVarint(od) + keyLen + valueLen + 1;
-    const bodyZ = zigzag(body);
-    const buf = Buffer.allocUnsafe(sizeOfUnsignedVarint(bodyZ) + body);
-    let o = writeUnsignedVarint(buf, 0, bodyZ);
-    buf[o++] = 0; // attributes
-    o = writeUnsignedVarint(buf, o, ts);
-    o = writeUnsignedVarint(buf, o, od);
-    for (const part of [key, value]) {
-      if (part === null)
-        buf[o++] = 1; // zigzag(-1)
-      else {
-        o = writeUnsignedVarint(buf, o, zigzag(part.length));
-        o += part.copy(buf, o);
-      }
-    }
-    buf[o] = 0; // no headers
-    return { buf, buffer: buf };
-  };
-}
+}) => { buffer: Buffer };
 
 interface RecordDecoder {
   buffer: Buffer;
@@ -362,7 +305,7 @@ interface EncoderInternals {
 }
 
 /** Writes encoded records with one exact-size growth instead of a doubling chain. */
-function presizedEncoderArray(this: EncoderInternals, value: readonly EncodedRecord[]) {
+function presizedEncoderArray(this: EncoderInternals, value: readonly { buf: Buffer; buffer: Buffer }[]) {
   if (!Array.isArray(value) || value.some((v) => v == null || !Buffer.isBuffer(v.buf))) {
     throw new Error('all values should be an instance of Encoder[]');
   }
@@ -382,7 +325,22 @@ replaceModule<{ prototype: object }>('protocol/encoder.js', (Encoder) => {
   Object.assign(Encoder.prototype, { writeEncoderArray: presizedEncoderArray });
   return Encoder;
 });
-const originalRecord = replaceModule<RecordEncoder>('protocol/recordBatch/record/v0/index.js', fastRecord);
+const compression = require('kafkajs/src/protocol/message/compression') as {
+  Types: { None: number };
+  COMPRESSION_CODEC_MASK: number;
+  lookupCodec: ProduceInternals['lookupCodec'];
+};
+const produceInternals: ProduceInternals = {
+  Long: require('kafkajs/src/utils/long'),
+  crc32C: require('kafkajs/src/protocol/recordBatch/crc32C'),
+  lookupCodec: compression.lookupCodec,
+  codecMask: compression.COMPRESSION_CODEC_MASK,
+  none: compression.Types.None,
+};
+const originalProduceRequest = replaceModule<ProduceRequestV3>(
+  'protocol/requests/produce/v3/request.js',
+  (original) => fastProduceRequest(original, produceInternals),
+);
 
 const originalRecordDecoder = replaceModule<RecordDecode>(
   'protocol/recordBatch/record/v0/decoder.js',
@@ -409,8 +367,14 @@ const originalBatch = replaceModule<BatchClass>('consumer/batch.js', (Batch) =>
   fastBatch(Batch, filterAbortedMessages, reading),
 );
 
-/** Both record encoders, so a test can prove they write the same bytes. */
-export const recordEncoders = { original: originalRecord, fast: fastRecord(originalRecord) };
+/** kafkajs's encoder of one record (v0, varint-framed), which tests build fixtures with. */
+export const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as RecordEncoder;
+
+/** Both produce request encoders, alike. */
+export const produceRequests = {
+  original: originalProduceRequest,
+  fast: fastProduceRequest(originalProduceRequest, produceInternals),
+};
 
 /** Both record decoders and batches, so a test can prove they read the same records. */
 export const recordDecoders = {
