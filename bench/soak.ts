@@ -328,8 +328,8 @@ function lagOf(layer: 'speed' | 'lake') {
   };
 }
 const [firstCommit, lastCommit] = [lakeCommits[0], lakeCommits.at(-1)];
-/** Between its first and last commit; over the whole run when it committed fewer than twice. */
 const timedCommits = firstCommit && lastCommit && lastCommit !== firstCommit;
+/** Between its first and last commit; over the whole run when it committed fewer than twice. */
 const lakePerSecond = timedCommits
   ? (lastCommit.delivered - firstCommit.delivered) / ((lastCommit.at - firstCommit.at) / 1000)
   : lakeConsumed / seconds;
