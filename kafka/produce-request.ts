@@ -231,10 +231,10 @@ export function fastProduceRequest(
     return {
       ...request,
       async encode() {
-        const parts: Buffer[] = [writeString(args.transactionalId), Buffer.allocUnsafe(6)];
-        (parts[1] as Buffer).writeInt16BE(args.acks, 0);
-        (parts[1] as Buffer).writeInt32BE(args.timeout, 2);
-        parts.push(int32(args.topicData.length));
+        const acksAndTimeout = Buffer.allocUnsafe(6);
+        acksAndTimeout.writeInt16BE(args.acks, 0);
+        acksAndTimeout.writeInt32BE(args.timeout, 2);
+        const parts = [writeString(args.transactionalId), acksAndTimeout, int32(args.topicData.length)];
         for (const { topic, partitions } of args.topicData) {
           parts.push(writeString(topic), int32(partitions.length));
           for (const data of partitions) {
