@@ -47,6 +47,8 @@ describe('produce request encoder', () => {
     { key: 'ключ ✓', value: Buffer.alloc(70_000, 1) },
     { key: '', value: '' },
     { key: undefined, value: Buffer.alloc(0) },
+    // Lone surrogates: written as U+FFFD, three bytes, by the length and by the write alike.
+    { key: '\ud800 lone', value: '{"a":"\udfff"}' },
     ...Array.from({ length: 300 }, (_, i) => ({
       key: `u${i % 7}`,
       value: `{"n":${i},"pad":"${'x'.repeat(i)}"}`,
