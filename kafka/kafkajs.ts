@@ -370,10 +370,11 @@ const originalBatch = replaceModule<BatchClass>('consumer/batch.js', (Batch) =>
 /** kafkajs's encoder of one record (v0, varint-framed), which tests build fixtures with. */
 export const encodeRecord = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as RecordEncoder;
 
-/** Both produce request encoders, alike. */
+/** Both produce request encoders, alike, and what the fast one is built from. */
 export const produceRequests = {
   original: originalProduceRequest,
   fast: fastProduceRequest(originalProduceRequest, produceInternals),
+  internals: produceInternals,
 };
 
 /** Both record decoders and batches, so a test can prove they read the same records. */

@@ -17,6 +17,7 @@ import {
 } from '../kafka/kafkajs.ts';
 import { formatEntry, kafkaLogCreator, type Level, levelOf } from '../kafka/log.ts';
 import { javaCompatiblePartitioner, murmur2 } from '../kafka/partitioner.ts';
+import { fastProduceRequest, type ProduceRequestV3 } from '../kafka/produce-request.ts';
 import { consumeAll } from './support/kafka.ts';
 
 describe('the kafkajs this process runs', () => {
@@ -84,11 +85,14 @@ describe('produce request encoder', () => {
     { messages: [[]] },
   ];
   /** Both encoders' bytes; kafkajs takes a batch's time from the clock where no record has its own. */
-  async function encodeBoth(args: Parameters<typeof produceRequests.fast>[0]) {
+  async function encodeBoth(
+    args: Parameters<typeof produceRequests.fast>[0],
+    fastEncoder = produceRequests.fast,
+  ) {
     const now = Date.now;
     Date.now = () => 1_800_000_000_000;
     try {
-      const fast = (await produceRequests.fast(args).encode()).buffer;
+      const fast = (await fastEncoder(args).encode()).buffer;
       return { fast, original: (await produceRequests.original(args).encode()).buffer };
     } finally {
       Date.now = now;
@@ -120,12 +124,30 @@ describe('produce request encoder', () => {
       { key: 'a', value: '1', timestamp: '-9007199254740993' },
       { key: 'b', value: '2', timestamp: '9007199254740993' },
     ];
-    for (const m of [headed, far]) {
-      const { fast, original } = await encodeBoth({
-        acks: -1,
-        timeout: 1_000,
-        topicData: topicData([{ messages: m }]),
-      });
+    // The fast encoder over a kafkajs encoder that counts its own encodes: the same bytes could
+    // come out of either path, so the count is what says which one wrote them.
+    let kafkajsEncodes = 0;
+    const counted: ProduceRequestV3 = (args) => {
+      const request = produceRequests.original(args);
+      return {
+        ...request,
+        encode: () => {
+          kafkajsEncodes++;
+          return request.encode();
+        },
+      };
+    };
+    const fastOverCounted = fastProduceRequest(counted, produceRequests.internals);
+    const plain = [{ key: 'a', value: '1', timestamp: '1800000000000' }];
+    for (const [m, fellBack] of [
+      [headed, 1],
+      [far, 1],
+      [plain, 0],
+    ] as const) {
+      const args = { acks: -1, timeout: 1_000, topicData: topicData([{ messages: [...m] }]) };
+      kafkajsEncodes = 0;
+      const { fast, original } = await encodeBoth(args, fastOverCounted);
+      expect(kafkajsEncodes, JSON.stringify(m)).toBe(fellBack);
       expect(fast.equals(original)).toBe(true);
     }
   });
