@@ -10,7 +10,8 @@
 // "produced_events_per_s":N,
 // "peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
 // "generator_cores":N,"machine_busy_share":N,"machine_kernel_share":N,"machine_steal_share":N,
-// "platform_page_faults_per_s":N,"platform_cpu_us_per_event":N,...}
+// "platform_page_faults_per_s":N,"platform_cpu_us_per_event":N,...,"calibration":{...},
+// "calibration_at_start":{...}}
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s] [both|speed|lake] [jobs|nojobs]
 // (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
 // heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
@@ -77,6 +78,9 @@ function slope(points: { x: number; y: number }[]): number {
   return sxx === 0 ? 0 : sxy / sxx;
 }
 
+// Before anything of the platform's runs: the machine's own pace, which the figure at the end (taken
+// in the same process just after the platform stopped, its heap still to collect) may not show.
+const calibrationAtStart = referenceCalibration();
 const platform = await startPlatform(cfg, {
   roles: [
     ...(LAYERS === 'lake' ? [] : (['speed'] as const)),
@@ -377,4 +381,5 @@ report({
   ...cpus,
   target_peak_rss_mb: 2048,
   calibration: referenceCalibration(),
+  calibration_at_start: calibrationAtStart,
 });
