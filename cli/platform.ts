@@ -3,7 +3,7 @@
 // commit the range in hand, workers finish their jobs, the API drains its requests.
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
-import { Gauge, Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { cdcTopic, startCdcBridge } from '../cdc/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
@@ -12,7 +12,7 @@ import { generate, paced, produceToKafka } from '../generator/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { lakeTableDir, QuarantineLakeWriter, quarantineTableDir, startLakeWriter } from '../lake/index.ts';
 import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
-import { VerdictBoard, type VerdictBoardStats } from '../quality/index.ts';
+import { registerVerdictBoardMetrics, VerdictBoard, type VerdictBoardStats } from '../quality/index.ts';
 import { startServing } from '../serving-layer/index.ts';
 import { connectCommitPublisher, retiredViewsNotice, startSpeedLayer } from '../speed-layer/index.ts';
 import type { Role } from './roles.ts';
@@ -86,15 +86,7 @@ export async function startPlatform(cfg: Config, options: PlatformOptions): Prom
       : undefined;
   if (verdicts) {
     stops.push(async () => verdicts.close());
-    // The spill's files are unlinked: `df` counts them, `du` does not, and this says how much.
-    new Gauge({
-      name: 'tidewater_verdict_board_spilled_bytes',
-      help: "Bytes of the speed layer's verdicts held on disk for a lake writer behind memory's reach (TIDEWATER_VERDICT_SPILL_MB).",
-      registers: [registry],
-      collect() {
-        this.set(verdicts.spilledBytes);
-      },
-    });
+    registerVerdictBoardMetrics(registry, verdicts);
   }
 
   try {

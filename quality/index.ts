@@ -11,7 +11,7 @@ export {
   type GateOptions,
   type GateResult,
 } from './gate.ts';
-export { createQualityMetrics, type QualityMetrics } from './metrics.ts';
+export { createQualityMetrics, type QualityMetrics, registerVerdictBoardMetrics } from './metrics.ts';
 export * from './quarantine/index.ts';
 export type { BatchReport, EventTypeCounts, QualityCounts } from './report.ts';
 export {

@@ -2,6 +2,7 @@
 // exposes one registry of all its layers, and tests get a fresh one without name clashes.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { BatchReport } from './report.ts';
+import type { VerdictBoard } from './verdict-board.ts';
 import type { WindowReport } from './windows.ts';
 
 export interface QualityMetrics {
@@ -64,4 +65,19 @@ export function createQualityMetrics(registry: Registry): QualityMetrics {
       for (const { ruleId } of report.expectations) ruleFailures.inc({ rule_id: ruleId });
     },
   };
+}
+
+/** The verdict board's spill: its files are unlinked, so `df` counts them and `du` does not; this says how much. */
+export function registerVerdictBoardMetrics(
+  registry: Registry,
+  board: Pick<VerdictBoard, 'spilledBytes'>,
+): void {
+  new Gauge({
+    name: 'tidewater_verdict_board_spilled_bytes',
+    help: "Bytes of the speed layer's verdicts held on disk for a lake writer behind memory's reach (TIDEWATER_VERDICT_SPILL_MB).",
+    registers: [registry],
+    collect() {
+      this.set(board.spilledBytes);
+    },
+  });
 }

@@ -5,11 +5,18 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { buildDimensions, type Dimensions, spellsExactly } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { type GatedRange, localGates, type PartitionGate } from '../pipeline/index.ts';
-import { type AcceptedRecord, createGate, type RawMessage, VerdictBoard } from '../quality/index.ts';
+import {
+  type AcceptedRecord,
+  createGate,
+  type RawMessage,
+  registerVerdictBoardMetrics,
+  VerdictBoard,
+} from '../quality/index.ts';
 
 const START = Date.UTC(2025, 0, 1);
 const DIMENSIONS = buildDimensions();
@@ -87,11 +94,11 @@ async function postThenTake(
   board: VerdictBoard,
   log: RawMessage[],
   sizes: { post: number; take: number },
-  between: () => void = () => {},
+  between: () => void | Promise<void> = () => {},
 ) {
   const { poster, taker, reference } = gates(board);
   await runAll(poster.open(0, WINDOW), chunks(log, sizes.post));
-  between();
+  await between();
   const ranges = chunks(log, sizes.take);
   const taken = await runAll(taker.open(0, WINDOW), ranges);
   const own = await runAll(reference.open(0, WINDOW), ranges);
@@ -217,10 +224,16 @@ describe('a verdict board', () => {
         log[10 + i] = { ...at, value: Buffer.from(json) };
       });
       const board = new VerdictBoard({ capacity: 1_000, waitMs: 0, spill: { dir, maxBytes: 10_000_000 } });
-      const own = await postThenTake(board, log, { post: 700, take: 1_000 }, () => {
+      const registry = new Registry();
+      registerVerdictBoardMetrics(registry, board);
+      const gauge = async () =>
+        Number(/^tidewater_verdict_board_spilled_bytes (\d+)$/m.exec(await registry.metrics())?.[1]);
+      const own = await postThenTake(board, log, { post: 700, take: 1_000 }, async () => {
         expect(board.size).toBeLessThanOrEqual(1_000);
         expect(board.stats.spilled).toBeGreaterThanOrEqual(5_000);
         expect(board.spilledBytes).toBeGreaterThanOrEqual(5_000 * 34);
+        // The files are unlinked (`du` does not see them): the gauge says what the spill holds.
+        expect(await gauge()).toBe(board.spilledBytes);
         // The files are unlinked as they are opened: nothing in the directory, nothing left by a crash.
         expect(readdirSync(dir)).toEqual([]);
       });
@@ -228,6 +241,7 @@ describe('a verdict board', () => {
       expect(firstRange?.rejected.map((r) => r.eventId)).toContain('x"\u0000\n é 🎉');
       expect(board.stats).toMatchObject({ taken: log.length, missed: 0 });
       expect(board.spilledBytes).toBe(0);
+      expect(await gauge()).toBe(0);
       board.close();
     });
 
