@@ -55,7 +55,10 @@ export interface CommitResult {
 export interface OptimizeOptions {
   /** Only partitions whose values match these (e.g. `{ date: '2025-01-01', hour: '3' }`). */
   partition?: PartitionValues;
-  /** Files at least this large are left alone; smaller ones are packed into files up to it. */
+  /**
+   * Files not yet three quarters of this are packed into files up to it; larger ones count as full
+   * and are left alone.
+   */
   targetFileSize?: number;
 }
 
@@ -92,6 +95,12 @@ export class TxnConflictError extends Error {
 }
 
 const DEFAULT_TARGET_FILE_SIZE = 128 * 1024 * 1024;
+/**
+ * A file of at least this share of the target counts as full. Bins close below the target, so
+ * every compacted file is smaller than it: without this, each run would rewrite a ~120 MiB file
+ * to take in a few small ones beside it. (Iceberg's min-file-size-bytes default is the same.)
+ */
+const FULL_SHARE = 0.75;
 const HOUR_MS = 3_600_000;
 
 export class LakeTable {
@@ -495,8 +504,9 @@ const removeOf = (f: AddFile, deletionTimestamp: number): RemoveFile => ({
 });
 
 /**
- * Per partition, greedily packs the files smaller than `target` (and those `mustRewrite` says, of
- * any size) into bins of total size up to it; a bin of one small file would only be copied.
+ * Per partition, greedily packs the files not yet full (FULL_SHARE of `target`; and those
+ * `mustRewrite` says, of any size) into bins of total size up to it; a bin of one small file would
+ * only be copied.
  */
 function packFiles(
   files: readonly AddFile[],
@@ -504,7 +514,7 @@ function packFiles(
   mustRewrite: (f: AddFile) => boolean,
 ): AddFile[][] {
   const byPartition = new Map<string, AddFile[]>();
-  for (const f of files.filter((f) => f.size < target || mustRewrite(f))) {
+  for (const f of files.filter((f) => f.size < target * FULL_SHARE || mustRewrite(f))) {
     const key = JSON.stringify(f.partitionValues);
     byPartition.set(key, [...(byPartition.get(key) ?? []), f]);
   }

@@ -28,10 +28,11 @@ import { writePartitioned } from '../lake/parquet/write.ts';
 const dims = indexDimensions(buildDimensions());
 
 /** Generated events over about two hours, as lake rows with consecutive offsets of one partition. */
-function lakeRows(count: number, seed: number, firstOffset = 0): LakeRow[] {
+/** `count` events from 22:30 on, `rate` a second (the default spreads them over many hours' partitions). */
+function lakeRows(count: number, seed: number, firstOffset = 0, rate = 0.04): LakeRow[] {
   const rows: LakeRow[] = [];
   let offset = firstOffset;
-  for (const record of generate({ count, seed, rate: 0.04, start: Date.UTC(2025, 0, 1, 22, 30) })) {
+  for (const record of generate({ count, seed, rate, start: Date.UTC(2025, 0, 1, 22, 30) })) {
     if (!record.event) continue;
     const json = record.value.toString();
     toRawRows(record.event, dims).forEach((row, i) => {
@@ -295,6 +296,21 @@ describe('lake table', () => {
 
     // Only one partition when asked; nothing left to do afterwards.
     expect((await table.optimize()).filesAdded).toBe(0);
+  });
+
+  it('optimize leaves a file three quarters of the target alone, rather than rewrite it for a small one', async () => {
+    // Both batches within 22:30-23:00: one partition.
+    await table.appendBatch(lakeRows(2_000, 1, 0, 2));
+    await table.appendBatch(lakeRows(20, 2, 2_000, 2));
+    const [big, small] = [...table.current.files.values()].map((f) => f.size);
+    if (big === undefined || small === undefined || table.current.files.size !== 2)
+      throw new Error('expected one file of each batch');
+    // Both fit in a target of big / 0.8, so packing by the target alone would rewrite the big one.
+    expect(big + small).toBeLessThanOrEqual(big / 0.8);
+    expect((await table.optimize({ targetFileSize: Math.floor(big / 0.8) })).filesAdded).toBe(0);
+    // At half the target it is not full yet: the two become one.
+    const packed = await table.optimize({ targetFileSize: 2 * big });
+    expect(packed).toMatchObject({ filesRemoved: 2, filesAdded: 1 });
   });
 
   it('vacuum deletes only files no version within the retention references', async () => {
