@@ -22,6 +22,8 @@ export interface BackfillOptions {
   catalog?: Catalog;
   onProgress?: (progress: BackfillProgress) => void;
   signal?: AbortSignal;
+  /** Threads of each day's recompute and load DuckDB (default: DuckDB's, one per core). */
+  threads?: number;
 }
 
 export interface BackfillProgress {
@@ -39,7 +41,7 @@ export interface BackfillResult {
 
 export async function backfill(options: BackfillOptions): Promise<BackfillResult> {
   const range = alignedRange(options.from, options.to, DAY_MS, 'day');
-  const table = await openTable(options.lakeDir, EVENTS_SCHEMA);
+  const table = await openTable(options.lakeDir, EVENTS_SCHEMA, { threads: options.threads });
   try {
     const snapshot =
       options.asOfVersion === undefined
@@ -63,6 +65,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
         now: snapshot.timestamp,
         allowedLatenessMs: options.allowedLatenessMs,
         signal: options.signal,
+        threads: options.threads,
       });
       days.push({ day: dayOf(from), result });
       options.onProgress?.({

@@ -133,6 +133,8 @@ export interface LoadOptions {
   /** Batch version to load (default: the newest committed). */
   version?: number;
   catalog?: Catalog;
+  /** Threads of the DuckDB that reads the view's files (default: DuckDB's, one per core). */
+  threads?: number;
 }
 
 export interface LoadResult {
@@ -154,7 +156,7 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
   const catalog = options.catalog ?? CATALOG;
   const days = daysOf({ from: toMs(manifest.from), to: toMs(manifest.to) });
   const result: LoadResult = { version: manifest.version, metrics: {} };
-  const duck = await openDuck();
+  const duck = await openDuck(options.threads);
   try {
     for (const entry of manifest.metrics) {
       const metric = catalog.find((m) => m.name === entry.name && m.version === entry.version);

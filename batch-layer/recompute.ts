@@ -53,6 +53,8 @@ export interface RecomputeOptions {
   scan?: 'shared' | 'per-metric';
   /** Use this connection instead of a fresh in-memory DuckDB. */
   connection?: DuckDBConnection;
+  /** Threads of the fresh DuckDB (default: DuckDB's, one per core). */
+  threads?: number;
   /** Aborts between metrics and before the batch version commits (which then leaves nothing behind). */
   signal?: AbortSignal;
 }
@@ -134,7 +136,9 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
     options.output ? 'day' : 'minute',
   );
   const params = { [RANGE_PARAMS.from]: sqlTimeOf(range.from), [RANGE_PARAMS.to]: sqlTimeOf(range.to) };
-  const session = options.connection ? { connection: options.connection, close() {} } : await openDuck();
+  const session = options.connection
+    ? { connection: options.connection, close() {} }
+    : await openDuck(options.threads);
   const db = session.connection;
   const shared = options.scan === 'shared';
   const output = options.output;

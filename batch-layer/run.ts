@@ -23,6 +23,8 @@ export interface BatchRunOptions {
   watermarkIntervalMs?: number;
   /** Checked until the recompute commits; from then on the run finishes. */
   signal?: AbortSignal;
+  /** Threads of the recompute's and the load's DuckDB (default: DuckDB's, one per core). */
+  threads?: number;
 }
 
 export interface BatchRunResult {
@@ -40,12 +42,14 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchRunResult
     output: { viewsDir: options.viewsDir, lakeVersion: options.lakeVersion ?? null },
     collectRows: false,
     signal: options.signal,
+    threads: options.threads,
   });
   const version = recompute.view?.version;
   const load = await loadBatchView(options.client, {
     viewsDir: options.viewsDir,
     version,
     catalog: options.catalog,
+    threads: options.threads,
   });
   const watermark = advanceWatermark(options.viewsDir, {
     from: options.from,

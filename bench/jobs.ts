@@ -3,11 +3,13 @@
 // ten minutes at 10,000 events/s. (1) Compaction (`optimize`, every 15 minutes) as the jobs open the
 // table (LAKE_TABLES), and next to it with DuckDB's default threads, for the ratio that explains
 // the jobs' one thread; (2) the hourly recompute: the day recomputed by DuckDB and loaded into
-// embedded ClickHouse (backfill). Each run of a job is its own child process on a fresh copy of the
+// embedded ClickHouse (backfill), on the jobs' one thread as the scheduled task runs it, and next to
+// it with DuckDB's default threads. Each run of a job is its own child process on a fresh copy of the
 // lake, so its peak RSS above the process's RSS when the job starts is the job's alone. 3 runs of
 // each, interleaved; figures are medians.
 // Last line: {"bench":"jobs","optimize_peak_mb":N,"optimize_s":N,"optimize_default_threads_peak_mb":N,
-// "optimize_memory_ratio":R,"recompute_peak_mb":N,"recompute_s":N,...,"calibration":{...}}
+// "optimize_memory_ratio":R,"recompute_peak_mb":N,"recompute_s":N,"recompute_memory_ratio":R,...,
+// "calibration":{...}}
 // Usage: npm run bench:jobs [-- <events, default 6000000>]
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { join } from 'node:path';
 import { backfill, batchViewsDir } from '../batch-layer/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { buildDimensions, indexDimensions } from '../contracts/index.ts';
+import { JOB_THREADS } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, LAKE_TABLES, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
@@ -30,7 +33,7 @@ const COMMIT_EVENTS = 100_000;
 const RUNS = 3;
 const TARGET_PEAK_MB = 512;
 
-type Job = 'optimize' | 'optimize-default-threads' | 'recompute';
+type Job = 'optimize' | 'optimize-default-threads' | 'recompute' | 'recompute-default-threads';
 interface JobFigures {
   ms: number;
   peakMb: number;
@@ -53,7 +56,7 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
     return { ms: performance.now() - started, peakMb: (peak - base) / MB, detail };
   };
   try {
-    if (job === 'recompute') {
+    if (job === 'recompute' || job === 'recompute-default-threads') {
       // The platform's chDB is open when a job runs: its baseline is part of the process's.
       const client = createClickHouse({ dataDir });
       await client.query({ query: 'SELECT 1' });
@@ -66,6 +69,7 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
             from: `${DAY}T00:00:00Z`,
             to: `${NEXT_DAY}T00:00:00Z`,
             allowedLatenessMs: 600_000,
+            threads: job === 'recompute' ? JOB_THREADS : undefined,
           });
           const rows = days
             .flatMap((d) => Object.values(d.result.load.metrics))
@@ -123,7 +127,12 @@ try {
   const files = (await table.filesAt()).length;
   table.close();
 
-  const figures: Record<Job, JobFigures[]> = { optimize: [], 'optimize-default-threads': [], recompute: [] };
+  const figures: Record<Job, JobFigures[]> = {
+    optimize: [],
+    'optimize-default-threads': [],
+    recompute: [],
+    'recompute-default-threads': [],
+  };
   for (let run = 1; run <= RUNS; run++) {
     for (const job of Object.keys(figures) as Job[]) {
       const dataDir = join(root, `${job}-${run}`);
@@ -146,6 +155,11 @@ try {
   }
   const peak = (job: Job) => Math.round(median(figures[job].map((f) => f.peakMb)));
   const seconds = (job: Job) => Math.round(median(figures[job].map((f) => f.ms)) / 100) / 10;
+  // Per run, DuckDB's default threads' peak against the jobs' one thread's next to it; the median.
+  const ratio = (job: Job, defaults: Job) =>
+    Math.round(
+      median(figures[job].map((f, i) => (figures[defaults][i] as JobFigures).peakMb / f.peakMb)) * 100,
+    ) / 100;
   report({
     bench: 'jobs',
     events: offset,
@@ -154,17 +168,12 @@ try {
     optimize_s: seconds('optimize'),
     optimize_default_threads_peak_mb: peak('optimize-default-threads'),
     optimize_default_threads_s: seconds('optimize-default-threads'),
-    // Per run, DuckDB's default threads' peak against the jobs' one thread's next to it; the median.
-    optimize_memory_ratio:
-      Math.round(
-        median(
-          figures.optimize.map(
-            (f, i) => (figures['optimize-default-threads'][i] as JobFigures).peakMb / f.peakMb,
-          ),
-        ) * 100,
-      ) / 100,
+    optimize_memory_ratio: ratio('optimize', 'optimize-default-threads'),
     recompute_peak_mb: peak('recompute'),
     recompute_s: seconds('recompute'),
+    recompute_default_threads_peak_mb: peak('recompute-default-threads'),
+    recompute_default_threads_s: seconds('recompute-default-threads'),
+    recompute_memory_ratio: ratio('recompute', 'recompute-default-threads'),
     target_peak_mb: TARGET_PEAK_MB,
     calibration: referenceCalibration(),
   });

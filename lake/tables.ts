@@ -1,17 +1,12 @@
 // The lake's tables by name, for the maintenance every table gets alike (compaction, vacuum,
 // checkpoints): the events the lake writer keeps and the records quarantine keeps.
+import { JOB_THREADS } from '../duckdb/index.ts';
 import { EVENTS_SCHEMA, lakeTableDir } from './events.ts';
 import { openQuarantineTable, quarantineTableDir } from './quarantine-table.ts';
 import { type LakeTable, openTable } from './table.ts';
 
-/**
- * Maintenance runs on one DuckDB thread. Compaction's COPY holds row groups per thread: packing a
- * day of the soak's traffic (6M events in 60 files) into 4 files peaked at +1,406 MB of RSS with
- * DuckDB's default of one thread per core (2 on this machine) and at +631 MB with one, in the same
- * ~30 s (`npm run bench:jobs`, medians of 3). It runs beside the consumers, which take those cores
- * anyway, and on a larger machine the default would multiply the memory with the cores.
- */
-const MAINTENANCE = { threads: 1 };
+/** Maintenance runs as a scheduled job does (duckdb/open.ts, JOB_THREADS). */
+const MAINTENANCE = { threads: JOB_THREADS };
 
 export const LAKE_TABLES = {
   events: (dataDir: string) => openTable(lakeTableDir(dataDir), EVENTS_SCHEMA, MAINTENANCE),

@@ -13,6 +13,7 @@ import {
   scanCorrections,
 } from '../batch-layer/index.ts';
 import type { Config } from '../config/index.ts';
+import { JOB_THREADS } from '../duckdb/index.ts';
 import { eachLakeTable, lakeTableDir, openQuarantineStore, quarantineTableDir } from '../lake/index.ts';
 import {
   FileReportStore,
@@ -52,6 +53,7 @@ async function runBackfill(ctx: TaskContext, from: string, to: string, asOfVersi
       asOfVersion,
       allowedLatenessMs: ctx.cfg.allowedLatenessMinutes * 60_000,
       signal: ctx.signal,
+      threads: JOB_THREADS,
       onProgress: (p) => {
         last = p;
         ctx.progress(p.done / p.total, `${p.day} replaced (${p.done} of ${p.total} days)`);
