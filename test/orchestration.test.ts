@@ -173,4 +173,36 @@ describe('schedules', () => {
       await o.close();
     }
   }, 30_000);
+
+  it('a tick the event loop holds past its time fires late rather than being skipped', async () => {
+    const cfg = setup('late-tick', {
+      TIDEWATER_RECOMPUTE_CRON: '*/5 * * * * *',
+      TIDEWATER_OPTIMIZE_CRON: 'off',
+      TIDEWATER_VACUUM_CRON: 'off',
+      TIDEWATER_REPORT_CRON: 'off',
+      TIDEWATER_CORRECTION_CRON: 'off',
+    });
+    const scheduler = startScheduler(cfg);
+    const o = createOrchestrator(cfg);
+    try {
+      // Busy from 300 ms before a tick to 2.2 s after it, as a loaded process's event loop can be
+      // (node-cron's own tolerance is 1 s).
+      await sleep(5_000 - (Date.now() % 5_000) - 300);
+      const slot = Math.ceil(Date.now() / 5_000) * 5_000;
+      while (Date.now() < slot + 2_200) {
+        // hold the event loop
+      }
+      await sleep(1_500);
+      await scheduler.stop();
+      const jobs = await o.listJobs({ queue: 'recompute' });
+      // Job ids carry the tick's time (without colons): this one's tick ran.
+      const stamp = new Date(slot)
+        .toISOString()
+        .replace(/\.000Z$/, 'Z')
+        .replaceAll(':', '');
+      expect(jobs.map((j) => j.id).filter((id) => id.endsWith(stamp))).toHaveLength(1);
+    } finally {
+      await o.close();
+    }
+  }, 30_000);
 });
