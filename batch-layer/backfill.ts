@@ -22,7 +22,7 @@ export interface BackfillOptions {
   catalog?: Catalog;
   onProgress?: (progress: BackfillProgress) => void;
   signal?: AbortSignal;
-  /** Threads of each day's recompute and load DuckDB (default: DuckDB's, one per core). */
+  /** Threads of each day's recompute DuckDB and of the lake table's (default: DuckDB's, one per core). */
   threads?: number;
 }
 

@@ -17,17 +17,17 @@
 // which is authoritative per day). Each day is atomic; a load of several days or metrics is not, so
 // advance the watermark only after it returned.
 //
-// DuckDB renders the view's Parquet files as JSONEachRow into a transient file, which the embedded
-// engine reads itself and a server gets streamed as the request body (insertSelectFromFile), so the
-// same code loads a remote ClickHouse server (its file() would need the Parquet on its own disk) and
-// no row passes through JS: a day of the soak's traffic is ~460,000 rows, which as JS objects cost
-// the all-in-one process ~1 GB of RSS at each hourly recompute.
+// ClickHouse reads the view's Parquet files itself (insertSelectFromFiles: the embedded engine where
+// they are, a server streamed as the request body), so no row passes through JS or a second engine:
+// a day of the soak's traffic is ~460,000 rows, which as JS objects cost the all-in-one process
+// ~1 GB of RSS at each hourly recompute, and rendered by DuckDB as JSON for ClickHouse to parse
+// ~250 MB more than this (bench:jobs).
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import {
   arrayState,
   clickhouseDialect as ch,
-  insertSelectFromFile,
+  insertSelectFromFiles,
   type MetricRow,
   metricQuery,
   type TimeRange,
@@ -42,9 +42,8 @@ import {
   rollupColumns,
   rollupKey,
 } from '../contracts/catalog.ts';
-import { duckdbDialect, openDuck, readParquet, sqlString } from '../duckdb/index.ts';
 import { type BatchViewManifest, readBatchManifest } from './manifest.ts';
-import { outputColumns, presentColumn, presentValue } from './metric-columns.ts';
+import { outputColumns } from './metric-columns.ts';
 import { daysOf, toMs } from './time.ts';
 
 const q = ch.quote;
@@ -65,56 +64,36 @@ export function batchViewDdl(metric: Metric, table = batchTable(metric)): string
   ].join('\n');
 }
 
-/** How one portable state column travels: its JSON rendering, staged type and ClickHouse state. */
+/** How one portable state column is read from the view's Parquet and turned into the view's state. */
 interface StateColumn {
   name: string;
-  /** DuckDB expression rendering the Parquet column as it travels (JSONEachRow). */
-  present: string;
-  /** ClickHouse type of the column as it arrives. */
-  stagedType: string;
-  /** ClickHouse expression turning the arrived column into the view's state. */
+  /** ClickHouse type the column is read as (the engine converts the Parquet type to it). */
+  readType: string;
+  /** ClickHouse expression turning the column as read into the view's state. */
   toState: string;
 }
 
 function stateColumns(metric: Metric): StateColumn[] {
   const key = outputColumns(metric).slice(0, rollupKey(metric).length);
-  const keyColumns = key.map((c) => ({
-    name: c.name,
-    present: presentColumn(c.name, c.type),
-    stagedType: ch.columnType(c.type),
-    toState: q(c.name),
-  }));
+  const keyColumns = key.map((c) => ({ name: c.name, readType: ch.columnType(c.type), toState: q(c.name) }));
   const measures = metric.measures.map((m): StateColumn => {
     const call = aggregateCall(m, ch);
-    const dq = duckdbDialect.quote(m.name);
     const resultType = ch.columnType(call.resultType);
     if (m.kind === 'distinct_exact' || m.kind === 'distinct_approx') {
       const itemType = ch.columnType(call.argTypes[0] ?? 'string');
-      return {
-        name: m.name,
-        present: `CAST(${dq} AS VARCHAR[]) AS ${dq}`,
-        stagedType: `Array(${itemType})`,
-        toState: arrayState(call, [q(m.name)]),
-      };
+      return { name: m.name, readType: `Array(${itemType})`, toState: arrayState(call, [q(m.name)]) };
     }
     if (m.kind === 'latest') {
-      const v = presentValue(`${dq}.v`, call.resultType);
       return {
         name: m.name,
-        present: `struct_pack(v := ${v}, t := ${presentValue(`${dq}.t`, 'timestamp')}, k := ${dq}.k) AS ${dq}`,
-        stagedType: `Tuple(v ${resultType}, t ${ch.columnType('timestamp')}, k ${ch.columnType('string')})`,
+        readType: `Tuple(v ${resultType}, t ${ch.columnType('timestamp')}, k ${ch.columnType('string')})`,
         toState: arrayState(
           call,
           ['v', 't', 'k'].map((field) => `[${q(m.name)}.${field}]`),
         ),
       };
     }
-    return {
-      name: m.name,
-      present: presentColumn(m.name, call.resultType),
-      stagedType: resultType,
-      toState: q(m.name),
-    };
+    return { name: m.name, readType: resultType, toState: q(m.name) };
   });
   return [...keyColumns, ...measures];
 }
@@ -133,8 +112,6 @@ export interface LoadOptions {
   /** Batch version to load (default: the newest committed). */
   version?: number;
   catalog?: Catalog;
-  /** Threads of the DuckDB that reads the view's files (default: DuckDB's, one per core). */
-  threads?: number;
 }
 
 export interface LoadResult {
@@ -156,68 +133,55 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
   const catalog = options.catalog ?? CATALOG;
   const days = daysOf({ from: toMs(manifest.from), to: toMs(manifest.to) });
   const result: LoadResult = { version: manifest.version, metrics: {} };
-  const duck = await openDuck(options.threads);
-  try {
-    for (const entry of manifest.metrics) {
-      const metric = catalog.find((m) => m.name === entry.name && m.version === entry.version);
-      if (!metric)
+  for (const entry of manifest.metrics) {
+    const metric = catalog.find((m) => m.name === entry.name && m.version === entry.version);
+    if (!metric)
+      throw new Error(
+        `batch view ${manifest.version} has ${entry.name} v${entry.version}, not in the catalog`,
+      );
+    const table = batchTable(metric);
+    const staging = `${table}_staging_${manifest.version}`;
+    const columns = stateColumns(metric);
+    await client.command({ query: batchViewDdl(metric) });
+    await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
+    await client.command({ query: `CREATE TABLE ${q(staging)} AS ${q(table)}` });
+    try {
+      await insertSelectFromFiles(client, {
+        table: staging,
+        select: columns.map((c) => `${c.toState} AS ${q(c.name)}`).join(', '),
+        format: 'Parquet',
+        structure: columns.map((c) => `${q(c.name)} ${c.readType}`).join(', '),
+        files: entry.files.map((f) => join(options.viewsDir, f)),
+      });
+      const staged = await jsonRows<{ day: string; rows: string }>(
+        client,
+        `SELECT toString(toDate(${q('minute')})) AS day, count() AS rows FROM ${q(staging)} GROUP BY day`,
+      );
+      const stagedDays = new Set(staged.map((r) => r.day));
+      const outside = [...stagedDays].filter((d) => !days.includes(d));
+      if (outside.length > 0)
         throw new Error(
-          `batch view ${manifest.version} has ${entry.name} v${entry.version}, not in the catalog`,
+          `batch view ${manifest.version} of ${metric.name} has rows outside its range: ${outside.join(', ')}`,
         );
-      const table = batchTable(metric);
-      const staging = `${table}_staging_${manifest.version}`;
-      const columns = stateColumns(metric);
-      await client.command({ query: batchViewDdl(metric) });
-      await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
-      await client.command({ query: `CREATE TABLE ${q(staging)} AS ${q(table)}` });
-      try {
-        let rows = 0;
-        if (entry.files.length > 0) {
-          const files = entry.files.map((f) => join(options.viewsDir, f));
-          await insertSelectFromFile(client, {
-            table: staging,
-            select: columns.map((c) => `${c.toState} AS ${q(c.name)}`).join(', '),
-            format: 'JSONEachRow',
-            structure: columns.map((c) => `${q(c.name)} ${c.stagedType}`).join(', '),
-            write: async (file) => {
-              const copied = await duck.connection.run(
-                `COPY (SELECT ${columns.map((c) => c.present).join(', ')} FROM ${readParquet(files)}) TO ${sqlString(file)} (FORMAT JSON)`,
-              );
-              rows = copied.rowsChanged;
-            },
+      const replacedDays: string[] = [];
+      const droppedDays: string[] = [];
+      for (const day of days) {
+        const partition = ch.literal(day);
+        if (stagedDays.has(day)) {
+          await client.command({
+            query: `ALTER TABLE ${q(table)} REPLACE PARTITION ${partition} FROM ${q(staging)}`,
           });
+          replacedDays.push(day);
+        } else {
+          await client.command({ query: `ALTER TABLE ${q(table)} DROP PARTITION ${partition}` });
+          droppedDays.push(day);
         }
-        const staged = await jsonRows<{ day: string }>(
-          client,
-          `SELECT DISTINCT toString(toDate(${q('minute')})) AS day FROM ${q(staging)}`,
-        );
-        const stagedDays = new Set(staged.map((r) => r.day));
-        const outside = [...stagedDays].filter((d) => !days.includes(d));
-        if (outside.length > 0)
-          throw new Error(
-            `batch view ${manifest.version} of ${metric.name} has rows outside its range: ${outside.join(', ')}`,
-          );
-        const replacedDays: string[] = [];
-        const droppedDays: string[] = [];
-        for (const day of days) {
-          const partition = ch.literal(day);
-          if (stagedDays.has(day)) {
-            await client.command({
-              query: `ALTER TABLE ${q(table)} REPLACE PARTITION ${partition} FROM ${q(staging)}`,
-            });
-            replacedDays.push(day);
-          } else {
-            await client.command({ query: `ALTER TABLE ${q(table)} DROP PARTITION ${partition}` });
-            droppedDays.push(day);
-          }
-        }
-        result.metrics[metric.name] = { rows, replacedDays, droppedDays };
-      } finally {
-        await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
       }
+      const rows = staged.reduce((n, r) => n + Number(r.rows), 0);
+      result.metrics[metric.name] = { rows, replacedDays, droppedDays };
+    } finally {
+      await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
     }
-  } finally {
-    duck.close();
   }
   return result;
 }

@@ -29,7 +29,7 @@ export function presentColumn(name: string, type: LogicalType): string {
 }
 
 /** An expression rendered as presentColumn renders a column. */
-export function presentValue(expression: string, type: LogicalType): string {
+function presentValue(expression: string, type: LogicalType): string {
   return PRESENT[type]?.(expression) ?? expression;
 }
 

@@ -23,7 +23,7 @@ export interface BatchRunOptions {
   watermarkIntervalMs?: number;
   /** Checked until the recompute commits; from then on the run finishes. */
   signal?: AbortSignal;
-  /** Threads of the recompute's and the load's DuckDB (default: DuckDB's, one per core). */
+  /** Threads of the recompute's DuckDB (default: DuckDB's, one per core). */
   threads?: number;
 }
 
@@ -49,7 +49,6 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchRunResult
     viewsDir: options.viewsDir,
     version,
     catalog: options.catalog,
-    threads: options.threads,
   });
   const watermark = advanceWatermark(options.viewsDir, {
     from: options.from,

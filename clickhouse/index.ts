@@ -11,6 +11,6 @@ export {
   stagedGroupFile,
 } from './client.ts';
 export { arrayState, clickhouseDialect, hllPrecision } from './dialect.ts';
-export { type InsertSelectFromFile, insertEncoded, insertFile, insertSelectFromFile } from './insert.ts';
+export { type InsertSelectFromFiles, insertEncoded, insertFile, insertSelectFromFiles } from './insert.ts';
 export { type MetricRow, metricQuery, queryMetric, type TimeRange } from './query.ts';
 export { encodeRows } from './row-binary.ts';

@@ -4,11 +4,10 @@
 //
 // The body is RowBinary (row-binary.ts). chDB only takes a query as text, so the embedded engine
 // reads the body from a file (`file()`): a transient one, or a grouped insert's staged block
-// (sink.ts); a server gets it as the HTTP body (`input()`). insertSelectFromFile does the same for
-// rows another engine wrote to a file (the batch layer's DuckDB), so that none passes through JS.
+// (sink.ts); a server gets it as the HTTP body (`input()`). insertSelectFromFiles does the same for
+// files another engine wrote (the batch views' Parquet), so that no row passes through JS.
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -91,38 +90,30 @@ async function insertSelect(client: ClickHouseClient, statement: string, rows: R
   await finished(stream.resume());
 }
 
-export interface InsertSelectFromFile {
+export interface InsertSelectFromFiles {
   table: string;
-  /** The SELECT list over the file's columns, in the table's column order. */
+  /** The SELECT list over the files' columns, in the table's column order. */
   select: string;
   format: string;
+  /** The columns read from each file, `name Type, ...` (the engine converts the file's types to these). */
   structure: string;
-  /** Writes the rows to `file` (which does not exist yet). */
-  write(file: string): Promise<void>;
+  files: readonly string[];
 }
 
 /**
- * `INSERT INTO table SELECT select` over rows that `write` puts in a transient file, removed
- * afterwards: the rows go from the writer's engine to ClickHouse without being held in this process
- * (a batch view's day is hundreds of thousands of rows).
+ * `INSERT INTO table SELECT select` over the rows of each file, one insert a file: the embedded
+ * engine reads the file where it is, a server gets it streamed as the body.
  */
-export async function insertSelectFromFile(
+export async function insertSelectFromFiles(
   client: ClickHouseClient,
-  { table, select, format, structure, write }: InsertSelectFromFile,
+  { table, select, format, structure, files }: InsertSelectFromFiles,
 ): Promise<void> {
-  const staging = insertStagingDir(client);
-  // Beside the engine's data when embedded (a crash leaves it to the next open's clean-up).
-  const dir = staging ?? (await mkdtemp(join(tmpdir(), 'tidewater-insert-')));
-  const file = join(dir, `${process.pid}-${staged++}.${format.toLowerCase()}`);
-  try {
-    await write(file);
+  for (const file of files) {
     await insertSelect(client, `INSERT INTO ${clickhouseDialect.quote(table)} SELECT ${select}`, {
       file,
       format,
       structure,
     });
-  } finally {
-    await (staging ? unlink(file) : rm(dir, { recursive: true })).catch(() => undefined);
   }
 }
 
