@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rawSelect } from '../batch-layer/recompute.ts';
 import { buildDimensions, indexDimensions } from '../contracts/index.ts';
 import { toRawRows } from '../contracts/raw-rows.ts';
-import { type Duck, openDuck } from '../duckdb/index.ts';
+import { type Duck, openDuck, sqlStringList } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
 import {
   CommitConflictError,
@@ -311,6 +311,23 @@ describe('lake table', () => {
     // At half the target it is not full yet: the two become one.
     const packed = await table.optimize({ targetFileSize: 2 * big });
     expect(packed).toMatchObject({ filesRemoved: 2, filesAdded: 1 });
+  });
+
+  it('writes and compacts row groups of at most 32,768 rows, which bound what DuckDB holds while writing', async () => {
+    // One partition (22:30-22:37): a batch of more than one row group, and a small one to compact with it.
+    await table.appendBatch(lakeRows(40_000, 1, 0, 100));
+    await table.appendBatch(lakeRows(20, 2, 40_000, 100));
+    const rowGroups = async () => {
+      const paths = [...table.current.files.keys()].map((f) => join(dir, f));
+      const reader = await duck.connection.runAndReadAll(
+        `SELECT max(row_group_num_rows)::INTEGER, count(DISTINCT (file_name, row_group_id))::INTEGER FROM parquet_metadata(${sqlStringList(paths)})`,
+      );
+      const [largest, groups] = reader.getRowsJS()[0] as [number, number];
+      return { largest, groups };
+    };
+    expect(await rowGroups()).toEqual({ largest: 32_768, groups: 3 });
+    expect(await table.optimize()).toMatchObject({ filesRemoved: 2, filesAdded: 1 });
+    expect(await rowGroups()).toEqual({ largest: 32_768, groups: 2 });
   });
 
   it('vacuum deletes only files no version within the retention references', async () => {
