@@ -5,9 +5,10 @@
 // offsets they held) are converted once when a writer opens it.
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { sqlString, sqlStringList } from '../duckdb/index.ts';
+import { sqlStringList } from '../duckdb/index.ts';
 import { QuarantineStore, ReplayLedger } from '../quality/index.ts';
 import { listLog } from './delta-log/index.ts';
+import { appendRows } from './parquet/stage.ts';
 import { type ColumnDef, ident, type TableSchema, utcInstant, utcTimestamp } from './schema.ts';
 import { type LakeTable, type LakeTableOptions, openTable, type Stage } from './table.ts';
 
@@ -61,14 +62,15 @@ export const QUARANTINE_SCHEMA: TableSchema = {
 export const quarantineTableDir = (dataDir: string): string => join(dataDir, 'lake', 'quarantine');
 
 /**
- * One row as the writer stages it (newline-delimited JSON that DuckDB reads): times in ms since
- * the epoch, bytes in base64, as the quarantine topic carries them.
+ * One row as the writer stages it: times in ms since the epoch, bytes in base64, as the quarantine
+ * topic carries them.
  */
-export interface QuarantineRowJson {
+export interface QuarantineRow {
   rejected_at: number;
   source_topic: string;
   source_partition: number;
-  source_offset: number;
+  /** Decimal, as Kafka's offsets travel: exact up to the column's 2^63 - 1. */
+  source_offset: string;
   source_key: string | null;
   source_timestamp: number;
   event_id: string | null;
@@ -81,36 +83,73 @@ export interface QuarantineRowJson {
   quarantine_offset: number;
 }
 
-const FAILURE = 'STRUCT(rule_id VARCHAR, severity VARCHAR, message VARCHAR)';
-const JSON_COLUMNS = `{rejected_at: 'BIGINT', source_topic: 'VARCHAR', source_partition: 'INTEGER',
-  source_offset: 'BIGINT', source_key: 'VARCHAR', source_timestamp: 'BIGINT', event_id: 'VARCHAR',
-  event_type: 'VARCHAR', event_time: 'VARCHAR', rule_ids: 'VARCHAR[]', failures: '${FAILURE}[]',
-  original: 'VARCHAR', quarantine_partition: 'INTEGER', quarantine_offset: 'BIGINT'}`;
+/**
+ * The staged columns, in QuarantineRow's order, as the appender takes them: integers as DOUBLE (no
+ * BigInt per value; times in ms and the quarantine topic's own offsets are below 2^53), the source
+ * offset as its decimal text, the two lists as JSON text.
+ */
+const STAGED_COLUMNS = [
+  ['rejected_at', 'DOUBLE'],
+  ['source_topic', 'VARCHAR'],
+  ['source_partition', 'INTEGER'],
+  ['source_offset', 'VARCHAR'],
+  ['source_key', 'VARCHAR'],
+  ['source_timestamp', 'DOUBLE'],
+  ['event_id', 'VARCHAR'],
+  ['event_type', 'VARCHAR'],
+  ['event_time', 'VARCHAR'],
+  ['rule_ids', 'VARCHAR'],
+  ['failures', 'VARCHAR'],
+  ['original', 'VARCHAR'],
+  ['quarantine_partition', 'INTEGER'],
+  ['quarantine_offset', 'DOUBLE'],
+] as const satisfies readonly (readonly [keyof QuarantineRow, string])[];
 
-/** The rows of a staged NDJSON file, typed as the table declares them. */
-export function quarantineRowsSelect(file: string): string {
-  return `SELECT
-      make_timestamptz(rejected_at * 1000) AS rejected_at,
-      source_topic, source_partition, source_offset,
-      from_base64(source_key) AS source_key,
-      make_timestamptz(source_timestamp * 1000) AS source_timestamp,
-      event_id, event_type,
-      TRY_CAST(event_time AS TIMESTAMPTZ) AS event_time,
-      rule_ids, failures,
-      from_base64(original) AS original,
-      quarantine_partition, quarantine_offset
-    FROM read_json(${sqlString(file)}, format = 'newline_delimited', columns = ${JSON_COLUMNS})`;
-}
+const FAILURES = `'[{"rule_id": "VARCHAR", "severity": "VARCHAR", "message": "VARCHAR"}]'`;
+const ms = (column: string) => `make_timestamptz(CAST(${column} AS BIGINT) * 1000)`;
 
+/** The staged rows typed as the table declares them. */
+const TYPED_SELECT = `SELECT
+    ${ms('rejected_at')} AS rejected_at,
+    source_topic, source_partition, CAST(source_offset AS BIGINT) AS source_offset,
+    from_base64(source_key) AS source_key,
+    ${ms('source_timestamp')} AS source_timestamp,
+    event_id, event_type,
+    TRY_CAST(event_time AS TIMESTAMPTZ) AS event_time,
+    from_json(rule_ids, '["VARCHAR"]') AS rule_ids, from_json(failures, ${FAILURES}) AS failures,
+    from_base64(original) AS original,
+    quarantine_partition, CAST(quarantine_offset AS BIGINT) AS quarantine_offset`;
+
+const RAW_TABLE = 'quarantine_staged';
 const STAGE_TABLE = 'quarantine_stage';
 
 /**
- * Stages a NDJSON file of rows: read once into a DuckDB table, which the staging then counts,
- * partitions and writes, rather than parsing the JSON for each of those.
+ * DuckDB's JSON reader refuses lone UTF-16 surrogates, which a hostile event's id or type can carry
+ * into a rejection: the lists' JSON text keeps U+FFFD there (the appender does so for the other
+ * text columns; the original bytes stay exact).
  */
-export function stageQuarantineRows(file: string): Stage {
+const wellFormed = (_key: string, value: unknown) =>
+  typeof value === 'string' ? value.toWellFormed() : value;
+
+/**
+ * Stages rows through the appender, then types them once into a DuckDB table, which the staging
+ * then counts, partitions and writes. Each row crosses into DuckDB value by value, not as a JSON
+ * line for DuckDB to parse again: serializing a rejection of ~1.2 kB cost the writer more than
+ * everything else it did with it.
+ */
+export function stageQuarantineRows(rows: readonly QuarantineRow[]): Stage {
   return async (connection) => {
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} AS ${quarantineRowsSelect(file)}`);
+    await connection.run(
+      `CREATE OR REPLACE TEMP TABLE ${RAW_TABLE} (${STAGED_COLUMNS.map(([name, type]) => `${name} ${type}`).join(', ')})`,
+    );
+    await appendRows(connection, RAW_TABLE, rows.length, (column, row) => {
+      const value = (rows[row] as QuarantineRow)[
+        (STAGED_COLUMNS[column] as (typeof STAGED_COLUMNS)[number])[0]
+      ];
+      return Array.isArray(value) ? JSON.stringify(value, wellFormed) : value;
+    });
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${STAGE_TABLE} AS ${TYPED_SELECT} FROM ${RAW_TABLE}`);
+    await connection.run(`DROP TABLE ${RAW_TABLE}`);
     return { rows: `SELECT * FROM ${STAGE_TABLE}`, partitionKeys: `SELECT rejected_at FROM ${STAGE_TABLE}` };
   };
 }

@@ -5,18 +5,17 @@
 // Kafka's committed offset says; Kafka's offsets follow the commits only so that a restart fetches
 // less. A message that is not a quarantine message (anyone who may produce to the topic can write
 // one) is kept as a rejection of its own, with the reason: no record stalls the writer.
-import { randomUUID } from 'node:crypto';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BURST_THREADS } from '../duckdb/index.ts';
 import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from '../kafka/index.ts';
 import { checkGroupServes, rerunAfterCrash } from '../kafka/index.ts';
-import { MAX_QUARANTINED_BYTES, parseQuarantineValue } from '../quality/index.ts';
+import { MAX_QUARANTINED_BYTES, MAX_TIME_MS, parseQuarantineValue } from '../quality/index.ts';
 import { CommitBuffer, type CommitPolicy } from './commit-buffer.ts';
 import {
   LEGACY_APP_ID,
   openQuarantineTable,
-  type QuarantineRowJson,
+  type QuarantineRow,
   stageQuarantineRows,
 } from './quarantine-table.ts';
 import type { LakeTable } from './table.ts';
@@ -26,6 +25,16 @@ import type { LakeTable } from './table.ts';
  * table's own, whichever group writes it, so that no group adds a record the table holds.
  */
 export const quarantineAppId = (topic: string, partition: number): string => `${topic}:${partition}`;
+
+/** The largest offset the table's `source_offset` (a Delta long) holds. */
+const MAX_OFFSET = String(2n ** 63n - 1n);
+
+/**
+ * A Kafka timestamp (any 64-bit value a producer set) within what a Date and the table's timestamp
+ * hold, so that a foreign message's far time cannot fail its range's stage.
+ */
+const withinDates = (ms: number): number =>
+  Number.isFinite(ms) ? Math.min(Math.max(ms, -MAX_TIME_MS), MAX_TIME_MS) : 0;
 
 /** The rule a message that is no quarantine message is kept under. */
 export const MALFORMED_QUARANTINE_RULE = 'quarantine.message';
@@ -47,7 +56,7 @@ export interface QuarantineLakeWriterOptions {
 }
 
 const DEFAULT_POLICY: CommitPolicy = { maxBytes: 64 * 1024 * 1024, maxAgeMs: 10_000 };
-/** Staged NDJSON files: hidden, so neither readers nor vacuum see them. */
+/** NDJSON files writers before 2026-12-06 staged through: hidden, so neither readers nor vacuum see them. */
 const STAGED_FILE = /^\.staged-.*\.ndjson$/;
 
 const base64 = (b: Buffer | null): string | null =>
@@ -58,15 +67,17 @@ export function quarantineRowOf(
   topic: string,
   partition: number,
   message: Pick<KafkaMessage, 'offset' | 'key' | 'value' | 'timestamp'>,
-): QuarantineRowJson {
+): QuarantineRow {
   const at = { quarantine_partition: partition, quarantine_offset: Number(message.offset) };
   try {
     const m = parseQuarantineValue(message.value);
+    if (m.sourceOffset.length >= MAX_OFFSET.length && BigInt(m.sourceOffset) > BigInt(MAX_OFFSET))
+      throw new Error(`sourceOffset ${m.sourceOffset} is beyond the table's 64-bit offsets`);
     return {
       rejected_at: Date.parse(m.rejectedAt),
       source_topic: m.sourceTopic,
       source_partition: m.sourcePartition,
-      source_offset: Number(m.sourceOffset),
+      source_offset: m.sourceOffset,
       source_key: m.sourceKey,
       source_timestamp: m.sourceTimestamp,
       event_id: m.eventId ?? null,
@@ -79,14 +90,15 @@ export function quarantineRowOf(
     };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
+    const timestamp = withinDates(Number(message.timestamp));
     return {
       // The message's own time, not the clock: a message staged again is the same row.
-      rejected_at: Number(message.timestamp),
+      rejected_at: timestamp,
       source_topic: topic,
       source_partition: partition,
-      source_offset: Number(message.offset),
+      source_offset: message.offset,
       source_key: base64(message.key ?? null),
-      source_timestamp: Number(message.timestamp),
+      source_timestamp: timestamp,
       event_id: null,
       event_type: null,
       event_time: null,
@@ -103,13 +115,6 @@ export function quarantineRowOf(
     };
   }
 }
-
-/**
- * DuckDB's JSON reader refuses lone UTF-16 surrogates, which a hostile event's id or type can carry
- * into a rejection: text columns keep U+FFFD there (the original bytes stay exact).
- */
-const wellFormed = (_key: string, value: unknown) =>
-  typeof value === 'string' ? value.toWellFormed() : value;
 
 export class QuarantineLakeWriter {
   private readonly kafka: Kafka;
@@ -284,16 +289,9 @@ export class QuarantineLakeWriter {
     buffer: CommitBuffer,
     appId: string,
     resumeAt: number,
-    rows: readonly QuarantineRowJson[],
+    rows: readonly QuarantineRow[],
   ): Promise<{ durable: Promise<void> }> {
-    if (rows.length === 0) return buffer.add(appId, resumeAt, undefined);
-    const file = join(this.root, `.staged-${randomUUID()}.ndjson`);
-    await writeFile(file, rows.map((r) => JSON.stringify(r, wellFormed)).join('\n'));
-    try {
-      return await buffer.add(appId, resumeAt, stageQuarantineRows(file));
-    } finally {
-      await rm(file, { force: true });
-    }
+    return buffer.add(appId, resumeAt, rows.length === 0 ? undefined : stageQuarantineRows(rows));
   }
 
   /**
@@ -350,7 +348,7 @@ export class QuarantineLakeWriter {
     }
   }
 
-  /** NDJSON files a writer killed while staging left behind. */
+  /** NDJSON files an older writer killed while staging left behind. */
   private async removeStaged(): Promise<void> {
     const names = await readdir(this.root).catch(() => [] as string[]);
     await Promise.all(

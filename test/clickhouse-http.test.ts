@@ -3,7 +3,7 @@
 // catalog queries. Answers must equal the REST API's, and every hostile statement of the SQL
 // endpoint's corpus must be refused here too.
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import { CATALOG } from '../contracts/index.ts';
 import { openQuarantineTable, quarantineTableDir } from '../lake/index.ts';
-import { type QuarantineRowJson, stageQuarantineRows } from '../lake/quarantine-table.ts';
+import { type QuarantineRow, stageQuarantineRows } from '../lake/quarantine-table.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer, KeyStore } from '../serving-layer/index.ts';
 import { GRAFANA_QUERIES } from './fixtures/grafana-clickhouse.ts';
@@ -241,11 +241,11 @@ describe('the quarantine table', () => {
   });
 
   it("reads the Delta table's newest version: files a compaction replaced are not read again", async () => {
-    const row = (offset: number): QuarantineRowJson => ({
+    const row = (offset: number): QuarantineRow => ({
       rejected_at: Date.UTC(2025, 5, 1, 10, offset),
       source_topic: 'events',
       source_partition: 0,
-      source_offset: offset,
+      source_offset: String(offset),
       source_key: null,
       source_timestamp: Date.UTC(2025, 5, 1, 10, offset),
       event_id: `e-${offset}`,
@@ -266,9 +266,7 @@ describe('the quarantine table', () => {
         [0, 1, 2],
         [3, 4],
       ]) {
-        const file = join(dataDir, `quarantine-${offsets[0]}.ndjson`);
-        writeFileSync(file, offsets.map((o) => JSON.stringify(row(o))).join('\n'));
-        await table.appendBatch(stageQuarantineRows(file), {
+        await table.appendBatch(stageQuarantineRows(offsets.map(row)), {
           txn: [{ appId: 'quarantine:0', version: (offsets.at(-1) as number) + 1 }],
         });
       }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -23,12 +23,13 @@ import {
   QuarantineLakeWriter,
   quarantineTableDir,
 } from '../lake/index.ts';
-import { quarantineRowsSelect } from '../lake/quarantine-table.ts';
+import { stageQuarantineRows } from '../lake/quarantine-table.ts';
 import { quarantineRowOf } from '../lake/quarantine-writer.ts';
 import {
   decodeQuarantine,
   encodeQuarantine,
   MAX_QUARANTINED_BYTES,
+  MAX_TIME_MS,
   QuarantinePublisher,
   type QuarantineStore,
   renderOriginal,
@@ -501,15 +502,14 @@ describe('quarantine table: an older layout, and messages that are not quarantin
     const first = messages[0]?.offset;
     const last = messages.at(-1)?.offset;
     await mkdir(join(root, `day=${day}`), { recursive: true });
-    const staged = join(dataDir, `legacy-${first}.ndjson`);
-    await writeFile(staged, rows.map((r) => JSON.stringify(r)).join('\n'));
     const instance = await DuckDBInstance.create(':memory:');
     const connection = await instance.connect();
     try {
       const local = (c: string) => `make_timestamp(epoch_us(${c})) AS ${c}`;
+      const staged = await stageQuarantineRows(rows)(connection);
       await connection.run(
         `COPY (SELECT * REPLACE (${local('rejected_at')}, ${local('source_timestamp')}, ${local('event_time')})
-               FROM (${quarantineRowsSelect(staged)}))
+               FROM (${staged?.rows}))
          TO '${join(root, `day=${day}`, `part-0-${first}-${last}.parquet`)}' (FORMAT parquet)`,
       );
     } finally {
@@ -572,7 +572,7 @@ describe('quarantine table: an older layout, and messages that are not quarantin
     }
   });
 
-  it('keeps a rejection whose id, type and message hold lone surrogates, its bytes exact', async () => {
+  it('keeps a rejection with lone surrogates, and messages beyond what the table holds with their reason: no stall', async () => {
     const hostileTopic = `${topic}-hostile`;
     const admin = kafka.admin();
     await admin.connect();
@@ -590,8 +590,31 @@ describe('quarantine table: an older layout, and messages that are not quarantin
     await publisher.connect();
     await publisher.publish([record]);
     await publisher.disconnect();
-    // DuckDB's JSON reader refuses lone surrogates: without the writer's care this one record
-    // would fail every stage of its range, and the writer would never catch up.
+    // Quarantine messages with values no table column holds: an offset past 2^63, and source times
+    // whose microseconds overflow a timestamp (and which no Date holds).
+    const valid = JSON.parse(
+      encodeQuarantine({ ...record, source: { ...record.source, offset: '8' } }).value as string,
+    );
+    const beyond = [
+      { ...valid, sourceOffset: '99999999999999999999' },
+      { ...valid, sourceTimestamp: Number.MAX_SAFE_INTEGER },
+      { ...valid, sourceTimestamp: -Number.MAX_SAFE_INTEGER },
+    ].map((m) => Buffer.from(JSON.stringify(m)));
+    // And one at the edge: the largest offset the table's 64-bit column holds, kept exactly.
+    const edge = Buffer.from(JSON.stringify({ ...valid, sourceOffset: '9223372036854775807' }));
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: hostileTopic, messages: [...beyond, edge].map((value) => ({ value })) });
+    // Not a quarantine message, at a time a producer may set and no timestamp holds.
+    const farOff = Buffer.from('not json, and far off in time');
+    await producer.send({
+      topic: hostileTopic,
+      messages: [{ value: farOff, timestamp: '9000000000000000000' }],
+    });
+    await producer.disconnect();
+    // DuckDB's JSON reader refuses lone surrogates, and each of the others fails a conversion:
+    // without the writer's care one record would fail every stage of its range, and the writer
+    // would never catch up.
     const root = join(dataDir, 'hostile');
     await new QuarantineLakeWriter({
       kafka,
@@ -606,6 +629,22 @@ describe('quarantine table: an older layout, and messages that are not quarantin
       expect(shown?.eventType).toBe('t\ufffd');
       expect(shown?.failures[0]?.message).toBe('lone \ufffd here');
       expect(shown?.original?.equals(value)).toBe(true);
+      const rows = await rowsOf(store);
+      expect(rows.find((r) => r.source_offset === 9223372036854775807n)?.rule_ids).toEqual(['storable']);
+      const kept = rows
+        .filter((r) => (r.rule_ids as string[]).includes(MALFORMED_QUARANTINE_RULE))
+        .sort((a, b) => Number(a.quarantine_offset) - Number(b.quarantine_offset));
+      expect(kept.map((r) => Buffer.from(r.original as Uint8Array))).toEqual([...beyond, farOff]);
+      expect(kept.map((r) => (r.failures as { message: string }[])[0]?.message)).toEqual([
+        expect.stringMatching(
+          /^not a quarantine message: sourceOffset 9{20} is beyond the table's 64-bit offsets$/,
+        ),
+        expect.stringMatching(/^not a quarantine message: .*sourceTimestamp/s),
+        expect.stringMatching(/^not a quarantine message: .*sourceTimestamp/s),
+        expect.stringMatching(/^not a quarantine message: /),
+      ]);
+      // Kept at the last instant a Date holds.
+      expect((kept[3]?.rejected_at as Date | undefined)?.valueOf()).toBe(MAX_TIME_MS);
     } finally {
       store.close();
       const cleanup = kafka.admin();

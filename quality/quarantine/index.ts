@@ -4,6 +4,7 @@ export {
   decodeQuarantine,
   encodeQuarantine,
   MAX_QUARANTINED_BYTES,
+  MAX_TIME_MS,
   parseQuarantineValue,
   QuarantineMessage,
   quarantineKey,

@@ -7,12 +7,15 @@ import type { RejectedRecord } from '../types.ts';
 
 const bytes = z.base64().nullable();
 
+/** Milliseconds either side of the epoch that a JS Date (and the table's timestamp) holds. */
+export const MAX_TIME_MS = 8.64e15;
+
 export const QuarantineMessage = z.object({
   sourceTopic: z.string().min(1),
   sourcePartition: z.int().nonnegative(),
   sourceOffset: z.string().regex(/^\d+$/, 'expected a decimal offset'),
   sourceKey: bytes,
-  sourceTimestamp: z.int(),
+  sourceTimestamp: z.int().min(-MAX_TIME_MS).max(MAX_TIME_MS),
   /**
    * Null only when the source message itself had no value (a tombstone), which is not the same as
    * empty. At most MAX_QUARANTINED_BYTES of it (so is the key).
