@@ -19,13 +19,13 @@ export interface Duck {
 export const BURST_THREADS = 1;
 
 /**
- * Threads of the scheduled jobs' DuckDB (compaction, the day's recompute and its load), which run
- * beside the consumers in the all-in-one platform: on one thread a job leaves the consumers a core.
+ * Threads of the scheduled jobs' DuckDB (compaction and the day's recompute), which run beside the
+ * consumers in the all-in-one platform: on one thread a job leaves the consumers a core.
  * Compaction's memory also grows with the threads (its COPY holds row groups per thread): packing a
- * day of the soak's traffic (6M events in 60 files) into 4 files peaked at +711 MB of RSS on one
- * thread against +1,544 MB with DuckDB's default of one per core (2 here), in about the same
- * 28-34 s. The recompute's did not (+754 against +801 MB; 13.1 s against 11.3). `npm run bench:jobs`,
- * medians of 3; on a larger machine the default would multiply the memory with the cores.
+ * day of the soak's traffic (6M events in 60 files) into 4 files peaked at +322 MB of RSS on one
+ * thread against +981 MB with DuckDB's default of one per core (2 here). The recompute's did not
+ * (+534 against +547 MB, with the load into ClickHouse). `npm run bench:jobs`, medians of 3; on a
+ * larger machine the default would multiply the memory with the cores.
  */
 export const JOB_THREADS = 1;
 
