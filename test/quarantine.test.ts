@@ -590,8 +590,8 @@ describe('quarantine table: an older layout, and messages that are not quarantin
     await publisher.connect();
     await publisher.publish([record]);
     await publisher.disconnect();
-    // Quarantine messages with values no table column holds: an offset past 2^63, and source times
-    // whose microseconds overflow a timestamp (and which no Date holds).
+    // Quarantine messages with values no table column holds: an offset past 2^63, source times
+    // whose microseconds overflow a timestamp (and which no Date holds), a partition past 2^31.
     const valid = JSON.parse(
       encodeQuarantine({ ...record, source: { ...record.source, offset: '8' } }).value as string,
     );
@@ -599,6 +599,7 @@ describe('quarantine table: an older layout, and messages that are not quarantin
       { ...valid, sourceOffset: '99999999999999999999' },
       { ...valid, sourceTimestamp: Number.MAX_SAFE_INTEGER },
       { ...valid, sourceTimestamp: -Number.MAX_SAFE_INTEGER },
+      { ...valid, sourcePartition: 2 ** 31 },
     ].map((m) => Buffer.from(JSON.stringify(m)));
     // And one at the edge: the largest offset the table's 64-bit column holds, kept exactly.
     const edge = Buffer.from(JSON.stringify({ ...valid, sourceOffset: '9223372036854775807' }));
@@ -641,10 +642,11 @@ describe('quarantine table: an older layout, and messages that are not quarantin
         ),
         expect.stringMatching(/^not a quarantine message: .*sourceTimestamp/s),
         expect.stringMatching(/^not a quarantine message: .*sourceTimestamp/s),
+        expect.stringMatching(/^not a quarantine message: .*sourcePartition/s),
         expect.stringMatching(/^not a quarantine message: /),
       ]);
       // Kept at the last instant a Date holds.
-      expect((kept[3]?.rejected_at as Date | undefined)?.valueOf()).toBe(MAX_TIME_MS);
+      expect((kept[4]?.rejected_at as Date | undefined)?.valueOf()).toBe(MAX_TIME_MS);
     } finally {
       store.close();
       const cleanup = kafka.admin();

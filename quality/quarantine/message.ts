@@ -12,7 +12,11 @@ export const MAX_TIME_MS = 8.64e15;
 
 export const QuarantineMessage = z.object({
   sourceTopic: z.string().min(1),
-  sourcePartition: z.int().nonnegative(),
+  // Kafka's partitions are 32-bit, as the table's column.
+  sourcePartition: z
+    .int()
+    .nonnegative()
+    .max(2 ** 31 - 1),
   sourceOffset: z.string().regex(/^\d+$/, 'expected a decimal offset'),
   sourceKey: bytes,
   sourceTimestamp: z.int().min(-MAX_TIME_MS).max(MAX_TIME_MS),
