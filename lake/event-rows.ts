@@ -14,6 +14,7 @@ import { sqlString } from '../duckdb/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 import { EVENTS_SCHEMA } from './events.ts';
 import { appendRows, ident } from './parquet/stage.ts';
+import { instantFromMs } from './schema.ts';
 import type { Stage } from './table.ts';
 
 const STAGE_TABLE = 'lake_events_stage';
@@ -66,9 +67,8 @@ const only = (when: string, value: string, otherwise = "''") =>
 /**
  * The event time as the gate parsed it (JS Date's reading, as toRawRows: UTC, milliseconds
  * truncated), staged beside the JSON so that the batch's partitions are known without parsing it.
- * A TIMESTAMPTZ straight from the microseconds: a cast from TIMESTAMP would go through ICU.
  */
-const EVENT_TIME = 'make_timestamptz(CAST(event_ms AS BIGINT) * 1000)';
+const EVENT_TIME = instantFromMs('event_ms');
 
 /**
  * Each events-table column from the flattened line rows: `t` event type, `p` payload, `li` line

@@ -9,7 +9,14 @@ import { sqlStringList } from '../duckdb/index.ts';
 import { QuarantineStore, ReplayLedger } from '../quality/index.ts';
 import { listLog } from './delta-log/index.ts';
 import { appendRows } from './parquet/stage.ts';
-import { type ColumnDef, ident, type TableSchema, utcInstant, utcTimestamp } from './schema.ts';
+import {
+  type ColumnDef,
+  ident,
+  instantFromMs,
+  type TableSchema,
+  utcInstant,
+  utcTimestamp,
+} from './schema.ts';
 import { type LakeTable, type LakeTableOptions, openTable, type Stage } from './table.ts';
 
 const text = (name: string, nullable = false): ColumnDef => ({ name, type: 'string', nullable });
@@ -106,14 +113,13 @@ const STAGED_COLUMNS = [
 ] as const satisfies readonly (readonly [keyof QuarantineRow, string])[];
 
 const FAILURES = `'[{"rule_id": "VARCHAR", "severity": "VARCHAR", "message": "VARCHAR"}]'`;
-const ms = (column: string) => `make_timestamptz(CAST(${column} AS BIGINT) * 1000)`;
 
 /** The staged rows typed as the table declares them. */
 const TYPED_SELECT = `SELECT
-    ${ms('rejected_at')} AS rejected_at,
+    ${instantFromMs('rejected_at')} AS rejected_at,
     source_topic, source_partition, CAST(source_offset AS BIGINT) AS source_offset,
     from_base64(source_key) AS source_key,
-    ${ms('source_timestamp')} AS source_timestamp,
+    ${instantFromMs('source_timestamp')} AS source_timestamp,
     event_id, event_type,
     TRY_CAST(event_time AS TIMESTAMPTZ) AS event_time,
     from_json(rule_ids, '["VARCHAR"]') AS rule_ids, from_json(failures, ${FAILURES}) AS failures,

@@ -88,6 +88,12 @@ export const utcTimestamp = (expr: string): string => `make_timestamp(epoch_us($
 export const utcInstant = (expr: string): string => `make_timestamptz(epoch_us(${expr}))`;
 
 /**
+ * Milliseconds since the epoch (a number the appender staged) as TIMESTAMPTZ, straight from the
+ * microseconds: a cast from TIMESTAMP would go through ICU.
+ */
+export const instantFromMs = (expr: string): string => `make_timestamptz(CAST(${expr} AS BIGINT) * 1000)`;
+
+/**
  * metaData.configuration key saying every data file of the table, from that version on, stores its
  * timestamps adjusted to UTC. Tables written before lack it until `optimize` has rewritten their
  * older files (LakeTable.optimize).

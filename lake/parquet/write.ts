@@ -11,8 +11,9 @@ import { ident, type StagedBatch } from './stage.ts';
 // zstd level 1 rather than DuckDB's default 3: on the events table about 20% less time to write
 // and no larger files (50k events: 222 vs 279 ms, 4.50 vs 4.57 MB; docs/lake.md). Row groups of
 // 32,768 rows rather than 122,880: DuckDB's writer holds a row group until it is written, so a
-// compaction of a soak day's 60 files peaked at +385-402 MB of RSS against +650 (bench:jobs' job),
-// in 15-20% less time, the files 0.7% larger.
+// compaction of a soak day's 60 files peaked at +385-402 MB of RSS against +650 (one job in a child
+// process, the day's files written by the older code; bench:jobs on files written by this code:
+// +322), in 15-20% less time, the files 0.7% larger.
 const PARQUET = 'FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 32768';
 // The streaming writes' files live until the next compaction, so they also give up dictionaries of
 // more than 64 KB (ids, sessions, the event JSON), which DuckDB builds before it finds they do not
