@@ -23,7 +23,7 @@ import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
-import { median, percentile, referenceCalibration, report, say } from './support.ts';
+import { median, PLATFORM_NODE_FLAGS, percentile, referenceCalibration, report, say } from './support.ts';
 
 const SECONDS = Number(process.argv[2] ?? 60);
 const CONNECTIONS = Number(process.argv[3] ?? 20);
@@ -85,7 +85,7 @@ try {
     const load = spawn(
       process.execPath,
       [
-        '--max-semi-space-size=64',
+        ...PLATFORM_NODE_FLAGS,
         '--import',
         'tsx',
         join(import.meta.dirname, 'speed-load.ts'),

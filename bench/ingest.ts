@@ -25,7 +25,7 @@ import {
   speedCommitsChannel,
   startSpeedLayer,
 } from '../speed-layer/index.ts';
-import { median, percentile, referenceCalibration, report, say } from './support.ts';
+import { median, PLATFORM_NODE_FLAGS, percentile, referenceCalibration, report, say } from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 300_000);
 const BATCH = Number(process.argv[3] ?? 2_000);
@@ -77,7 +77,7 @@ const url = await app.listen({ port: 0, host: '127.0.0.1' });
 
 // --- the load process ---
 const load = fork(new URL('./ingest-load.ts', import.meta.url), [], {
-  execArgv: ['--import', 'tsx', '--max-semi-space-size=64'],
+  execArgv: ['--import', 'tsx', ...PLATFORM_NODE_FLAGS],
 });
 const replies: ((m: Record<string, unknown>) => void)[] = [];
 load.on('message', (m: Record<string, unknown>) => {

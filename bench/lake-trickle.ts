@@ -16,7 +16,7 @@ import { generate } from '../generator/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, LOG_DIR, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
 import { fetchPositions } from '../pipeline/index.ts';
-import { calibrate, report, say } from './support.ts';
+import { calibrate, PLATFORM_NODE_FLAGS, report, say } from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 500);
@@ -58,7 +58,7 @@ try {
   const producer = spawn(
     process.execPath,
     [
-      '--max-semi-space-size=64',
+      ...PLATFORM_NODE_FLAGS,
       'bin/tidewater.js',
       'generate',
       '--rate',

@@ -29,7 +29,7 @@ import { getMetric, loadPlatformDimensions } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka } from '../kafka/index.ts';
 import { createOrchestrator } from '../orchestration/index.ts';
-import { percentile, referenceCalibration, report, say } from './support.ts';
+import { PLATFORM_NODE_FLAGS, percentile, referenceCalibration, report, say } from './support.ts';
 
 const SECONDS = Number(process.argv[2] ?? 300);
 const RATE = Number(process.argv[3] ?? 20_000);
@@ -143,7 +143,7 @@ say(`offering ${RATE} events/s for ${SECONDS} s, ${LATE_FRACTION * 100}% of them
 const loader = spawn(
   process.execPath,
   [
-    '--max-semi-space-size=64',
+    ...PLATFORM_NODE_FLAGS,
     '--import',
     'tsx',
     'bench/late-load.ts',

@@ -10,7 +10,8 @@
 // "produced_events_per_s":N,
 // "peak_rss_mb":N,"rss_growth_mb_per_min":N,"platform_cores":N,
 // "generator_cores":N,"machine_busy_share":N,"machine_kernel_share":N,"machine_steal_share":N,
-// "platform_page_faults_per_s":N,"platform_cpu_us_per_event":N,...,"calibration":{...},
+// "platform_page_faults_per_s":N,"event_loop_cores":N,"event_loop_wait_share":N,"v8_helper_cores":N,
+// "platform_cpu_us_per_event":N,...,"calibration":{...},
 // "calibration_at_start":{...}}
 // Usage: node --import tsx bench/soak.ts [minutes] [events_per_s] [both|speed|lake] [jobs|nojobs]
 // (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
@@ -27,7 +28,14 @@ import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { createOrchestrator } from '../orchestration/index.ts';
-import { referenceCalibration, report, say } from './support.ts';
+import {
+  eventLoopWaitSeconds,
+  PLATFORM_NODE_FLAGS,
+  referenceCalibration,
+  report,
+  say,
+  threadCpu,
+} from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 50_000);
@@ -96,10 +104,12 @@ const started = performance.now();
 const cpuAtStart = process.cpuUsage();
 const machineAtStart = machineTicks();
 const faultsAtStart = platformPageFaults();
+const threadCpuAtStart = threadCpu();
+const eventLoopWaitAtStart = eventLoopWaitSeconds();
 say(`offering ${RATE} events/s for ${MINUTES} min from a second process...`);
 const producer = spawn(
   process.execPath,
-  ['--max-semi-space-size=64', 'bin/tidewater.js', 'generate', '--rate', String(RATE), '--to', 'kafka'],
+  [...PLATFORM_NODE_FLAGS, 'bin/tidewater.js', 'generate', '--rate', String(RATE), '--to', 'kafka'],
   { env, stdio: ['ignore', 'ignore', 'inherit'] },
 );
 
@@ -148,6 +158,24 @@ function processCpuSeconds(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * The event loop's CPU and its wait for a core, and V8's helpers' CPU, per second of `seconds`. The
+ * event loop is the one thread every layer's JavaScript shares, so the time it waits for a core is
+ * time no layer's JavaScript runs. The all-in-one process runs no worker thread of its own (its gates
+ * run on the event loop), so its other JS threads are V8's: the collector's parallel and concurrent
+ * work, the compiler.
+ */
+function threadShares(seconds: number) {
+  const cpu = threadCpu();
+  const share = (n: number) => Math.round((n / seconds) * 100) / 100;
+  const since = (kind: string) => ((cpu.get(kind) ?? 0) - (threadCpuAtStart.get(kind) ?? 0)) / 1e6;
+  return {
+    event_loop_cores: share(since('main')),
+    event_loop_wait_share: share(eventLoopWaitSeconds() - eventLoopWaitAtStart),
+    v8_helper_cores: share(since('other JS threads')),
+  };
 }
 
 /** glibc gives each arena but the main one a heap of this size, at an address aligned to it. */
@@ -267,6 +295,7 @@ const generatorCpu = processCpuSeconds(producer.pid);
 const platformCpu = process.cpuUsage(cpuAtStart);
 const machineAtEnd = machineTicks();
 const faults = platformPageFaults() - faultsAtStart;
+const threads = threadShares((performance.now() - started) / 1000);
 producer.kill('SIGINT');
 const { speed: consumed = 0, lake: lakeConsumed = 0 } = platform.delivered();
 const verdicts = platform.verdicts();
@@ -287,6 +316,7 @@ const cpus = {
   machine_kernel_share: machineShare('kernel'),
   machine_steal_share: machineShare('steal'),
   platform_page_faults_per_s: Math.round(faults / seconds),
+  ...threads,
   /** CPU the platform spent per event taken, by the speed layer and the lake writer together. */
   // To a tenth: side-by-side runs differ by a few percent, which whole microseconds hide.
   platform_cpu_us_per_event:
@@ -318,6 +348,7 @@ say(
   `CPU: platform ${cpus.platform_cores} cores, generator ${cpus.generator_cores}, machine ${Math.round(cpus.machine_busy_share * 100)}% busy ` +
     `(kernel ${Math.round(cpus.machine_kernel_share * 100)}%, steal ${Math.round(cpus.machine_steal_share * 100)}%), ` +
     `platform ${cpus.platform_page_faults_per_s} page faults/s; ` +
+    `event loop ${cpus.event_loop_cores} core, waiting for a core ${Math.round(cpus.event_loop_wait_share * 100)}% of the time, V8's helpers ${cpus.v8_helper_cores} core; ` +
     `${cpus.platform_cpu_us_per_event} µs of platform CPU per event taken (speed and lake counted apart)`,
 );
 say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);

@@ -20,7 +20,15 @@ import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensureTopics, platformTopics } from '../kafka/index.ts';
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { type SpeedLayer, startSpeedLayer } from '../speed-layer/index.ts';
-import { describeThreadCpu, percentile, referenceCalibration, report, say, threadCpu } from './support.ts';
+import {
+  describeThreadCpu,
+  PLATFORM_NODE_FLAGS,
+  percentile,
+  referenceCalibration,
+  report,
+  say,
+  threadCpu,
+} from './support.ts';
 
 const EVENTS = Number(process.argv[2] ?? 5_000_000);
 const LATENCY_SECONDS = Number(process.argv[3] ?? 20);
@@ -155,14 +163,7 @@ async function latency(speed: SpeedLayer): Promise<number[]> {
   const used = usage();
   const load = spawn(
     process.execPath,
-    [
-      '--max-semi-space-size=64',
-      '--import',
-      'tsx',
-      'bench/speed-load.ts',
-      String(RATE),
-      String(LATENCY_SECONDS),
-    ],
+    [...PLATFORM_NODE_FLAGS, '--import', 'tsx', 'bench/speed-load.ts', String(RATE), String(LATENCY_SECONDS)],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   /** Per acknowledged chunk: when it was sent and the good-order total it completes. */

@@ -71,6 +71,23 @@ export function threadCpu(): Map<string, number> {
   return cpu;
 }
 
+/**
+ * Seconds this process's main thread has been ready to run and waited for a core (the kernel's
+ * schedstat; 0 where it is not there): on a full machine, time the event loop loses to every other
+ * thread and process.
+ */
+export function eventLoopWaitSeconds(): number {
+  try {
+    const [, waitNs = '0'] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ');
+    return Number(waitNs) / 1e9;
+  } catch {
+    return 0;
+  }
+}
+
+/** The flags bin/tidewater.js's first line runs the platform with, for the processes a bench starts. */
+export const PLATFORM_NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /** CPU per event of each thread kind since `from` (a threadCpu reading), largest first. */
 export function describeThreadCpu(from: Map<string, number>, events: number): string {
   return [...threadCpu()]
