@@ -86,7 +86,7 @@ export function eventLoopWaitSeconds(): number {
 }
 
 /** The flags bin/tidewater.js's first line runs the platform with, for the processes a bench starts. */
-export const PLATFORM_NODE_FLAGS = ['--max-semi-space-size=64'];
+export const PLATFORM_NODE_FLAGS = ['--max-semi-space-size=64', '--v8-pool-size=0'];
 
 /** CPU per event of each thread kind since `from` (a threadCpu reading), largest first. */
 export function describeThreadCpu(from: Map<string, number>, events: number): string {
