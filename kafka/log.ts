@@ -16,19 +16,20 @@ export type LogSink = (level: Level, line: string) => void;
 
 /** The broker's error answers that only mean "re-join the group" (or "find the coordinator again"). */
 const MEMBERSHIP_ERRORS = new Set(
-  protocolErrors
-    .filter((e) =>
-      [
-        'REBALANCE_IN_PROGRESS',
-        'UNKNOWN_MEMBER_ID',
-        'ILLEGAL_GENERATION',
-        'MEMBER_ID_REQUIRED',
-        'NOT_COORDINATOR',
-        'COORDINATOR_NOT_AVAILABLE',
-        'COORDINATOR_LOAD_IN_PROGRESS',
-      ].includes(e.type),
-    )
-    .map((e) => e.message),
+  [
+    'REBALANCE_IN_PROGRESS',
+    'UNKNOWN_MEMBER_ID',
+    'ILLEGAL_GENERATION',
+    'MEMBER_ID_REQUIRED',
+    'NOT_COORDINATOR_FOR_GROUP',
+    'GROUP_COORDINATOR_NOT_AVAILABLE',
+    'GROUP_LOAD_IN_PROGRESS',
+  ].map((type) => {
+    // A name kafkajs does not use would silently leave its answers at ERROR.
+    const known = protocolErrors.find((e) => e.type === type);
+    if (!known) throw new Error(`kafkajs has no protocol error ${type}: kafka/log.ts names it`);
+    return known.message;
+  }),
 );
 
 const RANK: Record<Config['logLevel'], number> = {
