@@ -115,14 +115,21 @@ const producer = spawn(
 
 // The embedded client is shared per process: this is the platform's own chDB.
 const clickhouse = createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
-/** What chDB's own allocator accounts for, the largest native share of the RSS. */
-async function chdbTrackedMb(): Promise<number> {
+/**
+ * What chDB's own allocator accounts for, the largest native share of the RSS, and its active
+ * parts, each of which holds its index and column metadata in memory until merged away.
+ */
+async function chdbState(): Promise<string> {
   const result = await clickhouse.query({
-    query: "SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'",
+    query:
+      "SELECT (SELECT value FROM system.metrics WHERE metric = 'MemoryTracking') AS tracked, " +
+      'count() AS parts, sum(rows) AS rows, sum(primary_key_bytes_in_memory_allocated) AS index_bytes ' +
+      'FROM system.parts WHERE active',
     format: 'JSONEachRow',
   });
-  const [row] = await result.json<{ value: string | number }>();
-  return Number(row?.value ?? 0) / MB;
+  const [row] = await result.json<Record<'tracked' | 'parts' | 'rows' | 'index_bytes', string | number>>();
+  const mb = (value: string | number | undefined) => (Number(value ?? 0) / MB).toFixed(0);
+  return `chDB tracked ${mb(row?.tracked)} MB, ${row?.parts} active parts of ${row?.rows} rows, index ${mb(row?.index_bytes)} MB`;
 }
 
 /**
@@ -281,8 +288,8 @@ const timer = setInterval(() => {
     const now = memoryNow();
     const line = `${minute.toFixed(1)} min: rss ${rssMb.toFixed(0)} MB (${now}`;
     // The query may still be out when the platform stops and closes chDB: then the line goes without it.
-    void chdbTrackedMb().then(
-      (chdbMb) => say(`${line}; chDB tracked ${chdbMb.toFixed(0)} MB)`),
+    void chdbState().then(
+      (chdb) => say(`${line}; ${chdb})`),
       () => say(`${line})`),
     );
   }
