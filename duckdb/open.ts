@@ -1,4 +1,8 @@
-// The one way the platform opens DuckDB: embedded, in memory, in UTC.
+// The one way the platform opens DuckDB: embedded, in memory, in UTC, spilling to a directory of
+// its own.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 export interface Duck {
@@ -32,16 +36,33 @@ export const JOB_THREADS = 1;
 /**
  * An in-memory DuckDB that reads and writes timestamps as UTC whatever the machine's zone.
  * `threads` bounds the cores one user (a lake writer) takes from the rest of the process.
+ *
+ * Past its memory limit (80% of the machine's or the container's memory) DuckDB spills to disk, by
+ * default to `.tmp` in the working directory, shared by every instance in the process: the lake
+ * writer's, the quarantine's and each job's. Two instances spilling there at once crashed the
+ * process (SIGSEGV, 3 runs of 3; test/duckdb-open.test.ts). Each instance spills instead to a
+ * directory of its own under the system's temporary directory (`TMPDIR`), removed when it closes.
  */
 export async function openDuck(threads?: number): Promise<Duck> {
-  const instance = await DuckDBInstance.create(':memory:', threads ? { threads: String(threads) } : {});
-  const connection = await instance.connect();
-  await connection.run(`SET TimeZone = 'UTC'`);
-  return {
-    connection,
-    close: () => {
-      connection.closeSync();
-      instance.closeSync();
-    },
-  };
+  const spill = mkdtempSync(join(tmpdir(), 'tidewater-duckdb-'));
+  const removeSpill = () => rmSync(spill, { recursive: true, force: true });
+  try {
+    const instance = await DuckDBInstance.create(':memory:', {
+      temp_directory: spill,
+      ...(threads ? { threads: String(threads) } : {}),
+    });
+    const connection = await instance.connect();
+    await connection.run(`SET TimeZone = 'UTC'`);
+    return {
+      connection,
+      close: () => {
+        connection.closeSync();
+        instance.closeSync();
+        removeSpill();
+      },
+    };
+  } catch (error) {
+    removeSpill();
+    throw error;
+  }
 }

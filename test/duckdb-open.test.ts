@@ -1,0 +1,61 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { type Duck, openDuck } from '../duckdb/index.ts';
+
+const spillDirectory = async (duck: Duck) =>
+  String(
+    (
+      await duck.connection.runAndReadAll(`SELECT current_setting('temp_directory') AS dir`)
+    ).getRowObjects()[0]?.dir,
+  );
+
+describe('openDuck', () => {
+  it('gives each instance a spill directory of its own under the temporary directory, gone once it closes', async () => {
+    const ducks = [await openDuck(1), await openDuck()];
+    const dirs = await Promise.all(ducks.map(spillDirectory));
+    expect(new Set(dirs).size).toBe(2);
+    for (const dir of dirs) {
+      expect(dir.startsWith(`${tmpdir()}/tidewater-duckdb-`)).toBe(true);
+      expect(existsSync(dir)).toBe(true);
+    }
+    for (const duck of ducks) duck.close();
+    for (const dir of dirs) expect(existsSync(dir)).toBe(false);
+  });
+
+  it('lets two instances of one process spill at once, each to its own directory', async () => {
+    // In DuckDB's shared default directory this crashed the process (SIGSEGV).
+    const ducks = [await openDuck(1), await openDuck(1)];
+    try {
+      const dirs = await Promise.all(ducks.map(spillDirectory));
+      const spilled = new Set<string>();
+      const watch = setInterval(() => {
+        for (const dir of dirs) if (readdirSync(dir).length > 0) spilled.add(dir);
+      }, 10);
+      try {
+        await Promise.all(
+          ducks.map(async (duck) => {
+            await duck.connection.run(`SET memory_limit = '64MB'`);
+            await duck.connection.run(
+              'CREATE TABLE sorted AS SELECT i, md5(CAST(i AS VARCHAR)) AS h FROM range(4000000) r(i) ORDER BY h',
+            );
+          }),
+        );
+      } finally {
+        clearInterval(watch);
+      }
+      expect([...spilled].sort()).toEqual([...dirs].sort());
+      for (const duck of ducks) {
+        const [row] = (
+          await duck.connection.runAndReadAll(
+            'SELECT count(*) AS n, count(DISTINCT h) AS distinct_h FROM sorted',
+          )
+        ).getRowObjects();
+        expect([Number(row?.n), Number(row?.distinct_h)]).toEqual([4_000_000, 4_000_000]);
+      }
+    } finally {
+      for (const duck of ducks) duck.close();
+    }
+    expect(existsSync('.tmp')).toBe(false);
+  });
+});
