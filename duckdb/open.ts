@@ -37,7 +37,7 @@ export const JOB_THREADS = 1;
  * An in-memory DuckDB that reads and writes timestamps as UTC whatever the machine's zone.
  * `threads` bounds the cores one user (a lake writer) takes from the rest of the process.
  *
- * Past its memory limit (80% of the machine's or the container's memory) DuckDB spills to disk, by
+ * Past its memory limit (by default 80% of the memory it detects) DuckDB spills to disk, by
  * default to `.tmp` in the working directory, shared by every instance in the process: the lake
  * writer's, the quarantine's and each job's. Two instances spilling there at once crashed the
  * process (SIGSEGV, 3 runs of 3; test/duckdb-open.test.ts). Each instance spills instead to a
