@@ -1,6 +1,7 @@
 // The one way the platform opens DuckDB: embedded, in memory, in UTC, spilling to a directory of
 // its own.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -42,9 +43,10 @@ export const JOB_THREADS = 1;
  * writer's, the quarantine's and each job's. Two instances spilling there at once crashed the
  * process (SIGSEGV, 3 runs of 3; test/duckdb-open.test.ts). Each instance spills instead to a
  * directory of its own under the system's temporary directory (`TMPDIR`), removed when it closes.
+ * DuckDB makes it only once it spills, so a process killed without spilling leaves nothing there.
  */
 export async function openDuck(threads?: number): Promise<Duck> {
-  const spill = mkdtempSync(join(tmpdir(), 'tidewater-duckdb-'));
+  const spill = join(tmpdir(), `tidewater-duckdb-${process.pid}-${randomUUID()}`);
   const removeSpill = () => rmSync(spill, { recursive: true, force: true });
   try {
     const instance = await DuckDBInstance.create(':memory:', {

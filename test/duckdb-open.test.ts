@@ -11,26 +11,25 @@ const spillDirectory = async (duck: Duck) =>
   );
 
 describe('openDuck', () => {
-  it('gives each instance a spill directory of its own under the temporary directory, gone once it closes', async () => {
+  it('gives each instance a spill directory of its own under the temporary directory, made only once it spills', async () => {
     const ducks = [await openDuck(1), await openDuck()];
     const dirs = await Promise.all(ducks.map(spillDirectory));
     expect(new Set(dirs).size).toBe(2);
     for (const dir of dirs) {
       expect(dir.startsWith(`${tmpdir()}/tidewater-duckdb-`)).toBe(true);
-      expect(existsSync(dir)).toBe(true);
+      expect(existsSync(dir)).toBe(false);
     }
     for (const duck of ducks) duck.close();
-    for (const dir of dirs) expect(existsSync(dir)).toBe(false);
   });
 
   it('lets two instances of one process spill at once, each to its own directory', async () => {
     // In DuckDB's shared default directory this crashed the process (SIGSEGV).
     const ducks = [await openDuck(1), await openDuck(1)];
+    const dirs = await Promise.all(ducks.map(spillDirectory));
     try {
-      const dirs = await Promise.all(ducks.map(spillDirectory));
       const spilled = new Set<string>();
       const watch = setInterval(() => {
-        for (const dir of dirs) if (readdirSync(dir).length > 0) spilled.add(dir);
+        for (const dir of dirs) if (existsSync(dir) && readdirSync(dir).length > 0) spilled.add(dir);
       }, 10);
       try {
         await Promise.all(
@@ -56,6 +55,7 @@ describe('openDuck', () => {
     } finally {
       for (const duck of ducks) duck.close();
     }
+    for (const dir of dirs) expect(existsSync(dir)).toBe(false);
     expect(existsSync('.tmp')).toBe(false);
   });
 });
