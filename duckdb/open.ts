@@ -48,23 +48,24 @@ export const JOB_THREADS = 1;
 export async function openDuck(threads?: number): Promise<Duck> {
   const spill = join(tmpdir(), `tidewater-duckdb-${process.pid}-${randomUUID()}`);
   const removeSpill = () => rmSync(spill, { recursive: true, force: true });
+  let instance: DuckDBInstance | undefined;
+  let connection: DuckDBConnection | undefined;
+  const close = () => {
+    connection?.closeSync();
+    instance?.closeSync();
+    removeSpill();
+  };
   try {
-    const instance = await DuckDBInstance.create(':memory:', {
+    instance = await DuckDBInstance.create(':memory:', {
       temp_directory: spill,
       ...(threads ? { threads: String(threads) } : {}),
     });
-    const connection = await instance.connect();
+    connection = await instance.connect();
     await connection.run(`SET TimeZone = 'UTC'`);
-    return {
-      connection,
-      close: () => {
-        connection.closeSync();
-        instance.closeSync();
-        removeSpill();
-      },
-    };
+    return { connection, close };
   } catch (error) {
-    removeSpill();
+    // An instance that opened but could not be set up is closed here: no caller holds it.
+    close();
     throw error;
   }
 }
