@@ -14,23 +14,35 @@ const { logLevel } = kafkajs;
 export type Level = 'error' | 'warn' | 'info' | 'debug' | 'trace';
 export type LogSink = (level: Level, line: string) => void;
 
+/** kafkajs's message for each protocol error named; a name kafkajs does not use would never match. */
+function messagesOf(types: readonly string[]): Set<string> {
+  return new Set(
+    types.map((type) => {
+      const known = protocolErrors.find((e) => e.type === type);
+      if (!known) throw new Error(`kafkajs has no protocol error ${type}: kafka/log.ts names it`);
+      return known.message;
+    }),
+  );
+}
+
 /** The broker's error answers that only mean "re-join the group" (or "find the coordinator again"). */
-const MEMBERSHIP_ERRORS = new Set(
-  [
-    'REBALANCE_IN_PROGRESS',
-    'UNKNOWN_MEMBER_ID',
-    'ILLEGAL_GENERATION',
-    'MEMBER_ID_REQUIRED',
-    'NOT_COORDINATOR_FOR_GROUP',
-    'GROUP_COORDINATOR_NOT_AVAILABLE',
-    'GROUP_LOAD_IN_PROGRESS',
-  ].map((type) => {
-    // A name kafkajs does not use would silently leave its answers at ERROR.
-    const known = protocolErrors.find((e) => e.type === type);
-    if (!known) throw new Error(`kafkajs has no protocol error ${type}: kafka/log.ts names it`);
-    return known.message;
-  }),
-);
+const MEMBERSHIP_ERRORS = messagesOf([
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'MEMBER_ID_REQUIRED',
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+]);
+
+/**
+ * Answers a transactional producer retries by itself: after a crash the broker aborts the dead
+ * producer's open transaction, and until it has, the new one's InitProducerId and AddPartitionsToTxn
+ * are answered "concurrent transactions" (kafkajs's own line about it is debug). Should the retries
+ * run out, the send fails and its caller's error says so.
+ */
+const RETRIED_ANSWERS = messagesOf(['CONCURRENT_TRANSACTIONS']);
 
 const RANK: Record<Config['logLevel'], number> = {
   silent: -1,
@@ -59,6 +71,8 @@ export function levelOf({ namespace, level, log }: LogEntry): Level {
   if (membership && namespace !== 'Connection') return 'info';
   // The broker's answer that made it re-join: the consumer's line above says the same, once.
   if (membership) return 'debug';
+  if (namespace === 'Connection' && typeof log.error === 'string' && RETRIED_ANSWERS.has(log.error))
+    return 'debug';
   if (level === logLevel.ERROR) return 'error';
   if (level === logLevel.WARN) return 'warn';
   return level === logLevel.INFO ? 'debug' : 'trace';

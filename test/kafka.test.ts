@@ -641,14 +641,29 @@ describe('kafkajs log lines', () => {
     error: 'The group coordinator is not available',
   });
 
-  it('logs a group re-join as info, the broker answer behind it as debug, and keeps ERROR for the rest', () => {
-    expect([rejoining, unknownMember, heartbeat, noCoordinator, unreachable].map(levelOf)).toEqual([
-      'info',
-      'info',
-      'debug',
-      'debug',
-      'error',
-    ]);
+  // A transactional producer restarted after a crash, while the broker aborts the dead one's transaction.
+  const concurrentAnswer = {
+    broker: '127.0.0.1:9092',
+    clientId: 'tidewater-quarantine',
+    error:
+      'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+  };
+  const concurrent = entry('Connection', 1, 'ERROR', {
+    message: 'Response InitProducerId(key: 22, version: 1)',
+    ...concurrentAnswer,
+  });
+  // The same answer anywhere but in the broker's reply is kafkajs giving up: still ERROR.
+  const concurrentElsewhere = entry('Producer', 1, 'ERROR', {
+    message: 'Failed to send',
+    ...concurrentAnswer,
+  });
+
+  it('logs a group re-join as info, the broker answers behind it or a retried transaction as debug, and keeps ERROR for the rest', () => {
+    expect(
+      [rejoining, unknownMember, heartbeat, noCoordinator, concurrent, concurrentElsewhere, unreachable].map(
+        levelOf,
+      ),
+    ).toEqual(['info', 'info', 'debug', 'debug', 'debug', 'error', 'error']);
   });
 
   it('writes one readable line: time, level, namespace, message, then the fields that matter', () => {
