@@ -1,7 +1,7 @@
 // The one way the platform opens DuckDB: embedded, in memory, in UTC, spilling to a directory of
 // its own.
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
@@ -34,6 +34,46 @@ export const BURST_THREADS = 1;
  */
 export const JOB_THREADS = 1;
 
+const SPILL_PREFIX = 'tidewater-duckdb-';
+let swept = false;
+
+/**
+ * Removes from `dir` the spill directories of processes that are gone: one killed while its DuckDB
+ * spilled (SIGKILL, the kernel's OOM killer) never removed its own, and its files, up to the size of
+ * the data that did not fit in memory, are of no use to anyone. A directory whose process still runs
+ * (or belongs to another user: EPERM) is left alone, as is one named for this process (another of
+ * its threads, with a module of its own, may be spilling there) and one that cannot be removed. The
+ * process is told by the pid in the name, so deployments in separate pid namespaces (containers)
+ * must not share one temporary directory.
+ */
+function sweepOrphanedSpills(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(SPILL_PREFIX)) continue;
+    const pid = Number.parseInt(name.slice(SPILL_PREFIX.length), 10);
+    if (!(pid > 0) || pid === process.pid || isRunning(pid)) continue;
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+    } catch {
+      // Not ours to remove (another user's, a read-only mount): left where it is.
+    }
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * An in-memory DuckDB that reads and writes timestamps as UTC whatever the machine's zone.
  * `threads` bounds the cores one user (a lake writer) takes from the rest of the process.
@@ -43,10 +83,15 @@ export const JOB_THREADS = 1;
  * writer's, the quarantine's and each job's. Two instances spilling there at once crashed the
  * process (SIGSEGV, 3 runs of 3; test/duckdb-open.test.ts). Each instance spills instead to a
  * directory of its own under the system's temporary directory (`TMPDIR`), removed when it closes.
- * DuckDB makes it only once it spills, so a process killed without spilling leaves nothing there.
+ * DuckDB makes it only once it spills, so a process killed without spilling leaves nothing there;
+ * what one killed while spilling left is removed by the next process that opens DuckDB.
  */
 export async function openDuck(threads?: number): Promise<Duck> {
-  const spill = join(tmpdir(), `tidewater-duckdb-${process.pid}-${randomUUID()}`);
+  if (!swept) {
+    swept = true;
+    sweepOrphanedSpills(tmpdir());
+  }
+  const spill = join(tmpdir(), `${SPILL_PREFIX}${process.pid}-${randomUUID()}`);
   const removeSpill = () => rmSync(spill, { recursive: true, force: true });
   let instance: DuckDBInstance | undefined;
   let connection: DuckDBConnection | undefined;

@@ -1,5 +1,9 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { type Duck, openDuck } from '../duckdb/index.ts';
 
@@ -57,5 +61,57 @@ describe('openDuck', () => {
     }
     for (const dir of dirs) expect(existsSync(dir)).toBe(false);
     expect(existsSync('.tmp')).toBe(false);
+  });
+
+  it('has the next process that opens DuckDB remove what one killed while spilling left, and nothing else', async () => {
+    const scratch = mkdtempSync(join(tmpdir(), 'duckdb-sweep-'));
+    const opener = new URL('../duckdb/index.ts', import.meta.url).href;
+    const inProcess = (script: string) =>
+      spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `const { openDuck } = await import('${opener}');\n${script}`,
+        ],
+        { env: { ...process.env, TMPDIR: scratch }, stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+    try {
+      // Spills until it is killed, as the lake writer would past its memory limit.
+      const spiller = inProcess(`const duck = await openDuck(1);
+        await duck.connection.run("SET memory_limit = '64MB'");
+        await duck.connection.run('CREATE TABLE sorted AS SELECT md5(CAST(i AS VARCHAR)) AS h FROM range(20000000) r(i) ORDER BY h');`);
+      const killed = `tidewater-duckdb-${spiller.pid}-`;
+      const spilling = () =>
+        readdirSync(scratch).find(
+          (name) => name.startsWith(killed) && readdirSync(join(scratch, name)).length > 0,
+        );
+      for (let waited = 0; !spilling(); waited += 50) {
+        if (waited > 30_000 || spiller.exitCode !== null) throw new Error('the child never spilled');
+        await sleep(50);
+      }
+      spiller.kill('SIGKILL');
+      await once(spiller, 'exit');
+      expect(spilling()).toBeDefined();
+      // A running process's (this one's) and a stranger's.
+      const kept = [`tidewater-duckdb-${process.pid}-live`, 'tidewater-other'];
+      for (const name of kept) {
+        mkdirSync(join(scratch, name));
+        writeFileSync(join(scratch, name, 'file'), 'x');
+      }
+
+      const next = inProcess('(await openDuck()).close();');
+      expect((await once(next, 'exit'))[0]).toBe(0);
+      // (tsx keeps its cache there too.)
+      expect(
+        readdirSync(scratch)
+          .filter((name) => name.startsWith('tidewater-'))
+          .sort(),
+      ).toEqual(kept.sort());
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   });
 });
