@@ -66,13 +66,13 @@ export function kafkajsLevel(level: Config['logLevel']): number {
 
 /** The level an entry deserves. */
 export function levelOf({ namespace, level, log }: LogEntry): Level {
-  const membership = typeof log.error === 'string' && MEMBERSHIP_ERRORS.has(log.error);
+  const error = typeof log.error === 'string' ? log.error : undefined;
+  const membership = error !== undefined && MEMBERSHIP_ERRORS.has(error);
   // The consumer's own account of re-joining.
   if (membership && namespace !== 'Connection') return 'info';
   // The broker's answer that made it re-join: the consumer's line above says the same, once.
   if (membership) return 'debug';
-  if (namespace === 'Connection' && typeof log.error === 'string' && RETRIED_ANSWERS.has(log.error))
-    return 'debug';
+  if (namespace === 'Connection' && error !== undefined && RETRIED_ANSWERS.has(error)) return 'debug';
   if (level === logLevel.ERROR) return 'error';
   if (level === logLevel.WARN) return 'warn';
   return level === logLevel.INFO ? 'debug' : 'trace';
