@@ -365,14 +365,20 @@ const growth = slope(afterWarmUp.map((s) => ({ x: s.minute, y: s.rssMb })));
 /**
  * The slope of each whole minute's lowest RSS after warm-up. RSS swings by 300-700 MB with the lake's
  * commits and the jobs, and the slope of every sample follows where those swings fall within the run
- * (docs/soak.md); the troughs, between the swings, show what memory stays held.
+ * (docs/soak.md); the troughs, between the swings, show what memory stays held. A minute with under
+ * half its samples (the run's last, cut short) is left out: its few need not reach a trough.
  */
-const troughs = new Map<number, number>();
+const troughs = new Map<number, { low: number; samples: number }>();
 for (const s of afterWarmUp) {
-  const minute = Math.floor(s.minute);
-  troughs.set(minute, Math.min(troughs.get(minute) ?? Number.POSITIVE_INFINITY, s.rssMb));
+  const minute = Math.floor(s.minute - WARM_UP_MIN);
+  const trough = troughs.get(minute) ?? { low: Number.POSITIVE_INFINITY, samples: 0 };
+  troughs.set(minute, { low: Math.min(trough.low, s.rssMb), samples: trough.samples + 1 });
 }
-const troughGrowth = slope([...troughs].map(([x, y]) => ({ x, y })));
+const troughGrowth = slope(
+  [...troughs]
+    .filter(([, t]) => t.samples >= 30_000 / SAMPLE_MS)
+    .map(([minute, t]) => ({ x: minute, y: t.low })),
+);
 say(
   `RSS after warm-up: trend ${growth.toFixed(1)} MB/min over every sample, ${troughGrowth.toFixed(1)} over each minute's lowest`,
 );
