@@ -113,6 +113,8 @@ const producer = spawn(
   [...PLATFORM_NODE_FLAGS, 'bin/tidewater.js', 'generate', '--rate', String(RATE), '--to', 'kafka'],
   { env, stdio: ['ignore', 'ignore', 'inherit'] },
 );
+// A soak that throws must not leave its generator producing into Kafka after it.
+process.on('exit', () => producer.kill());
 
 // The embedded client is shared per process: this is the platform's own chDB.
 const clickhouse = createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });
