@@ -108,12 +108,23 @@ const faultsAtStart = platformPageFaults();
 const threadCpuAtStart = threadCpu();
 const eventLoopWaitAtStart = eventLoopWaitSeconds();
 say(`offering ${RATE} events/s for ${MINUTES} min from a second process...`);
+// A soak that throws or is killed must not leave its generator producing into Kafka after it: the
+// exit hook stops it, and failing that it stops itself a minute after the run would have ended.
 const producer = spawn(
   process.execPath,
-  [...PLATFORM_NODE_FLAGS, 'bin/tidewater.js', 'generate', '--rate', String(RATE), '--to', 'kafka'],
+  [
+    ...PLATFORM_NODE_FLAGS,
+    'bin/tidewater.js',
+    'generate',
+    '--rate',
+    String(RATE),
+    '--count',
+    String(RATE * (MINUTES + 1) * 60),
+    '--to',
+    'kafka',
+  ],
   { env, stdio: ['ignore', 'ignore', 'inherit'] },
 );
-// A soak that throws must not leave its generator producing into Kafka after it.
 process.on('exit', () => producer.kill());
 
 // The embedded client is shared per process: this is the platform's own chDB.
