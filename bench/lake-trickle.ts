@@ -6,7 +6,6 @@
 // checkpoints) per hour of writing.
 // Last line: {"bench":"lake-trickle","files_per_million_events":N,"log_files_per_hour":N,...}
 // Usage: npm run bench:lake-trickle [-- <minutes, default 10> <events/s, default 500>]
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +15,7 @@ import { generate } from '../generator/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, LOG_DIR, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
 import { fetchPositions } from '../pipeline/index.ts';
-import { calibrate, PLATFORM_NODE_FLAGS, report, say } from './support.ts';
+import { calibrate, generateToKafka, report, say } from './support.ts';
 
 const MINUTES = Number(process.argv[2] ?? 10);
 const RATE = Number(process.argv[3] ?? 500);
@@ -55,21 +54,7 @@ try {
   say(
     `offering ${RATE} events/s for ${MINUTES} min (${count} records), lake commit policy ${cfg.lakeCommitMb} MiB / ${cfg.lakeCommitSeconds} s`,
   );
-  const producer = spawn(
-    process.execPath,
-    [
-      ...PLATFORM_NODE_FLAGS,
-      'bin/tidewater.js',
-      'generate',
-      '--rate',
-      String(RATE),
-      '--count',
-      String(count),
-      '--to',
-      'kafka',
-    ],
-    { env, stdio: ['ignore', 'ignore', 'inherit'] },
-  );
+  const producer = generateToKafka(env, RATE, count);
   const produced = new Promise<void>((resolve, reject) =>
     producer.on('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`generate exited with ${code}`)),

@@ -18,7 +18,7 @@
 // (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
 // heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
 // beside the rest: the issue's figures are the defaults' (both layers, with the jobs).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ import { createKafka } from '../kafka/index.ts';
 import { createOrchestrator } from '../orchestration/index.ts';
 import {
   eventLoopWaitSeconds,
-  PLATFORM_NODE_FLAGS,
+  generateToKafka,
   referenceCalibration,
   report,
   say,
@@ -108,24 +108,8 @@ const faultsAtStart = platformPageFaults();
 const threadCpuAtStart = threadCpu();
 const eventLoopWaitAtStart = eventLoopWaitSeconds();
 say(`offering ${RATE} events/s for ${MINUTES} min from a second process...`);
-// A soak that throws or is killed must not leave its generator producing into Kafka after it: the
-// exit hook stops it, and failing that it stops itself a minute after the run would have ended.
-const producer = spawn(
-  process.execPath,
-  [
-    ...PLATFORM_NODE_FLAGS,
-    'bin/tidewater.js',
-    'generate',
-    '--rate',
-    String(RATE),
-    '--count',
-    String(RATE * (MINUTES + 1) * 60),
-    '--to',
-    'kafka',
-  ],
-  { env, stdio: ['ignore', 'ignore', 'inherit'] },
-);
-process.on('exit', () => producer.kill());
+// Its count runs a minute past the run, which stops it first.
+const producer = generateToKafka(env, RATE, RATE * (MINUTES + 1) * 60);
 
 // The embedded client is shared per process: this is the platform's own chDB.
 const clickhouse = createClickHouse({ url: cfg.clickhouseUrl, dataDir: cfg.dataDir });

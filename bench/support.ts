@@ -1,3 +1,4 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import type { TidewaterEvent } from '../contracts/index.ts';
@@ -87,6 +88,31 @@ export function eventLoopWaitSeconds(): number {
 
 /** The flags bin/tidewater.js's first line runs the platform with, for the processes a bench starts. */
 export const PLATFORM_NODE_FLAGS = ['--max-semi-space-size=64', '--v8-pool-size=0'];
+
+/**
+ * `tidewater generate` in a process of its own, offering `rate` events/s to the events topic until
+ * it has produced `count`. A bench that throws must not leave it producing into Kafka after it: this
+ * process's exit stops it, and a bench killed outright (no exit hook runs) leaves it at most `count`.
+ */
+export function generateToKafka(env: NodeJS.ProcessEnv, rate: number, count: number): ChildProcess {
+  const generator = spawn(
+    process.execPath,
+    [
+      ...PLATFORM_NODE_FLAGS,
+      'bin/tidewater.js',
+      'generate',
+      '--rate',
+      String(rate),
+      '--count',
+      String(count),
+      '--to',
+      'kafka',
+    ],
+    { env, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  process.on('exit', () => generator.kill());
+  return generator;
+}
 
 /** CPU per event of each thread kind since `from` (a threadCpu reading), largest first. */
 export function describeThreadCpu(from: Map<string, number>, events: number): string {
