@@ -3,11 +3,17 @@
 // same range and version is harmless: each day's partition is replaced whole, never appended to.
 // An aborted `signal` stops it between days, or within a day before its batch version commits: each
 // day is either replaced and loaded whole or left as it was (with its previous batch view).
+// A day is built on its previous batch view unless `full`: only the hours whose lake data changed
+// since the lake version that view read are scanned again (the hourly recompute scans the hour just
+// closed, not the day so far; a correction the hours its late events fell in).
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Catalog } from '../contracts/catalog.ts';
 import { EVENTS_SCHEMA, openTable } from '../lake/index.ts';
+import { hoursChangedBetween } from './lake-hours.ts';
+import { dayManifest } from './manifest.ts';
+import type { RecomputeOptions } from './recompute.ts';
 import { type BatchRunResult, runBatch } from './run.ts';
-import { alignedRange, DAY_MS, dayOf, type TimeInput } from './time.ts';
+import { alignedRange, DAY_MS, dayOf, HOUR_MS, type TimeInput } from './time.ts';
 
 export interface BackfillOptions {
   client: ClickHouseClient;
@@ -24,6 +30,8 @@ export interface BackfillOptions {
   signal?: AbortSignal;
   /** Threads of each day's recompute DuckDB and of the lake table's (default: DuckDB's, one per core). */
   threads?: number;
+  /** Scan every hour of each day, not only those changed since its previous batch view. */
+  full?: boolean;
 }
 
 export interface BackfillProgress {
@@ -31,6 +39,8 @@ export interface BackfillProgress {
   done: number;
   total: number;
   rows: number;
+  /** Hours of the day scanned: 24 unless it was built on its previous batch view. */
+  hoursScanned: number;
   elapsedMs: number;
 }
 
@@ -66,6 +76,9 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
         allowedLatenessMs: options.allowedLatenessMs,
         signal: options.signal,
         threads: options.threads,
+        since: options.full
+          ? undefined
+          : await viewToBuildOn(options.lakeDir, options.viewsDir, dayOf(from), snapshot.version),
       });
       days.push({ day: dayOf(from), result });
       options.onProgress?.({
@@ -73,6 +86,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
         done: days.length,
         total,
         rows: Object.values(result.recompute.metrics).reduce((n, m) => n + m.rowCount, 0),
+        hoursScanned: hoursScanned(result),
         elapsedMs: performance.now() - started,
       });
     }
@@ -80,4 +94,24 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
   } finally {
     table.close();
   }
+}
+
+export const hoursScanned = (result: BatchRunResult): number =>
+  result.recompute.incremental?.hoursRecomputed ?? DAY_MS / HOUR_MS;
+
+/**
+ * The day's batch view and the hours whose lake data changed since the version it read; undefined
+ * when there is nothing to build on: no view, one from elsewhere, one newer than `version` (a
+ * backfill as of an older version), or a log that cannot say what changed.
+ */
+async function viewToBuildOn(
+  lakeDir: string,
+  viewsDir: string,
+  day: string,
+  version: number,
+): Promise<RecomputeOptions['since']> {
+  const view = dayManifest(viewsDir, day);
+  if (!view || view.lakeVersion === null || view.lakeVersion > version) return undefined;
+  const changed = await hoursChangedBetween(lakeDir, view.lakeVersion, version);
+  return changed && { view, changed };
 }

@@ -8,7 +8,8 @@
 // Hours above the watermark are kept too, so that a batch run whose snapshot predates a commit and
 // moves the watermark past its hour still leaves that hour pending.
 import { join } from 'node:path';
-import { listLog, readVersion } from '../lake/index.ts';
+import { listLog } from '../lake/index.ts';
+import { commitHours } from './lake-hours.ts';
 import {
   type BatchViewManifest,
   claimedVersions,
@@ -84,24 +85,6 @@ function dayLakeVersions(viewsDir: string): Map<string, number> {
   return days;
 }
 
-const hourStartOf = (date: string | null | undefined, hour: string | null | undefined) =>
-  date && hour !== null && hour !== undefined
-    ? Date.parse(`${date}T00:00:00Z`) + Number(hour) * HOUR_MS
-    : NaN;
-
-/** The hours a commit's data adds touched, with their rows. */
-async function touchedHours(lakeDir: string, version: number): Promise<Map<number, number>> {
-  const hours = new Map<number, number>();
-  for (const action of await readVersion(lakeDir, version)) {
-    if (!('add' in action) || !action.add.dataChange) continue;
-    const hour = hourStartOf(action.add.partitionValues.date, action.add.partitionValues.hour);
-    if (!Number.isFinite(hour)) continue;
-    const rows = action.add.stats ? Number(JSON.parse(action.add.stats).numRecords ?? 0) : 0;
-    hours.set(hour, (hours.get(hour) ?? 0) + rows);
-  }
-  return hours;
-}
-
 export interface ScanOptions {
   lakeDir: string;
   viewsDir: string;
@@ -127,7 +110,7 @@ export async function scanCorrections(options: ScanOptions): Promise<CorrectionS
   const found = new Map<number, HourCommits>();
   for (const version of versions) {
     if (version <= state.scannedVersion) continue;
-    for (const [hour, rows] of await touchedHours(options.lakeDir, version)) {
+    for (const [hour, rows] of (await commitHours(options.lakeDir, version)).hours) {
       const entry = found.get(hour) ?? { version, rows: 0, seenAt: now };
       entry.version = version;
       entry.rows += rows;

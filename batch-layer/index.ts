@@ -1,4 +1,10 @@
-export { type BackfillOptions, type BackfillProgress, type BackfillResult, backfill } from './backfill.ts';
+export {
+  type BackfillOptions,
+  type BackfillProgress,
+  type BackfillResult,
+  backfill,
+  hoursScanned,
+} from './backfill.ts';
 export {
   type CorrectionState,
   correctionsPath,

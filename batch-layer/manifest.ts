@@ -118,9 +118,20 @@ export function resolveBatchView(
     const from = Date.parse(manifest.from);
     for (let t = from; t < Date.parse(manifest.to); t += 86_400_000) {
       const day = new Date(t).toISOString().slice(0, 10);
-      const files = entry.files.filter((f) => f.includes(`/date=${day}/`)).map((f) => join(viewsDir, f));
-      days.set(day, { batchVersion: manifest.version, files });
+      days.set(day, { batchVersion: manifest.version, files: dayFiles(viewsDir, entry, day) });
     }
   }
   return new Map([...days.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** A metric's files of one day (YYYY-MM-DD) in a batch version, as absolute paths. */
+export const dayFiles = (viewsDir: string, entry: BatchViewMetric, day: string): string[] =>
+  entry.files.filter((f) => f.includes(`/date=${day}/`)).map((f) => join(viewsDir, f));
+
+/** The authoritative batch view of a day (YYYY-MM-DD): the highest committed version covering it. */
+export function dayManifest(viewsDir: string, day: string): BatchViewManifest | undefined {
+  const start = Date.parse(`${day}T00:00:00Z`);
+  return listBatchManifests(viewsDir)
+    .filter((m) => Date.parse(m.from) <= start && start < Date.parse(m.to))
+    .at(-1);
 }

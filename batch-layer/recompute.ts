@@ -23,6 +23,7 @@ import {
   RANGE_PARAMS,
   RAW_COLUMN_NAMES,
   RAW_COLUMNS,
+  rollupColumns,
   rollupKey,
   rollupSelect,
 } from '../contracts/catalog.ts';
@@ -33,10 +34,11 @@ import {
   type BatchViewMetric,
   claimBatchVersion,
   commitBatchView,
+  dayFiles,
   metricViewDir,
 } from './manifest.ts';
 import { metricRawColumns, outputColumns, presentColumn } from './metric-columns.ts';
-import { alignedRange, DAY_MS, isoOf, MINUTE_MS, sqlTimeOf, type TimeInput } from './time.ts';
+import { alignedRange, DAY_MS, dayOf, HOUR_MS, isoOf, MINUTE_MS, sqlTimeOf, type TimeInput } from './time.ts';
 
 export interface RecomputeOptions {
   /** Parquet files of a lake snapshot (absolute paths): raw-row columns, any extra columns ignored. */
@@ -57,6 +59,14 @@ export interface RecomputeOptions {
   threads?: number;
   /** Aborts between metrics and before the batch version commits (which then leaves nothing behind). */
   signal?: AbortSignal;
+  /**
+   * Over one UTC day with per-metric scans: the day's previous batch view and the hours (their
+   * starts, ms) whose lake data changed since the lake version it read. A metric that view holds is
+   * recomputed over the changed hours only, and its rows of the other hours are copied from the
+   * view: the rows a full recompute would give, since every metric rolls up per minute of event time
+   * and the lake partitions by its hour (lake-hours.ts).
+   */
+  since?: { view: BatchViewManifest; changed: ReadonlySet<number> };
 }
 
 export interface MetricRecompute {
@@ -76,6 +86,8 @@ export interface RecomputeResult {
   scanMs: number;
   /** The committed batch view, when `output` was given. */
   view?: BatchViewManifest;
+  /** With `since`: the batch version built on and the hours scanned (the others were copied). */
+  incremental?: { batchVersion: number; hoursRecomputed: number };
 }
 
 const q = dialect.quote;
@@ -127,6 +139,93 @@ function listParquet(dir: string): string[] {
   }
 }
 
+/** A metric's previous rows to build on: the view's files of the day, and the hours to recompute. */
+interface KeptRows {
+  batchVersion: number;
+  /** Absolute paths; empty when the view found no rows that day. */
+  files: string[];
+  /** The changed hours of the day, as contiguous [from, to) spans. */
+  spans: { from: number; to: number }[];
+}
+
+/** Contiguous spans of the whole hours in `hours` (starts, ms) that fall within `range`. */
+function changedSpans(hours: ReadonlySet<number>, range: { from: number; to: number }) {
+  const spans: { from: number; to: number }[] = [];
+  for (const hour of [...hours].filter((h) => h >= range.from && h < range.to).sort((a, b) => a - b)) {
+    const last = spans.at(-1);
+    if (last && last.to === hour) last.to = hour + HOUR_MS;
+    else spans.push({ from: hour, to: hour + HOUR_MS });
+  }
+  return spans;
+}
+
+/** The previous view's rows of `metric` (same catalog version) on the range's day; undefined if none. */
+function keptRows(
+  since: NonNullable<RecomputeOptions['since']>,
+  metric: Metric,
+  range: { from: number; to: number },
+  viewsDir: string,
+): KeptRows | undefined {
+  const entry = since.view.metrics.find((m) => m.name === metric.name && m.version === metric.version);
+  if (!entry) return undefined;
+  return {
+    batchVersion: since.view.version,
+    files: dayFiles(viewsDir, entry, dayOf(range.from)),
+    spans: changedSpans(since.changed, range),
+  };
+}
+
+/**
+ * Fills `temp` with the rollup of the changed hours only (one scan per span, the range parameters
+ * set to it) and the previous view's rows of every other hour, cast to the rollup's types.
+ */
+async function buildOnView(
+  db: DuckDBConnection,
+  metric: Metric,
+  temp: string,
+  rollup: string,
+  kept: KeptRows,
+  hasFiles: boolean,
+): Promise<void> {
+  const rangeParams = (span: { from: number; to: number }): Record<string, string> =>
+    hasFiles ? { [RANGE_PARAMS.from]: sqlTimeOf(span.from), [RANGE_PARAMS.to]: sqlTimeOf(span.to) } : {};
+  const [first, ...rest] = kept.spans;
+  // No changed hour: an empty range still gives the table its columns.
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE ${temp} AS\n${rollup}`,
+    rangeParams(first ?? { from: 0, to: 0 }),
+  );
+  for (const span of rest) await db.run(`INSERT INTO ${temp}\n${rollup}`, rangeParams(span));
+  if (kept.files.length === 0) return;
+  const minute = q('minute');
+  const outside = kept.spans.map(
+    (_, i) =>
+      `NOT (${minute} >= ${dialect.param(`changed_${i}_from`, 'timestamp')}` +
+      ` AND ${minute} < ${dialect.param(`changed_${i}_to`, 'timestamp')})`,
+  );
+  const columns = rollupColumns(metric, dialect, 'state').map(
+    (c) => `CAST(${q(c.name)} AS ${c.type}) AS ${q(c.name)}`,
+  );
+  try {
+    await db.run(
+      `INSERT INTO ${temp} BY NAME SELECT ${columns.join(', ')} FROM ${readParquet(kept.files)}` +
+        (outside.length ? ` WHERE ${outside.join(' AND ')}` : ''),
+      Object.fromEntries(
+        kept.spans.flatMap((span, i) => [
+          [`changed_${i}_from`, sqlTimeOf(span.from)],
+          [`changed_${i}_to`, sqlTimeOf(span.to)],
+        ]),
+      ),
+    );
+  } catch (error) {
+    throw new Error(
+      `could not build on batch version ${kept.batchVersion}'s rows of ${metric.name}: ` +
+        `${(error as Error).message}; a full backfill of the day rebuilds them`,
+      { cause: error },
+    );
+  }
+}
+
 export async function recomputeMetrics(options: RecomputeOptions): Promise<RecomputeResult> {
   const catalog = options.catalog ?? CATALOG;
   const range = alignedRange(
@@ -136,6 +235,12 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
     options.output ? 'day' : 'minute',
   );
   const params = { [RANGE_PARAMS.from]: sqlTimeOf(range.from), [RANGE_PARAMS.to]: sqlTimeOf(range.to) };
+  if (options.since) {
+    if (options.scan === 'shared')
+      throw new Error('building on a previous batch view needs per-metric scans');
+    if (!options.output || range.to - range.from !== DAY_MS)
+      throw new Error('building on a previous batch view needs one UTC day written as a batch view');
+  }
   const session = options.connection
     ? { connection: options.connection, close() {} }
     : await openDuck(options.threads);
@@ -144,6 +249,14 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
   const output = options.output;
   const batchVersion = output ? claimBatchVersion(output.viewsDir) : undefined;
   const result: RecomputeResult = { from: isoOf(range.from), to: isoOf(range.to), metrics: {}, scanMs: 0 };
+  if (options.since)
+    result.incremental = {
+      batchVersion: options.since.view.version,
+      hoursRecomputed: changedSpans(options.since.changed, range).reduce(
+        (n, span) => n + (span.to - span.from) / HOUR_MS,
+        0,
+      ),
+    };
   const viewMetrics: BatchViewMetric[] = [];
   try {
     let source: (metric: Metric) => string;
@@ -170,10 +283,13 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
       const started = performance.now();
       const temp = viewTemp(metric);
       const rollup = rollupSelect(metric, dialect, { source: source(metric), stage: 'state' });
-      await db.run(
-        `CREATE OR REPLACE TEMP TABLE ${temp} AS\n${rollup}`,
-        shared || !options.files.length ? {} : params,
-      );
+      const kept = options.since && output && keptRows(options.since, metric, range, output.viewsDir);
+      if (kept) await buildOnView(db, metric, temp, rollup, kept, options.files.length > 0);
+      else
+        await db.run(
+          `CREATE OR REPLACE TEMP TABLE ${temp} AS\n${rollup}`,
+          shared || !options.files.length ? {} : params,
+        );
       const counted = await db.runAndReadAll(`SELECT count(*) AS n FROM ${temp}`);
       const rowCount = Number(counted.getRowObjects()[0]?.n ?? 0);
       let rows: MetricRow[] = [];

@@ -3,7 +3,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Catalog } from '../contracts/catalog.ts';
 import { type LoadResult, loadBatchView } from './load.ts';
-import { type RecomputeResult, recomputeMetrics } from './recompute.ts';
+import { type RecomputeOptions, type RecomputeResult, recomputeMetrics } from './recompute.ts';
 import type { TimeInput } from './time.ts';
 import { type AdvanceResult, advanceWatermark } from './watermark.ts';
 
@@ -25,6 +25,8 @@ export interface BatchRunOptions {
   signal?: AbortSignal;
   /** Threads of the recompute's DuckDB (default: DuckDB's, one per core). */
   threads?: number;
+  /** The day's previous batch view to build on (recompute.ts). */
+  since?: RecomputeOptions['since'];
 }
 
 export interface BatchRunResult {
@@ -43,6 +45,7 @@ export async function runBatch(options: BatchRunOptions): Promise<BatchRunResult
     collectRows: false,
     signal: options.signal,
     threads: options.threads,
+    since: options.since,
   });
   const version = recompute.view?.version;
   const load = await loadBatchView(options.client, {
