@@ -35,6 +35,8 @@ export interface BackfillRequest {
   asOf?: number;
   /** Run again even if this range and version already completed. */
   rerun?: boolean;
+  /** Scan every hour of each day, not only those changed since its batch view (its own job). */
+  full?: boolean;
 }
 
 export interface JobFilter {
@@ -135,7 +137,7 @@ export function createOrchestrator(cfg: OrchestrationConfig): Orchestrator {
   }
 
   return {
-    async requestBackfill({ from, to, asOf, rerun = false }) {
+    async requestBackfill({ from, to, asOf, rerun = false, full = false }) {
       const first = dayArg(from, 'from');
       const end = dayArg(to, 'to');
       if (end <= first) throw new Error(`empty range ${first} .. ${end}`);
@@ -145,8 +147,9 @@ export function createOrchestrator(cfg: OrchestrationConfig): Orchestrator {
       if (asOf !== undefined && !versions.includes(asOf))
         throw new Error(`lake version ${asOf} does not exist (latest is ${latest})`);
       const version = asOf ?? latest;
-      const id = jobIdOf('backfill', `${first}.${end}.v${version}`);
-      return add('backfill', id, { from: first, to: end, asOfVersion: version }, rerun);
+      const id = jobIdOf('backfill', `${first}.${end}.v${version}${full ? '.full' : ''}`);
+      const data = { from: first, to: end, asOfVersion: version, ...(full ? { full } : {}) };
+      return add('backfill', id, data, rerun);
     },
 
     async enqueue(name, data, key = randomUUID()) {

@@ -20,7 +20,7 @@ export interface JobPayloads {
   /** The closed hours up to `until` (exclusive, ISO, whole hour): recomputed at the lake's latest version. */
   recompute: { until: string };
   /** Whole UTC days [from, to) (YYYY-MM-DD) at a fixed lake version, resolved when requested. */
-  backfill: { from: string; to: string; asOfVersion: number };
+  backfill: { from: string; to: string; asOfVersion: number; full?: boolean };
   optimize: Record<string, never>;
   /** Files no version ever referenced go after orphanMinutes, the others after retentionHours. */
   vacuum: { retentionHours: number; orphanMinutes?: number; logRetentionHours?: number };

@@ -8,6 +8,7 @@ import {
   type BackfillResult,
   backfill,
   batchViewsDir,
+  hoursScanned,
   pendingCorrections,
   readWatermark,
   scanCorrections,
@@ -40,7 +41,12 @@ const dayOf = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 /** Thrown when the signal stopped a backfill: says how far it got. */
 export class Cancelled extends Error {}
 
-async function runBackfill(ctx: TaskContext, from: string, to: string, asOfVersion?: number) {
+async function runBackfill(
+  ctx: TaskContext,
+  from: string,
+  to: string,
+  { asOfVersion, full }: { asOfVersion?: number; full?: boolean } = {},
+) {
   let last: BackfillProgress | undefined;
   let result: BackfillResult;
   try {
@@ -51,6 +57,7 @@ async function runBackfill(ctx: TaskContext, from: string, to: string, asOfVersi
       from: `${from}T00:00:00Z`,
       to: `${to}T00:00:00Z`,
       asOfVersion,
+      full,
       allowedLatenessMs: ctx.cfg.allowedLatenessMinutes * 60_000,
       signal: ctx.signal,
       threads: JOB_THREADS,
@@ -73,6 +80,7 @@ async function runBackfill(ctx: TaskContext, from: string, to: string, asOfVersi
       day,
       batchVersion: r.load.version,
       rows: Object.values(r.recompute.metrics).reduce((n, m) => n + m.rowCount, 0),
+      hoursScanned: hoursScanned(r),
     })),
     watermark: watermark?.watermark ?? null,
   };
@@ -202,7 +210,7 @@ async function correction(_: JobPayloads['correction'], ctx: TaskContext) {
 
 export const TASKS: { [Q in QueueName]: Task<Q> } = {
   recompute,
-  backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data.asOfVersion),
+  backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data),
   optimize: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.optimize()),
   vacuum: (data, ctx) =>
     eachLakeTable(ctx.cfg.dataDir, async (t) => {

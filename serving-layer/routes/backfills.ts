@@ -27,6 +27,13 @@ const BackfillRequest = z.object({
   to: z.string().describe('UTC day after the last, YYYY-MM-DD'),
   asOf: z.number().int().nonnegative().optional().describe('Lake version to read (default: the latest now)'),
   rerun: z.boolean().default(false).describe('Run again even if this range and version already completed'),
+  full: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Scan every hour of each day. By default a day with a batch view is built on it: only the hours ' +
+        'whose lake data changed since the lake version it read are scanned again',
+    ),
 });
 
 const JobsQuery = z.object({
@@ -74,7 +81,7 @@ export const backfillRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = as
       },
     },
     async (request, reply) => {
-      const { from, to, asOf, rerun } = request.body;
+      const { from, to, asOf, rerun, full } = request.body;
       let days: [string, string];
       try {
         days = [dayArg(from, 'from'), dayArg(to, 'to')];
@@ -84,7 +91,7 @@ export const backfillRoutes: FastifyPluginAsyncZod<{ ctx: ServingContext }> = as
       if (days[1] <= days[0]) throw badRequest(`to (${days[1]}) must be after from (${days[0]})`);
       let answer: Awaited<ReturnType<Orchestrator['requestBackfill']>>;
       try {
-        answer = await orchestrator().requestBackfill({ from: days[0], to: days[1], asOf, rerun });
+        answer = await orchestrator().requestBackfill({ from: days[0], to: days[1], asOf, rerun, full });
       } catch (error) {
         const message = (error as Error).message;
         if (/lake version .* does not exist|no commits yet/.test(message))
