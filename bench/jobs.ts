@@ -6,20 +6,26 @@
 // embedded ClickHouse (backfill), on the jobs' one thread as the scheduled task runs it, and next to
 // it with DuckDB's default threads. Each run of a job is its own child process on a fresh copy of the
 // lake, so its peak RSS above the process's RSS when the job starts is the job's alone. 3 runs of
-// each, interleaved; figures are medians.
+// each, interleaved; figures are medians. (3) The hourly recompute late in a day: half as many events
+// over 12 hours, the day's batch view recomputed after 11 of them, then the 12th hour's commits; the
+// recompute built on that view (scanning the hours changed since, as scheduled) next to a full one.
+// At 50,000 events/s an hour brings 180M events, so the hourly recompute keeps up only if it scans
+// an hour's events at that rate or faster (`hourly_recompute_events_per_s`, the hour's events over
+// the built-on run's time, load included).
 // Last line: {"bench":"jobs","optimize_peak_mb":N,"optimize_s":N,"optimize_default_threads_peak_mb":N,
 // "optimize_memory_ratio":R,"recompute_peak_mb":N,"recompute_s":N,"recompute_memory_ratio":R,...,
-// "calibration":{...}}
+// "hourly_recompute_s":N,"hourly_recompute_full_s":N,"hourly_recompute_speedup":R,
+// "hourly_recompute_events_per_s":N,...,"calibration":{...}}
 // Usage: npm run bench:jobs [-- <events, default 6000000>]
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backfill, batchViewsDir } from '../batch-layer/index.ts';
+import { backfill, batchViewsDir, hoursScanned } from '../batch-layer/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { buildDimensions, indexDimensions } from '../contracts/index.ts';
 import { JOB_THREADS } from '../duckdb/index.ts';
-import { generate } from '../generator/index.ts';
+import { type GeneratedRecord, generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, LAKE_TABLES, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
 import { acceptedAt, median, referenceCalibration, report, say } from './support.ts';
@@ -32,12 +38,23 @@ const RATE = 10_000;
 const COMMIT_EVENTS = 100_000;
 const RUNS = 3;
 const TARGET_PEAK_MB = 512;
+const DAY_HOURS = 12;
+/** The rate an hourly recompute must scan at to keep up with the platform's 50,000 events/s. */
+const TARGET_HOURLY_EVENTS_PER_S = 50_000;
 
-type Job = 'optimize' | 'optimize-default-threads' | 'recompute' | 'recompute-default-threads';
+type Job =
+  | 'optimize'
+  | 'optimize-default-threads'
+  | 'recompute'
+  | 'recompute-default-threads'
+  | 'hourly-recompute'
+  | 'hourly-recompute-full';
 interface JobFigures {
   ms: number;
   peakMb: number;
   detail: string;
+  /** A recompute's DuckDB part (every metric's rollup and view file); the rest is mostly the load. */
+  recomputeMs?: number;
 }
 
 /** In a child process: runs `job` on the platform data directory `dataDir` and prints its figures. */
@@ -47,16 +64,16 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
     peak = Math.max(peak, process.memoryUsage().rss);
   };
   const timer = setInterval(sample, 10);
-  const measure = async (work: () => Promise<string>) => {
+  const measure = async (work: () => Promise<Omit<JobFigures, 'ms' | 'peakMb'>>): Promise<JobFigures> => {
     const base = process.memoryUsage().rss;
     peak = base;
     const started = performance.now();
-    const detail = await work();
+    const done = await work();
     sample();
-    return { ms: performance.now() - started, peakMb: (peak - base) / MB, detail };
+    return { ms: performance.now() - started, peakMb: (peak - base) / MB, ...done };
   };
   try {
-    if (job === 'recompute' || job === 'recompute-default-threads') {
+    if (job !== 'optimize' && job !== 'optimize-default-threads') {
       // The platform's chDB is open when a job runs: its baseline is part of the process's.
       const client = createClickHouse({ dataDir });
       await client.query({ query: 'SELECT 1' });
@@ -69,12 +86,20 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
             from: `${DAY}T00:00:00Z`,
             to: `${NEXT_DAY}T00:00:00Z`,
             allowedLatenessMs: 600_000,
-            threads: job === 'recompute' ? JOB_THREADS : undefined,
+            threads: job === 'recompute-default-threads' ? undefined : JOB_THREADS,
+            full: job === 'hourly-recompute-full',
           });
           const rows = days
             .flatMap((d) => Object.values(d.result.load.metrics))
             .reduce((n, m) => n + m.rows, 0);
-          return `${rows} rows loaded`;
+          const recomputeMs = days
+            .flatMap((d) => Object.values(d.result.recompute.metrics))
+            .reduce((n, m) => n + m.ms, 0);
+          const hours = days.map((d) => hoursScanned(d.result)).join(' + ');
+          return {
+            detail: `${rows} rows loaded, ${hours} hours scanned, ${(recomputeMs / 1000).toFixed(1)} s in DuckDB`,
+            recomputeMs,
+          };
         });
       } finally {
         await client.close();
@@ -87,7 +112,7 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
     try {
       return await measure(async () => {
         const { filesAdded, filesRemoved } = await table.optimize();
-        return `${filesRemoved} files into ${filesAdded}`;
+        return { detail: `${filesRemoved} files into ${filesAdded}` };
       });
     } finally {
       table.close();
@@ -105,47 +130,94 @@ if (process.argv[2] === '--job') {
 
 const EVENTS = Number(process.argv[2] ?? 6_000_000);
 const root = mkdtempSync(join(tmpdir(), 'bench-jobs-'));
-try {
-  const template = join(root, 'template');
-  const table = await openTable(lakeTableDir(template), EVENTS_SCHEMA);
-  const dims = indexDimensions(buildDimensions());
-  let offset = 0;
-  let records: AcceptedRecord[] = [];
+const dims = indexDimensions(buildDimensions());
+/** The writer's id in the lake's txn actions: its version is the next offset to write. */
+const APP_ID = 'bench-jobs:events:0';
+
+/**
+ * Writes the next `count` of `records` (the valid ones) to the events table in `dataDir`'s lake, in
+ * commits as the lake writer makes them; returns the events and files the table then holds.
+ */
+async function writeLake(
+  dataDir: string,
+  records: Iterator<GeneratedRecord>,
+  count: number,
+): Promise<{ events: number; files: number }> {
+  const table = await openTable(lakeTableDir(dataDir), EVENTS_SCHEMA);
+  let offset = (await table.txnVersion(APP_ID)) ?? 0;
+  const end = offset + count;
+  let batch: AcceptedRecord[] = [];
   const commit = async () => {
-    await table.appendBatch(stageAccepted(records, dims), {
-      txn: [{ appId: 'bench-jobs:events:0', version: offset }],
+    await table.appendBatch(stageAccepted(batch, dims), {
+      txn: [{ appId: APP_ID, version: offset }],
     });
-    records = [];
+    batch = [];
     if ((offset / COMMIT_EVENTS) % 10 === 0) say(`lake: ${offset.toLocaleString('en')} events written`);
   };
-  for (const record of generate({ seed: 7, count: EVENTS, rate: RATE, start: START })) {
-    if (!record.event) continue;
-    records.push(acceptedAt(record.event, record.value, offset++));
-    if (records.length === COMMIT_EVENTS) await commit();
+  try {
+    while (offset < end) {
+      const next = records.next();
+      if (next.done) break;
+      if (!next.value.event) continue;
+      batch.push(acceptedAt(next.value.event, next.value.value, offset++));
+      if (batch.length === COMMIT_EVENTS) await commit();
+    }
+    if (batch.length > 0) await commit();
+    return { events: offset, files: (await table.filesAt()).length };
+  } finally {
+    table.close();
   }
-  if (records.length > 0) await commit();
-  const files = (await table.filesAt()).length;
-  table.close();
+}
+
+/** Runs `job` in a child process on `dataDir` and returns its figures. */
+function runChild(job: Job, dataDir: string): JobFigures {
+  const out = execFileSync(
+    process.execPath,
+    [...process.execArgv, import.meta.filename, '--job', job, dataDir],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as JobFigures;
+}
+
+try {
+  // (1), (2): ten minutes of the soak's traffic at 10,000 events/s.
+  const template = join(root, 'template');
+  const { events, files } = await writeLake(
+    template,
+    generate({ seed: 7, count: EVENTS, rate: RATE, start: START })[Symbol.iterator](),
+    EVENTS,
+  );
+  // (3): half as many events over 12 hours; the day's view after 11 of them, then the 12th.
+  const dayTemplate = join(root, 'day');
+  const dayEvents = Math.round(EVENTS / 2);
+  const day = generate({
+    seed: 8,
+    count: dayEvents,
+    rate: dayEvents / (DAY_HOURS * 3_600),
+    start: `${DAY}T00:00:00Z`,
+  })[Symbol.iterator]();
+  const before = await writeLake(dayTemplate, day, Math.round((dayEvents * (DAY_HOURS - 1)) / DAY_HOURS));
+  say(
+    `the day's batch view after ${DAY_HOURS - 1} hours: ${runChild('hourly-recompute-full', dayTemplate).detail}`,
+  );
+  const lastHourEvents = (await writeLake(dayTemplate, day, dayEvents)).events - before.events;
 
   const figures: Record<Job, JobFigures[]> = {
     optimize: [],
     'optimize-default-threads': [],
     recompute: [],
     'recompute-default-threads': [],
+    'hourly-recompute': [],
+    'hourly-recompute-full': [],
   };
   for (let run = 1; run <= RUNS; run++) {
     for (const job of Object.keys(figures) as Job[]) {
       const dataDir = join(root, `${job}-${run}`);
-      cpSync(template, dataDir, { recursive: true });
-      const out = execFileSync(
-        process.execPath,
-        [...process.execArgv, import.meta.filename, '--job', job, dataDir],
-        {
-          encoding: 'utf8',
-          stdio: ['ignore', 'pipe', 'inherit'],
-        },
-      );
-      const f = JSON.parse(out.trim().split('\n').at(-1) as string) as JobFigures;
+      cpSync(job.startsWith('hourly') ? dayTemplate : template, dataDir, { recursive: true });
+      const f = runChild(job, dataDir);
       figures[job].push(f);
       say(
         `run ${run}: ${job} ${(f.ms / 1000).toFixed(1)} s, peak +${Math.round(f.peakMb)} MB RSS (${f.detail})`,
@@ -155,6 +227,8 @@ try {
   }
   const peak = (job: Job) => Math.round(median(figures[job].map((f) => f.peakMb)));
   const seconds = (job: Job) => Math.round(median(figures[job].map((f) => f.ms)) / 100) / 10;
+  const duckdbSeconds = (job: Job) =>
+    Math.round(median(figures[job].map((f) => f.recomputeMs ?? 0)) / 100) / 10;
   // Per run, DuckDB's default threads' peak against the jobs' one thread's next to it; the median.
   const ratio = (job: Job, defaults: Job) =>
     Math.round(
@@ -162,7 +236,7 @@ try {
     ) / 100;
   report({
     bench: 'jobs',
-    events: offset,
+    events,
     files,
     optimize_peak_mb: peak('optimize'),
     optimize_s: seconds('optimize'),
@@ -174,6 +248,25 @@ try {
     recompute_default_threads_peak_mb: peak('recompute-default-threads'),
     recompute_default_threads_s: seconds('recompute-default-threads'),
     recompute_memory_ratio: ratio('recompute', 'recompute-default-threads'),
+    hourly_recompute_s: seconds('hourly-recompute'),
+    hourly_recompute_peak_mb: peak('hourly-recompute'),
+    hourly_recompute_full_s: seconds('hourly-recompute-full'),
+    hourly_recompute_full_peak_mb: peak('hourly-recompute-full'),
+    // Per run, the full recompute's time against the built-on one's next to it; the median.
+    hourly_recompute_speedup:
+      Math.round(
+        median(
+          figures['hourly-recompute'].map(
+            (f, i) => (figures['hourly-recompute-full'][i] as JobFigures).ms / f.ms,
+          ),
+        ) * 10,
+      ) / 10,
+    hourly_recompute_duckdb_s: duckdbSeconds('hourly-recompute'),
+    hourly_recompute_full_duckdb_s: duckdbSeconds('hourly-recompute-full'),
+    hourly_recompute_events_per_s: Math.round(
+      lastHourEvents / (median(figures['hourly-recompute'].map((f) => f.ms)) / 1000),
+    ),
+    target_hourly_recompute_events_per_s: TARGET_HOURLY_EVENTS_PER_S,
     target_peak_mb: TARGET_PEAK_MB,
     calibration: referenceCalibration(),
   });
