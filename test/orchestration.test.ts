@@ -77,10 +77,23 @@ describe('backfill jobs', () => {
         created: false,
         job: { status: 'completed' },
       });
+      const hoursScanned = (j: { result: unknown }) =>
+        (j.result as { days: { hoursScanned: number }[] }).days.map((d) => d.hoursScanned);
+      expect(hoursScanned(job), 'no view to build on').toEqual([24, 24, 24, 24]);
       const rerun = await o.requestBackfill({ ...request, rerun: true });
       expect(rerun.created).toBe(true);
-      expect((await untilJob(o, rerun.job.id, finished)).status).toBe('completed');
+      const rerunJob = await untilJob(o, rerun.job.id, finished);
+      expect(rerunJob.status).toBe('completed');
+      expect(hoursScanned(rerunJob), 'built on the views it replaces: no lake change since').toEqual([
+        0, 0, 0, 0,
+      ]);
       expect(await o.listJobs({ queue: 'backfill' })).toHaveLength(1);
+      expect(await batchOrders(client, '2025-06-01', '2025-06-05')).toEqual(served);
+
+      // A full backfill of the same range and version is a job of its own and scans every hour.
+      const full = await o.requestBackfill({ ...request, full: true });
+      expect(full).toMatchObject({ created: true, job: { id: `${a.job.id}.full`, data: { full: true } } });
+      expect(hoursScanned(await untilJob(o, full.job.id, finished))).toEqual([24, 24, 24, 24]);
       expect(await batchOrders(client, '2025-06-01', '2025-06-05')).toEqual(served);
     } finally {
       await workers.close();
