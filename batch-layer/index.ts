@@ -41,6 +41,7 @@ export {
 } from './recompute.ts';
 export { type BatchRunOptions, type BatchRunResult, runBatch } from './run.ts';
 export { querySnapshot, type SnapshotAnswer, type SnapshotQuery } from './snapshot-query.ts';
+export { type ViewsVacuumOptions, vacuumBatchViews } from './views-vacuum.ts';
 export {
   type AdvanceOptions,
   type AdvanceResult,

@@ -4,7 +4,16 @@
 // and commits it by writing <viewsDir>/_versions/<n>/manifest.json. A version exists iff its
 // manifest does: a recompute that died half way leaves files no reader looks at. For each day the
 // highest committed version covering it is authoritative (resolveBatchView).
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface BatchViewMetric {
@@ -79,6 +88,23 @@ export function claimBatchVersion(viewsDir: string): number {
       version++;
     }
   }
+}
+
+/** When a batch version was claimed (ms): its claim's directory's modification time. */
+export const claimedAt = (viewsDir: string, version: number): number =>
+  statSync(join(viewsDir, VERSIONS, String(version))).mtimeMs;
+
+/**
+ * Removes a batch version: its manifest first, so a reader sees it committed and whole or not at
+ * all, then its files under every metric and its claim.
+ */
+export function removeBatchVersion(viewsDir: string, version: number): void {
+  rmSync(join(viewsDir, VERSIONS, String(version), MANIFEST), { force: true });
+  for (const entry of readdirSync(viewsDir, { withFileTypes: true })) {
+    if (!entry.isDirectory() || entry.name === VERSIONS) continue;
+    rmSync(join(viewsDir, entry.name, `batch_version=${version}`), { recursive: true, force: true });
+  }
+  rmSync(join(viewsDir, VERSIONS, String(version)), { recursive: true, force: true });
 }
 
 /** Commits a batch version: its manifest, then the `manifest.json` pointer to the newest one. */

@@ -1,12 +1,28 @@
 // A day's batch view built on its previous one: only the hours whose lake data changed since the
 // lake version that view read are scanned again, and the view loaded into ClickHouse answers exactly
 // as a full recompute of the day does. Real lake (Delta log, Parquet), DuckDB and embedded chDB.
-import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BackfillResult, backfill, batchViewsDir, queryBatchView } from '../batch-layer/index.ts';
+import {
+  type BackfillResult,
+  backfill,
+  batchViewsDir,
+  listBatchManifests,
+  queryBatchView,
+  vacuumBatchViews,
+} from '../batch-layer/index.ts';
 import { createClickHouse, type MetricRow } from '../clickhouse/index.ts';
 import { CATALOG } from '../contracts/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
@@ -105,4 +121,43 @@ describe('a batch view built on the previous one', () => {
     await run(true);
     expect(built).toEqual(await answers());
   }, 180_000);
+});
+
+describe('batch view retention', () => {
+  const claims = () =>
+    readdirSync(join(viewsDir, '_versions'))
+      .map(Number)
+      .sort((a, b) => a - b);
+  const filesOf = (version: number) =>
+    readdirSync(viewsDir).filter((dir) => existsSync(join(viewsDir, dir, `batch_version=${version}`)));
+
+  it('deletes versions overshadowed longer than the retention and dead claims, never the authoritative one', async () => {
+    const versions = listBatchManifests(viewsDir).map((m) => m.version);
+    const newest = versions.at(-1) as number;
+    expect(versions.length).toBeGreaterThan(3);
+    expect(filesOf(versions[0] as number).length).toBeGreaterThan(0);
+    // A recompute that died after writing files and before its manifest, two hours ago.
+    const dead = newest + 1;
+    mkdirSync(join(viewsDir, '_versions', String(dead)));
+    mkdirSync(join(viewsDir, 'orders_v1', `batch_version=${dead}`), { recursive: true });
+    writeFileSync(join(viewsDir, 'orders_v1', `batch_version=${dead}`, 'part.parquet'), '');
+    const twoHoursAgo = new Date(Date.now() - 2 * HOUR);
+    utimesSync(join(viewsDir, '_versions', String(dead)), twoHoursAgo, twoHoursAgo);
+    const before = await answers();
+
+    expect(vacuumBatchViews(viewsDir, { retentionHours: 3 }), 'all within the retention').toEqual([]);
+    expect(vacuumBatchViews(viewsDir, { retentionHours: 1 }), 'only the dead claim is older').toEqual([dead]);
+    expect(filesOf(dead)).toEqual([]);
+
+    const later = Date.now() + 2 * HOUR;
+    expect(vacuumBatchViews(viewsDir, { retentionHours: 1, now: later })).toEqual(versions.slice(0, -1));
+    expect(claims()).toEqual([newest]);
+    for (const version of versions.slice(0, -1)) expect(filesOf(version), `version ${version}`).toEqual([]);
+    expect(filesOf(newest).length).toBeGreaterThan(0);
+    expect(vacuumBatchViews(viewsDir, { retentionHours: 0, now: later }), 'the day needs it').toEqual([]);
+
+    // The next recompute builds on what is left and answers the same.
+    expect(incrementalOf(await run())?.batchVersion).toBe(newest);
+    expect(await answers()).toEqual(before);
+  }, 120_000);
 });
