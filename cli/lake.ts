@@ -123,7 +123,9 @@ export function registerLake(program: Command): void {
 
   lake
     .command('vacuum')
-    .description('delete files no snapshot of the events or quarantine table within the retention references')
+    .description(
+      'delete files no snapshot of the events or quarantine table within the retention references, and batch versions superseded longer than it',
+    )
     .option(
       '--retention-hours <h>',
       'keep files referenced within this many hours',
@@ -152,5 +154,8 @@ export function registerLake(program: Command): void {
         const { deleted, logFilesDeleted } = await t.vacuum(options);
         console.log(`vacuum ${name}: deleted ${deleted.length} data file(s), ${logFilesDeleted} log file(s)`);
       });
+      const { batchViewsDir, vacuumBatchViews } = await import('../batch-layer/index.ts');
+      const versions = vacuumBatchViews(batchViewsDir(config().dataDir), options);
+      console.log(`vacuum batch views: deleted ${versions.length} superseded or abandoned batch version(s)`);
     });
 }

@@ -362,7 +362,7 @@ export const settings = {
   vacuumRetentionHours: setting(
     'TIDEWATER_VACUUM_RETENTION_HOURS',
     z.coerce.number().nonnegative().default(168),
-    'Scheduled vacuum keeps files any version of this many past hours references (time travel reach).',
+    'Scheduled vacuum keeps lake files any version of this many past hours references (time travel reach), and batch versions for this long after newer ones replaced every day they cover (rollback reach).',
   ),
   lakeLogRetentionHours: setting(
     'TIDEWATER_LAKE_LOG_RETENTION_HOURS',

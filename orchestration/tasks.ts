@@ -12,6 +12,7 @@ import {
   pendingCorrections,
   readWatermark,
   scanCorrections,
+  vacuumBatchViews,
 } from '../batch-layer/index.ts';
 import type { Config } from '../config/index.ts';
 import { JOB_THREADS } from '../duckdb/index.ts';
@@ -212,11 +213,16 @@ export const TASKS: { [Q in QueueName]: Task<Q> } = {
   recompute,
   backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data),
   optimize: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.optimize()),
-  vacuum: (data, ctx) =>
-    eachLakeTable(ctx.cfg.dataDir, async (t) => {
+  vacuum: async (data, ctx) => ({
+    ...(await eachLakeTable(ctx.cfg.dataDir, async (t) => {
       const { deleted, logFilesDeleted } = await t.vacuum(data);
       return { deleted: deleted.length, logFilesDeleted };
-    }),
+    })),
+    // Superseded batch versions are kept as long as the lake's files: both are what a rollback needs.
+    batchViews: {
+      versionsDeleted: vacuumBatchViews(batchViewsDir(ctx.cfg.dataDir), data).length,
+    },
+  }),
   checkpoint: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.checkpoint()),
   'quarantine-replay': replay,
   'validation-report': validationReport,
