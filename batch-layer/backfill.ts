@@ -97,7 +97,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
 }
 
 export const hoursScanned = (result: BatchRunResult): number =>
-  result.recompute.incremental?.hoursRecomputed ?? DAY_MS / HOUR_MS;
+  result.recompute.incremental?.hoursScanned ?? DAY_MS / HOUR_MS;
 
 /**
  * The day's batch view and the hours whose lake data changed since the version it read; undefined

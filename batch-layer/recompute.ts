@@ -87,7 +87,7 @@ export interface RecomputeResult {
   /** The committed batch view, when `output` was given. */
   view?: BatchViewManifest;
   /** With `since`: the batch version built on and the hours scanned (the others were copied). */
-  incremental?: { batchVersion: number; hoursRecomputed: number };
+  incremental?: { batchVersion: number; hoursScanned: number };
 }
 
 const q = dialect.quote;
@@ -252,7 +252,7 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
   if (options.since)
     result.incremental = {
       batchVersion: options.since.view.version,
-      hoursRecomputed: changedSpans(options.since.changed, range).reduce(
+      hoursScanned: changedSpans(options.since.changed, range).reduce(
         (n, span) => n + (span.to - span.from) / HOUR_MS,
         0,
       ),

@@ -80,7 +80,7 @@ describe('a batch view built on the previous one', () => {
     const built = await run();
     expect(incrementalOf(built)).toEqual({
       batchVersion: first.days[0]?.result.load.version,
-      hoursRecomputed: 2,
+      hoursScanned: 2,
     });
     const incremental = await answers();
     expect(incremental, 'the late events are in').not.toEqual(before);
@@ -94,7 +94,7 @@ describe('a batch view built on the previous one', () => {
   it('copies every hour when nothing changed since', async () => {
     const before = await answers();
     const result = await run();
-    expect(incrementalOf(result)?.hoursRecomputed).toBe(0);
+    expect(incrementalOf(result)?.hoursScanned).toBe(0);
     expect(await answers()).toEqual(before);
   }, 120_000);
 
