@@ -299,6 +299,22 @@ describe('malformed requests', () => {
     expect(missing.statusCode).toBe(400);
     expect(missing.json().error.message).toMatch(/sql/);
   });
+
+  it.each([['true; DROP TABLE orders_v1_batch'], [1], [{ $ne: false }]])(
+    'a backfill whose full flag is not a boolean (%j) gets 400 before any job exists',
+    async (full) => {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/v1/backfills',
+        payload: { from: '2025-06-01', to: '2025-06-02', full },
+      });
+      expect(response.statusCode, response.body).toBe(400);
+      const { error } = response.json();
+      expect(error.code).toBe('invalid_request');
+      expect(error.message).toMatch(/full/);
+      expect(response.body).not.toMatch(/\bat .*\.ts:\d+/);
+    },
+  );
 });
 
 describe('health and docs', () => {
