@@ -19,7 +19,7 @@ const hourStartOf = (values: Record<string, string | null> | undefined): number 
   return Date.parse(`${date}T00:00:00Z`) + Number(hour) * HOUR_MS;
 };
 
-export function hoursOfActions(actions: readonly Action[]): CommitHours {
+function hoursOfActions(actions: readonly Action[]): CommitHours {
   const hours = new Map<number, number>();
   let unknown = false;
   for (const action of actions) {

@@ -159,20 +159,17 @@ function changedSpans(hours: ReadonlySet<number>, range: { from: number; to: num
   return spans;
 }
 
-/** The previous view's rows of `metric` (same catalog version) on the range's day; undefined if none. */
+/** The previous view's rows of `metric` (same catalog version) on `day`; undefined if none. */
 function keptRows(
-  since: NonNullable<RecomputeOptions['since']>,
+  view: BatchViewManifest,
   metric: Metric,
-  range: { from: number; to: number },
+  day: string,
   viewsDir: string,
+  spans: KeptRows['spans'],
 ): KeptRows | undefined {
-  const entry = since.view.metrics.find((m) => m.name === metric.name && m.version === metric.version);
+  const entry = view.metrics.find((m) => m.name === metric.name && m.version === metric.version);
   if (!entry) return undefined;
-  return {
-    batchVersion: since.view.version,
-    files: dayFiles(viewsDir, entry, dayOf(range.from)),
-    spans: changedSpans(since.changed, range),
-  };
+  return { batchVersion: view.version, files: dayFiles(viewsDir, entry, day), spans };
 }
 
 /**
@@ -249,13 +246,11 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
   const output = options.output;
   const batchVersion = output ? claimBatchVersion(output.viewsDir) : undefined;
   const result: RecomputeResult = { from: isoOf(range.from), to: isoOf(range.to), metrics: {}, scanMs: 0 };
-  if (options.since)
+  const spans = options.since && changedSpans(options.since.changed, range);
+  if (options.since && spans)
     result.incremental = {
       batchVersion: options.since.view.version,
-      hoursScanned: changedSpans(options.since.changed, range).reduce(
-        (n, span) => n + (span.to - span.from) / HOUR_MS,
-        0,
-      ),
+      hoursScanned: spans.reduce((n, span) => n + (span.to - span.from) / HOUR_MS, 0),
     };
   const viewMetrics: BatchViewMetric[] = [];
   try {
@@ -283,7 +278,11 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
       const started = performance.now();
       const temp = viewTemp(metric);
       const rollup = rollupSelect(metric, dialect, { source: source(metric), stage: 'state' });
-      const kept = options.since && output && keptRows(options.since, metric, range, output.viewsDir);
+      const kept =
+        options.since &&
+        spans &&
+        output &&
+        keptRows(options.since.view, metric, dayOf(range.from), output.viewsDir, spans);
       if (kept) await buildOnView(db, metric, temp, rollup, kept, options.files.length > 0);
       else
         await db.run(
