@@ -11,7 +11,7 @@ import type { Catalog } from '../contracts/catalog.ts';
 import { EVENTS_SCHEMA, openTable } from '../lake/index.ts';
 import { hoursChangedBetween } from './lake-hours.ts';
 import { dayManifest } from './manifest.ts';
-import type { RecomputeOptions } from './recompute.ts';
+import type { RecomputeOptions, RecomputeResult } from './recompute.ts';
 import { type BatchRunResult, runBatch } from './run.ts';
 import { alignedRange, DAY_MS, dayOf, HOUR_MS, type TimeInput } from './time.ts';
 
@@ -32,6 +32,8 @@ export interface BackfillOptions {
   threads?: number;
   /** Scan every hour of each day, not only those changed since its previous batch view. */
   full?: boolean;
+  /** Runs each day's recompute step (run.ts). */
+  recompute?: (options: RecomputeOptions) => Promise<RecomputeResult>;
 }
 
 export interface BackfillProgress {
@@ -76,6 +78,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
         allowedLatenessMs: options.allowedLatenessMs,
         signal: options.signal,
         threads: options.threads,
+        recompute: options.recompute,
         since: options.full
           ? undefined
           : await viewToBuildOn(options.lakeDir, options.viewsDir, dayOf(from), snapshot.version),

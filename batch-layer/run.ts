@@ -27,6 +27,8 @@ export interface BatchRunOptions {
   threads?: number;
   /** The day's previous batch view to build on (recompute.ts). */
   since?: RecomputeOptions['since'];
+  /** Runs the recompute step (default recomputeMetrics here; the jobs run it in a child process). */
+  recompute?: (options: RecomputeOptions) => Promise<RecomputeResult>;
 }
 
 export interface BatchRunResult {
@@ -36,7 +38,7 @@ export interface BatchRunResult {
 }
 
 export async function runBatch(options: BatchRunOptions): Promise<BatchRunResult> {
-  const recompute = await recomputeMetrics({
+  const recompute = await (options.recompute ?? recomputeMetrics)({
     files: options.files,
     from: options.from,
     to: options.to,

@@ -339,6 +339,11 @@ export const settings = {
     positiveInt.max(64).default(1),
     'Jobs one worker process runs at a time per queue (recompute and backfill always run one at a time per process).',
   ),
+  jobNice: setting(
+    'TIDEWATER_JOB_NICE',
+    z.coerce.number().int().min(0).max(19).default(10),
+    "How much lower than the platform's the CPU priority of a job's engine work is (a nice increment, 0-19). Compaction, vacuum, checkpoints and the batch recompute's DuckDB scans run in a child process at that priority, so that ingestion keeps the cores when the machine is short of them; 0 runs them at the platform's priority.",
+  ),
   jobAttempts: setting(
     'TIDEWATER_JOB_ATTEMPTS',
     positiveInt.max(100).default(3),
@@ -352,7 +357,7 @@ export const settings = {
   optimizeCron: setting(
     'TIDEWATER_OPTIMIZE_CRON',
     cronOrOff('*/15 * * * *'),
-    "When the scheduler enqueues lake compaction (UTC cron, or off): each partition's small files packed into files of up to 128 MiB, one commit that changes no row.",
+    "When the scheduler enqueues lake compaction (UTC cron, or off): each partition's files under 96 MiB packed into files of up to 128 MiB, one commit that changes no row.",
   ),
   vacuumCron: setting(
     'TIDEWATER_VACUUM_CRON',

@@ -1,5 +1,6 @@
 // Orchestration: bullmq queues and workers on Redis, node-cron schedules, job status.
 
+export { jobProcesses } from './job-process.ts';
 export { CANCELLED, type JobProgress, type JobStatus, type JobView } from './job-view.ts';
 export {
   type BackfillRequest,

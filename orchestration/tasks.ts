@@ -10,6 +10,7 @@ import {
   batchViewsDir,
   hoursScanned,
   pendingCorrections,
+  type RecomputeResult,
   readWatermark,
   scanCorrections,
   vacuumBatchViews,
@@ -23,6 +24,7 @@ import {
   replayWithCurrentRules,
   reportsDir,
 } from '../quality/index.ts';
+import { runInChild } from './job-process.ts';
 import { createOrchestrator } from './orchestrator.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
 
@@ -62,6 +64,12 @@ async function runBackfill(
       allowedLatenessMs: ctx.cfg.allowedLatenessMinutes * 60_000,
       signal: ctx.signal,
       threads: JOB_THREADS,
+      // DuckDB's scans at the jobs' priority; the load into ClickHouse stays here (job-process.ts).
+      recompute: ({ signal, ...options }) =>
+        runInChild(
+          { kind: 'recompute', options },
+          { nice: ctx.cfg.jobNice, signal },
+        ) as Promise<RecomputeResult>,
       onProgress: (p) => {
         last = p;
         ctx.progress(p.done / p.total, `${p.day} replaced (${p.done} of ${p.total} days)`);
@@ -228,6 +236,9 @@ export const TASKS: { [Q in QueueName]: Task<Q> } = {
   'validation-report': validationReport,
   correction,
 };
+
+/** Queues whose whole task runs in a child process at the jobs' priority (job-process.ts). */
+export const CHILD_QUEUES: ReadonlySet<QueueName> = new Set(['optimize', 'vacuum', 'checkpoint']);
 
 /** Queues whose jobs write batch views and the watermark: one at a time per process. */
 export const BATCH_QUEUES: ReadonlySet<QueueName> = new Set(['recompute', 'backfill']);

@@ -1,4 +1,6 @@
-// Workers: one bullmq Worker per queue in this process, running TASKS.
+// Workers: one bullmq Worker per queue in this process, running TASKS; the maintenance queues'
+// (CHILD_QUEUES) in a child process at the jobs' lower priority, and the batch queues' DuckDB scans
+// too (job-process.ts).
 //
 // Retries: a job that throws is retried with exponential backoff up to TIDEWATER_JOB_ATTEMPTS; a
 // worker that dies mid-job stops renewing its lock, and after `lockDurationMs` another worker takes
@@ -18,10 +20,11 @@ import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { createClickHouse } from '../clickhouse/index.ts';
 import type { Config } from '../config/index.ts';
 import { watchCancel } from './cancel.ts';
+import { runInChild } from './job-process.ts';
 import { CANCELLED } from './job-view.ts';
 import { progressAt } from './progress.ts';
 import { type JobPayloads, QUEUES, type QueueName, redisConnection } from './queues.ts';
-import { BATCH_QUEUES, Cancelled, TASKS } from './tasks.ts';
+import { BATCH_QUEUES, Cancelled, CHILD_QUEUES, TASKS } from './tasks.ts';
 
 export interface WorkerOptions {
   /** An open client; embedded chDB binds one data directory per process, so pass the process's own. */
@@ -75,7 +78,11 @@ export async function startWorkers(cfg: Config, options: WorkerOptions = {}): Pr
         data: JobPayloads[Q],
         ctx: Parameters<(typeof TASKS)[Q]>[1],
       ) => Promise<unknown>;
-      const run = () => task(job.data, { cfg, clickhouse, signal: watch.signal, progress });
+      const signal = watch.signal;
+      const run = () =>
+        CHILD_QUEUES.has(queue)
+          ? runInChild({ kind: 'task', queue, data: job.data, cfg }, { nice: cfg.jobNice, signal, progress })
+          : task(job.data, { cfg, clickhouse, signal, progress });
       const result = await (BATCH_QUEUES.has(queue) ? exclusive(run) : run());
       await progressed;
       return result;

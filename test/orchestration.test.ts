@@ -1,8 +1,9 @@
 // Orchestration against the real Redis: a backfill job moves the watermark with ground-truth totals,
 // a duplicate request is one job, a cancelled backfill leaves the days it did not finish with their
-// previous batch view, and two schedulers enqueue each tick once.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// previous batch view, maintenance runs in a child process at the jobs' lower priority, and two
+// schedulers enqueue each tick once.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,8 @@ import { readWatermark } from '../batch-layer/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
-import { createOrchestrator, startScheduler, startWorkers } from '../orchestration/index.ts';
+import { lakeTableDir } from '../lake/index.ts';
+import { createOrchestrator, jobProcesses, startScheduler, startWorkers } from '../orchestration/index.ts';
 import {
   batchOrders,
   finished,
@@ -150,6 +152,77 @@ describe('backfill jobs', () => {
       await o.close();
     }
   }, 240_000);
+});
+
+/** The nice value of every job child process seen while it ran, sampled every 20 ms from /proc. */
+function watchJobChildren() {
+  const seen = new Map<number, number>();
+  const timer = setInterval(() => {
+    for (const pid of jobProcesses()) {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+        seen.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+      } catch {
+        // exited between the two
+      }
+    }
+  }, 20);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return seen;
+    },
+  };
+}
+
+describe('jobs in a child process', () => {
+  it('compaction and the recompute run at the jobs’ priority; a child’s failure is the job’s', async () => {
+    const cfg = setup('child', { TIDEWATER_JOB_NICE: '7', TIDEWATER_JOB_ATTEMPTS: '1' });
+    const truth = new GroundTruth();
+    await writeLake(cfg.dataDir, fourDays(61, '2025-09-01', 8_000), truth, 6);
+    const o = createOrchestrator(cfg);
+    const workers = await startWorkers(cfg, { clickhouse: client, queues: ['optimize', 'backfill'] });
+    const children = watchJobChildren();
+    try {
+      const optimize = await untilJob(o, (await o.enqueue('optimize', {})).job.id, finished);
+      expect(optimize, JSON.stringify(optimize)).toMatchObject({ status: 'completed', failure: null });
+      // Six commits of four days each: the events table's hours packed, one commit of its own.
+      const compacted = optimize.result as { events: { filesAdded: number; filesRemoved: number } };
+      expect(compacted.events.filesRemoved).toBeGreaterThan(compacted.events.filesAdded);
+      expect(compacted.events.filesAdded).toBeGreaterThan(0);
+
+      // The compacted lake's recompute (its scans in a child too) serves the ground truth.
+      const backfill = await o.requestBackfill({ from: '2025-09-01', to: '2025-09-05' });
+      expect((await untilJob(o, backfill.job.id, finished)).status).toBe('completed');
+      expect(await batchOrders(client, '2025-09-01', '2025-09-05')).toEqual(
+        truthOrders(truth, '2025-09-01', '2025-09-05'),
+      );
+
+      const nices = children.stop();
+      // One child for the compaction, one per day's recompute.
+      expect(nices.size).toBeGreaterThanOrEqual(5);
+      expect(new Set(nices.values())).toEqual(new Set([Math.min(19, getPriority() + 7)]));
+
+      // A log entry the child cannot read: the job fails with the child's own message, no stack.
+      const log = join(lakeTableDir(cfg.dataDir), '_delta_log');
+      const last = readdirSync(log)
+        .filter((f) => /^\d{20}\.json$/.test(f))
+        .sort()
+        .at(-1) as string;
+      writeFileSync(
+        join(log, `${String(Number(last.slice(0, 20)) + 1).padStart(20, '0')}.json`),
+        '{"add": oops\n',
+      );
+      const broken = await untilJob(o, (await o.enqueue('optimize', {})).job.id, finished);
+      expect(broken, JSON.stringify(broken)).toMatchObject({ status: 'failed', attempts: { made: 1 } });
+      expect(broken.failure).toMatch(/json/i);
+      expect(broken.failure).not.toMatch(/\n\s+at /);
+    } finally {
+      children.stop();
+      await workers.close();
+      await o.close();
+    }
+  }, 180_000);
 });
 
 describe('schedules', () => {
