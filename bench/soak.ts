@@ -10,6 +10,7 @@
 // "lake_events_per_s":N (between its first and last commit),"lake_commits":N,"lake_lag_max":N,"lake_lag_growth_per_min":N,"lake_verdicts_taken_share":N,
 // "produced_events_per_s":N,
 // "peak_rss_mb":N,"rss_growth_mb_per_min":N,"rss_trough_growth_mb_per_min":N,"platform_cores":N,
+// "job_process_cores":N,"job_process_peak_rss_mb":N,
 // "generator_cores":N,"machine_busy_share":N,"machine_kernel_share":N,"machine_steal_share":N,
 // "platform_page_faults_per_s":N,"event_loop_cores":N,"event_loop_wait_share":N,"v8_helper_cores":N,
 // "platform_cpu_us_per_event":N,...,"calibration":{...},
@@ -18,6 +19,9 @@
 // (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
 // heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
 // beside the rest: the issue's figures are the defaults' (both layers, with the jobs).
+// The jobs' engine work runs in child processes (orchestration/job-process.ts): their RSS is added
+// to this process's in every sample (so the peak and the trends are the platform's as a whole), and
+// their CPU to the platform's.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,7 +32,7 @@ import { startPlatform } from '../cli/platform.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
-import { createOrchestrator } from '../orchestration/index.ts';
+import { createOrchestrator, jobProcesses } from '../orchestration/index.ts';
 import {
   eventLoopWaitSeconds,
   generateToKafka,
@@ -51,7 +55,7 @@ const MB = 1024 * 1024;
 const id = randomUUID().slice(0, 8);
 /**
  * A cron of the minutes `offsets` (minutes from now) fall in: the scheduled jobs run within the
- * run whatever the hour, so its peak RSS includes them (they run in the same process).
+ * run whatever the hour, so its peak RSS includes them.
  */
 const cronAfter = (...offsets: number[]) => {
   const now = new Date().getUTCMinutes();
@@ -165,6 +169,25 @@ function processCpuSeconds(pid: number | undefined): number {
   }
 }
 
+const PAGE_BYTES = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
+function rssMbOf(pid: number): number {
+  try {
+    return (Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_BYTES) / MB;
+  } catch {
+    return 0;
+  }
+}
+/**
+ * CPU seconds of this process's children that have exited and been waited for (the kernel's cutime
+ * and cstime): the job children that ended, while the generator still runs.
+ */
+function endedChildrenCpuSeconds(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
+}
+const endedChildrenCpuAtStart = endedChildrenCpuSeconds();
+
 /**
  * The event loop's CPU and its wait for a core, and V8's helpers' CPU, per second of `seconds`. The
  * event loop is the one thread every layer's JavaScript shares, so the time it waits for a core is
@@ -259,6 +282,7 @@ const commitWatch = setInterval(() => {
     lakeCommits.push({ at: performance.now(), delivered });
 }, 1_000);
 let peak = 0;
+let jobPeak = 0;
 /** What the process held when RSS peaked. */
 let atPeak = '';
 /** Where the RSS is: V8's heap, buffers outside it, and the rest (chDB, DuckDB, allocators). */
@@ -275,10 +299,12 @@ function memoryNow(): string {
 
 const timer = setInterval(() => {
   const minute = (performance.now() - started) / 60_000;
-  const rssMb = process.memoryUsage().rss / MB;
+  const jobRssMb = jobProcesses().reduce((sum, pid) => sum + rssMbOf(pid), 0);
+  jobPeak = Math.max(jobPeak, jobRssMb);
+  const rssMb = process.memoryUsage().rss / MB + jobRssMb;
   if (rssMb > peak) {
     peak = rssMb;
-    atPeak = `${minute.toFixed(1)} min (${memoryNow()})`;
+    atPeak = `${minute.toFixed(1)} min (job processes ${jobRssMb.toFixed(0)} MB; platform process: ${memoryNow()})`;
   }
   samples.push({ minute, rssMb });
   void sampleLags(minute).catch(() => undefined);
@@ -298,6 +324,10 @@ clearInterval(timer);
 clearInterval(commitWatch);
 const generatorCpu = processCpuSeconds(producer.pid);
 const platformCpu = process.cpuUsage(cpuAtStart);
+const jobCpuSeconds =
+  endedChildrenCpuSeconds() -
+  endedChildrenCpuAtStart +
+  jobProcesses().reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
 const machineAtEnd = machineTicks();
 const faults = platformPageFaults() - faultsAtStart;
 const threads = threadShares((performance.now() - started) / 1000);
@@ -305,13 +335,15 @@ producer.kill('SIGINT');
 const { speed: consumed = 0, lake: lakeConsumed = 0 } = platform.delivered();
 const verdicts = platform.verdicts();
 const seconds = (performance.now() - started) / 1000;
-const platformCpuSeconds = (platformCpu.user + platformCpu.system) / 1e6;
+const platformCpuSeconds = (platformCpu.user + platformCpu.system) / 1e6 + jobCpuSeconds;
 const machineShare = (part: 'busy' | 'kernel' | 'steal') =>
   Math.round(
     ((machineAtEnd[part] - machineAtStart[part]) / (machineAtEnd.total - machineAtStart.total)) * 100,
   ) / 100;
 const cpus = {
   platform_cores: Math.round((platformCpuSeconds / seconds) * 100) / 100,
+  /** Of platform_cores, the jobs' child processes'. */
+  job_process_cores: Math.round((jobCpuSeconds / seconds) * 100) / 100,
   generator_cores: Math.round((generatorCpu / seconds) * 100) / 100,
   machine_busy_share: machineShare('busy'),
   /**
@@ -350,7 +382,7 @@ await admin.disconnect();
 rmSync(dataDir, { recursive: true, force: true });
 
 say(
-  `CPU: platform ${cpus.platform_cores} cores, generator ${cpus.generator_cores}, machine ${Math.round(cpus.machine_busy_share * 100)}% busy ` +
+  `CPU: platform ${cpus.platform_cores} cores (its jobs' processes ${cpus.job_process_cores}), generator ${cpus.generator_cores}, machine ${Math.round(cpus.machine_busy_share * 100)}% busy ` +
     `(kernel ${Math.round(cpus.machine_kernel_share * 100)}%, steal ${Math.round(cpus.machine_steal_share * 100)}%), ` +
     `platform ${cpus.platform_page_faults_per_s} page faults/s; ` +
     `event loop ${cpus.event_loop_cores} core, waiting for a core ${Math.round(cpus.event_loop_wait_share * 100)}% of the time, V8's helpers ${cpus.v8_helper_cores} core; ` +
@@ -432,6 +464,7 @@ report({
   offered_events_per_s: RATE,
   produced_events_per_s: producedPerSecond,
   peak_rss_mb: Math.round(peak),
+  job_process_peak_rss_mb: Math.round(jobPeak),
   rss_growth_mb_per_min: Math.round(growth * 100) / 100,
   rss_trough_growth_mb_per_min: Math.round(troughGrowth * 100) / 100,
   minutes: MINUTES,
