@@ -3,9 +3,9 @@
 // callers run the same SQL on either.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
 
 export interface ClickHouseOptions {
   /** e.g. `http://localhost:8123`; undefined selects embedded chDB. */
@@ -21,6 +21,15 @@ export interface ClickHouseOptions {
 type ClientConnection = NonNullable<Parameters<typeof createClient>[0]>['connection'];
 
 let embedded: { path: string; client: ClickHouseClient; staging: string } | undefined;
+
+// libchdb (a 566 MB library whose start runs ClickHouse's initializers: ~290 MB of RSS and seconds)
+// is loaded by the first embedded connection, not by every process that imports this module: the
+// jobs' child processes import the batch layer but never open ClickHouse (orchestration/job-process.ts).
+const load = createRequire(import.meta.url);
+function chdbConnection(path: string): ClientConnection {
+  const { createChdbConnection } = load('chdb/connection') as typeof import('chdb/connection');
+  return createChdbConnection({ path }) as unknown as ClientConnection;
+}
 
 export function embeddedPath(dataDir: string): string {
   return join(dataDir, 'clickhouse');
@@ -75,10 +84,7 @@ export function openClickHouseSession(
   client: ClickHouseClient,
   server: { url?: string; database?: string },
 ): ClickHouseClient {
-  if (embedded?.client === client)
-    return createClient({
-      connection: createChdbConnection({ path: embedded.path }) as unknown as ClientConnection,
-    });
+  if (embedded?.client === client) return createClient({ connection: chdbConnection(embedded.path) });
   if (server.url === undefined)
     throw new Error('a session of a ClickHouse server needs the URL of the user it runs as');
   return createClient({ url: server.url, database: server.database });
@@ -94,7 +100,7 @@ export const isEmbedded = (client: ClickHouseClient): boolean => embedded?.clien
  */
 export function openLocalSession(client: ClickHouseClient): ClickHouseClient {
   const path = embedded?.client === client ? embedded.path : ':memory:';
-  return createClient({ connection: createChdbConnection({ path }) as unknown as ClientConnection });
+  return createClient({ connection: chdbConnection(path) });
 }
 
 export function createClickHouse({ url, dataDir }: ClickHouseOptions): ClickHouseClient {
@@ -106,7 +112,7 @@ export function createClickHouse({ url, dataDir }: ClickHouseOptions): ClickHous
       `embedded ClickHouse is already open at ${embedded.path}; one data directory per process`,
     );
   }
-  const client = createClient({ connection: createChdbConnection({ path }) as unknown as ClientConnection });
+  const client = createClient({ connection: chdbConnection(path) });
   const close = client.close.bind(client);
   client.close = async () => {
     if (embedded?.client === client) embedded = undefined;

@@ -7,12 +7,13 @@ import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { readWatermark } from '../batch-layer/index.ts';
+import { listBatchManifests, type RecomputeResult, readWatermark } from '../batch-layer/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { GroundTruth, generate } from '../generator/index.ts';
-import { lakeTableDir } from '../lake/index.ts';
+import { EVENTS_SCHEMA, lakeTableDir, openTable } from '../lake/index.ts';
 import { createOrchestrator, jobProcesses, startScheduler, startWorkers } from '../orchestration/index.ts';
+import { runInChild } from '../orchestration/job-process.ts';
 import {
   batchOrders,
   finished,
@@ -154,14 +155,21 @@ describe('backfill jobs', () => {
   }, 240_000);
 });
 
-/** The nice value of every job child process seen while it ran, sampled every 20 ms from /proc. */
+/**
+ * Every job child process seen while it ran, sampled every 20 ms from /proc: its nice value, and
+ * whether it had libchdb mapped (it never opens ClickHouse, so it need not load the library).
+ */
 function watchJobChildren() {
-  const seen = new Map<number, number>();
+  const seen = new Map<number, { nice: number; chdb: boolean }>();
   const timer = setInterval(() => {
     for (const pid of jobProcesses()) {
       try {
         const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-        seen.set(pid, Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]));
+        const chdb = readFileSync(`/proc/${pid}/maps`, 'utf8').includes('libchdb');
+        seen.set(pid, {
+          nice: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]),
+          chdb: chdb || (seen.get(pid)?.chdb ?? false),
+        });
       } catch {
         // exited between the two
       }
@@ -198,10 +206,11 @@ describe('jobs in a child process', () => {
         truthOrders(truth, '2025-09-01', '2025-09-05'),
       );
 
-      const nices = children.stop();
+      const seen = [...children.stop().values()];
       // One child for the compaction, one per day's recompute.
-      expect(nices.size).toBeGreaterThanOrEqual(5);
-      expect(new Set(nices.values())).toEqual(new Set([Math.min(19, getPriority() + 7)]));
+      expect(seen.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(seen.map((c) => c.nice))).toEqual(new Set([Math.min(19, getPriority() + 7)]));
+      expect(seen.filter((c) => c.chdb)).toEqual([]);
 
       // A log entry the child cannot read: the job fails with the child's own message, no stack.
       const log = join(lakeTableDir(cfg.dataDir), '_delta_log');
@@ -223,6 +232,41 @@ describe('jobs in a child process', () => {
       await o.close();
     }
   }, 180_000);
+
+  it('an abort reaches the child: its recompute stops before the batch version commits', async () => {
+    const cfg = setup('child-abort');
+    await writeLake(cfg.dataDir, fourDays(62, '2025-10-01', 4_000), new GroundTruth(), 2);
+    const table = await openTable(lakeTableDir(cfg.dataDir), EVENTS_SCHEMA);
+    const { version } = await table.refresh();
+    const files = await table.filesAt({ version });
+    table.close();
+    const viewsDir = join(cfg.dataDir, 'batch-views');
+    const recompute = (signal?: AbortSignal) =>
+      runInChild(
+        {
+          kind: 'recompute',
+          options: {
+            files,
+            from: '2025-10-01T00:00:00Z',
+            to: '2025-10-02T00:00:00Z',
+            output: { viewsDir, lakeVersion: version },
+            collectRows: false,
+          },
+        },
+        { nice: cfg.jobNice, signal },
+      );
+
+    const controller = new AbortController();
+    const aborted = recompute(controller.signal);
+    controller.abort();
+    await expect(aborted).rejects.toThrow(/cancel requested/);
+    expect(listBatchManifests(viewsDir)).toEqual([]);
+
+    const done = (await recompute()) as RecomputeResult;
+    expect(done.view?.lakeVersion).toBe(version);
+    expect(listBatchManifests(viewsDir).map((m) => m.version)).toEqual([done.view?.version]);
+    expect(Object.values(done.metrics).every((m) => m.rowCount > 0)).toBe(true);
+  }, 60_000);
 });
 
 describe('schedules', () => {
