@@ -19,9 +19,9 @@
 // (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
 // heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
 // beside the rest: the issue's figures are the defaults' (both layers, with the jobs).
-// The jobs' engine work runs in child processes (orchestration/job-process.ts): their RSS is added
-// to this process's in every sample (so the peak and the trends are the platform's as a whole), and
-// their CPU to the platform's.
+// The jobs' engine work runs in child processes (orchestration/job-process.ts): the memory they hold
+// of their own is added to this process's RSS in every sample (so the peak and the trends are the
+// platform's as a whole), and their CPU to the platform's.
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -169,10 +169,16 @@ function processCpuSeconds(pid: number | undefined): number {
   }
 }
 
-const PAGE_BYTES = Number(execFileSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).trim()) || 4096;
-function rssMbOf(pid: number): number {
+/**
+ * The memory a job process holds of its own: its anonymous and shared-memory RSS. Its mapped files
+ * (node's binary, DuckDB's library: ~75 MB) are the same pages the platform's process maps, which
+ * its RSS already counts.
+ */
+function ownRssMbOf(pid: number): number {
   try {
-    return (Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_BYTES) / MB;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+    return (kb('RssAnon') + kb('RssShmem')) / 1024;
   } catch {
     return 0;
   }
@@ -299,7 +305,7 @@ function memoryNow(): string {
 
 const timer = setInterval(() => {
   const minute = (performance.now() - started) / 60_000;
-  const jobRssMb = jobProcesses().reduce((sum, pid) => sum + rssMbOf(pid), 0);
+  const jobRssMb = jobProcesses().reduce((sum, pid) => sum + ownRssMbOf(pid), 0);
   jobPeak = Math.max(jobPeak, jobRssMb);
   const rssMb = process.memoryUsage().rss / MB + jobRssMb;
   if (rssMb > peak) {
