@@ -3,8 +3,10 @@
 // own process a compaction took a core from the lake writer for up to a minute, and on 2 cores the
 // lake writer fell behind at every job and did not catch up between them (docs/soak.md). A child at
 // a lower priority gets what ingestion leaves, so the jobs rather than ingestion wait when the
-// machine is short of CPU. And what the engine allocated goes back to the system when the child
-// exits, where in the platform's process it stayed in the heap as fragments.
+// machine is short of CPU. What the engine allocates goes back to the system when the child exits;
+// while it runs, a child holds ~96 MB of its own besides (Node, tsx's loader, the modules, DuckDB),
+// and cannot reuse the free memory the platform's heap keeps (docs/soak.md, "The jobs in a child
+// process").
 //
 // The child runs the same code (job-child.ts): a task from TASKS, or the recompute step of a batch
 // job, whose load into ClickHouse stays in the platform (embedded chDB binds its data directory to
@@ -66,7 +68,11 @@ export function runInChild(work: ChildWork, options: ChildOptions): Promise<unkn
     const pid = child.pid;
     if (pid !== undefined) {
       running.add(pid);
-      setPriority(pid, Math.min(19, getPriority() + options.nice));
+      try {
+        setPriority(pid, Math.min(19, getPriority() + options.nice));
+      } catch {
+        // Gone already (ESRCH): its 'exit' below says why.
+      }
     }
     child.on('message', (message: FromChild) => {
       if (message.type === 'progress') options.progress?.(message.fraction, message.message);
