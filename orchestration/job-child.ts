@@ -7,8 +7,10 @@ const controller = new AbortController();
 const send = (message: FromChild) =>
   new Promise<void>((resolve) => (process.send ? process.send(message, () => resolve()) : resolve()));
 
-// The platform is gone (it exited or was killed): its job is abandoned, as it would be in-process.
-process.on('disconnect', () => process.exit(1));
+// The platform is gone (it exited or was killed): the job is abandoned at once, as it would be
+// in-process. Not process.exit: that waits for the engine's query on libuv's pool to end, which a
+// compaction's COPY can take minutes to do; the files it leaves uncommitted are vacuum's to remove.
+process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
 
 process.on('message', async (message: ToChild) => {
   if (message.type === 'abort') {

@@ -1,7 +1,10 @@
 // Orchestration against the real Redis: a backfill job moves the watermark with ground-truth totals,
 // a duplicate request is one job, a cancelled backfill leaves the days it did not finish with their
-// previous batch view, maintenance runs in a child process at the jobs' lower priority, and two
+// previous batch view, maintenance runs in a child process at the jobs' lower priority (and dies with
+// its platform), and two
 // schedulers enqueue each tick once.
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,6 +158,15 @@ describe('backfill jobs', () => {
   }, 240_000);
 });
 
+/** Whether a process runs (a zombie not yet reaped by its new parent counts as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Every job child process seen while it ran, sampled every 20 ms from /proc: its nice value, and
  * whether it had libchdb mapped (it never opens ClickHouse, so it need not load the library).
@@ -267,6 +279,24 @@ describe('jobs in a child process', () => {
     expect(listBatchManifests(viewsDir).map((m) => m.version)).toEqual([done.view?.version]);
     expect(Object.values(done.metrics).every((m) => m.rowCount > 0)).toBe(true);
   }, 60_000);
+
+  it('a child whose platform is killed mid-query dies with it', async () => {
+    const dir = mkdtempSync(join(root, 'orphan-'));
+    const fifo = join(dir, 'never-written.parquet');
+    execFileSync('mkfifo', [fifo]);
+    const parent = spawn(process.execPath, ['--import', 'tsx', 'test/support/job-parent.ts', fifo], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(parent.stdout, 'data')) as [Buffer];
+    const child = Number(line.toString().trim());
+    // The child is in its recompute: DuckDB waits on the FIFO on a thread of libuv's pool.
+    await sleep(2_000);
+    expect(alive(child)).toBe(true);
+    parent.kill('SIGKILL');
+    const deadline = Date.now() + 10_000;
+    while (alive(child) && Date.now() < deadline) await sleep(100);
+    expect(alive(child), `job child ${child} outlived its platform`).toBe(false);
+  }, 30_000);
 });
 
 describe('schedules', () => {
