@@ -1,8 +1,7 @@
 // Orchestration against the real Redis: a backfill job moves the watermark with ground-truth totals,
 // a duplicate request is one job, a cancelled backfill leaves the days it did not finish with their
 // previous batch view, maintenance runs in a child process at the jobs' lower priority (and dies with
-// its platform), and two
-// schedulers enqueue each tick once.
+// its platform), and two schedulers enqueue each tick once.
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
