@@ -39,6 +39,7 @@ import {
   referenceCalibration,
   report,
   say,
+  statFields,
   threadCpu,
 } from './support.ts';
 
@@ -154,15 +155,13 @@ function machineTicks(): { busy: number; kernel: number; steal: number; total: n
  * after an allocator gave it back). On a virtual machine each costs microseconds of kernel time.
  */
 function platformPageFaults(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+  return Number(statFields(readFileSync('/proc/self/stat', 'utf8'))[7]);
 }
 /** CPU seconds a process has used so far (user and system), from /proc. */
 function processCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return 0;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
   } catch {
     return 0;
@@ -188,8 +187,7 @@ function ownRssMbOf(pid: number): number {
  * and cstime): the job children that ended, while the generator still runs.
  */
 function endedChildrenCpuSeconds(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(readFileSync('/proc/self/stat', 'utf8'));
   return (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS;
 }
 const endedChildrenCpuAtStart = endedChildrenCpuSeconds();
