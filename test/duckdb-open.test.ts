@@ -114,4 +114,33 @@ describe('openDuck', () => {
       rmSync(scratch, { recursive: true, force: true });
     }
   });
+  it('keeps nothing of the files it reads once the query is done (no external file cache)', async () => {
+    // With DuckDB's cache every file read stayed in memory until its memory limit: a lake writer
+    // held more for every file it wrote, without bound.
+    const dir = mkdtempSync(join(tmpdir(), 'duck-cache-'));
+    const duck = await openDuck(1);
+    try {
+      const files = [0, 1, 2].map((i) => join(dir, `f${i}.parquet`));
+      for (const file of files)
+        await duck.connection.run(
+          `COPY (SELECT i, md5(CAST(i AS VARCHAR)) AS h FROM range(200000) r(i)) TO '${file}' (FORMAT parquet)`,
+        );
+      for (const file of files) {
+        const [read] = (
+          await duck.connection.runAndReadAll(`SELECT count(DISTINCT h) AS n FROM read_parquet('${file}')`)
+        ).getRowObjects();
+        expect(Number(read?.n)).toBe(200_000);
+        await duck.connection.run(`SELECT * FROM parquet_metadata('${file}')`);
+      }
+      const [cached] = (
+        await duck.connection.runAndReadAll(
+          `SELECT coalesce(sum(memory_usage_bytes), 0) AS bytes FROM duckdb_memory() WHERE tag = 'EXTERNAL_FILE_CACHE'`,
+        )
+      ).getRowObjects();
+      expect(Number(cached?.bytes)).toBe(0);
+    } finally {
+      duck.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
