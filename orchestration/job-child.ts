@@ -1,7 +1,7 @@
 // The child process of job-process.ts: runs one piece of a job's work and exits.
 import { recomputeMetrics } from '../batch-layer/index.ts';
 import type { FromChild, ToChild } from './job-process.ts';
-import { TASKS } from './tasks.ts';
+import { MAINTENANCE_TASKS } from './maintenance-tasks.ts';
 
 const controller = new AbortController();
 const send = (message: FromChild) =>
@@ -23,7 +23,7 @@ process.on('message', async (message: ToChild) => {
     const result =
       work.kind === 'recompute'
         ? await recomputeMetrics({ ...work.options, signal })
-        : await TASKS[work.queue](work.data as never, {
+        : await MAINTENANCE_TASKS[work.queue](work.data as never, {
             cfg: work.cfg,
             signal,
             progress: (fraction, text) => void send({ type: 'progress', fraction, message: text }),

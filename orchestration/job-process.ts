@@ -4,24 +4,25 @@
 // lake writer fell behind at every job and did not catch up between them (docs/soak.md). A child at
 // a lower priority gets what ingestion leaves, so the jobs rather than ingestion wait when the
 // machine is short of CPU. What the engine allocates goes back to the system when the child exits;
-// while it runs, a child holds ~96 MB of its own besides (Node, tsx's loader, the modules, DuckDB),
+// while it runs, a child holds ~75 MB of its own besides (Node, tsx's loader, the modules, DuckDB),
 // and cannot reuse the free memory the platform's heap keeps (docs/soak.md, "The jobs in a child
 // process").
 //
-// The child runs the same code (job-child.ts): a task from TASKS, or the recompute step of a batch
-// job, whose load into ClickHouse stays in the platform (embedded chDB binds its data directory to
-// one process). Abort and progress cross over IPC, so a job in a child stops at the same safe points
-// and reports the same progress as in the platform's process.
+// The child runs the same code (job-child.ts): a maintenance task (maintenance-tasks.ts, part of
+// TASKS), or the recompute step of a batch job, whose load into ClickHouse stays in the platform
+// (embedded chDB binds its data directory to one process). Abort and progress cross over IPC, so a
+// job in a child stops at the same safe points and reports the same progress as in the platform's
+// process.
 import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { getPriority, setPriority } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RecomputeOptions } from '../batch-layer/index.ts';
 import type { Config } from '../config/index.ts';
-import type { QueueName } from './queues.ts';
+import type { MaintenanceQueue } from './maintenance-tasks.ts';
 
 export type ChildWork =
-  | { kind: 'task'; queue: QueueName; data: unknown; cfg: Config }
+  | { kind: 'task'; queue: MaintenanceQueue; data: unknown; cfg: Config }
   | { kind: 'recompute'; options: Omit<RecomputeOptions, 'signal'> };
 
 export type ToChild = { type: 'run'; work: ChildWork } | { type: 'abort' };

@@ -2,7 +2,6 @@
 // AbortSignal and a progress callback; a task with no safe point to stop at ignores the signal.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ClickHouseClient } from '@clickhouse/client';
 import {
   type BackfillProgress,
   type BackfillResult,
@@ -13,11 +12,9 @@ import {
   type RecomputeResult,
   readWatermark,
   scanCorrections,
-  vacuumBatchViews,
 } from '../batch-layer/index.ts';
-import type { Config } from '../config/index.ts';
 import { JOB_THREADS } from '../duckdb/index.ts';
-import { eachLakeTable, lakeTableDir, openQuarantineStore, quarantineTableDir } from '../lake/index.ts';
+import { lakeTableDir, openQuarantineStore, quarantineTableDir } from '../lake/index.ts';
 import {
   FileReportStore,
   type QuarantineStore,
@@ -25,17 +22,10 @@ import {
   reportsDir,
 } from '../quality/index.ts';
 import { runInChild } from './job-process.ts';
+import { MAINTENANCE_TASKS } from './maintenance-tasks.ts';
 import { createOrchestrator } from './orchestrator.ts';
 import type { JobPayloads, QueueName } from './queues.ts';
-
-export interface TaskContext {
-  cfg: Config;
-  clickhouse(): ClickHouseClient;
-  signal: AbortSignal;
-  progress(fraction: number, message: string): void;
-}
-
-export type Task<Q extends QueueName> = (data: JobPayloads[Q], ctx: TaskContext) => Promise<unknown>;
+import type { Task, TaskContext } from './task.ts';
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
@@ -220,25 +210,11 @@ async function correction(_: JobPayloads['correction'], ctx: TaskContext) {
 export const TASKS: { [Q in QueueName]: Task<Q> } = {
   recompute,
   backfill: (data, ctx) => runBackfill(ctx, data.from, data.to, data),
-  optimize: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.optimize()),
-  vacuum: async (data, ctx) => ({
-    ...(await eachLakeTable(ctx.cfg.dataDir, async (t) => {
-      const { deleted, logFilesDeleted } = await t.vacuum(data);
-      return { deleted: deleted.length, logFilesDeleted };
-    })),
-    // Superseded batch versions are kept as long as the lake's files: both are what a rollback needs.
-    batchViews: {
-      versionsDeleted: vacuumBatchViews(batchViewsDir(ctx.cfg.dataDir), data).length,
-    },
-  }),
-  checkpoint: (_, ctx) => eachLakeTable(ctx.cfg.dataDir, (t) => t.checkpoint()),
+  ...MAINTENANCE_TASKS,
   'quarantine-replay': replay,
   'validation-report': validationReport,
   correction,
 };
-
-/** Queues whose whole task runs in a child process at the jobs' priority (job-process.ts). */
-export const CHILD_QUEUES: ReadonlySet<QueueName> = new Set(['optimize', 'vacuum', 'checkpoint']);
 
 /** Queues whose jobs write batch views and the watermark: one at a time per process. */
 export const BATCH_QUEUES: ReadonlySet<QueueName> = new Set(['recompute', 'backfill']);

@@ -1,5 +1,5 @@
 // Workers: one bullmq Worker per queue in this process, running TASKS; the maintenance queues'
-// (CHILD_QUEUES) in a child process at the jobs' lower priority, and the batch queues' DuckDB scans
+// (maintenance-tasks.ts) in a child process at the jobs' lower priority, and the batch queues' DuckDB scans
 // too (job-process.ts).
 //
 // Retries: a job that throws is retried with exponential backoff up to TIDEWATER_JOB_ATTEMPTS; a
@@ -22,9 +22,10 @@ import type { Config } from '../config/index.ts';
 import { watchCancel } from './cancel.ts';
 import { runInChild } from './job-process.ts';
 import { CANCELLED } from './job-view.ts';
+import { isMaintenanceQueue } from './maintenance-tasks.ts';
 import { progressAt } from './progress.ts';
 import { type JobPayloads, QUEUES, type QueueName, redisConnection } from './queues.ts';
-import { BATCH_QUEUES, Cancelled, CHILD_QUEUES, TASKS } from './tasks.ts';
+import { BATCH_QUEUES, Cancelled, TASKS } from './tasks.ts';
 
 export interface WorkerOptions {
   /** An open client; embedded chDB binds one data directory per process, so pass the process's own. */
@@ -80,7 +81,7 @@ export async function startWorkers(cfg: Config, options: WorkerOptions = {}): Pr
       ) => Promise<unknown>;
       const signal = watch.signal;
       const run = () =>
-        CHILD_QUEUES.has(queue)
+        isMaintenanceQueue(queue)
           ? runInChild({ kind: 'task', queue, data: job.data, cfg }, { nice: cfg.jobNice, signal, progress })
           : task(job.data, { cfg, clickhouse, signal, progress });
       const result = await (BATCH_QUEUES.has(queue) ? exclusive(run) : run());
