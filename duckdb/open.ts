@@ -109,7 +109,8 @@ export async function openDuck(threads?: number): Promise<Duck> {
       // ~16 KB more for every one, without bound (1.3 MB after 80 files); compaction reads each small
       // file once and held what it read (peak +270 MB against +339 with it); the recompute's
       // per-metric scans re-read the day's files, which the kernel's page cache serves as fast
-      // (3.9 s in DuckDB against 4.2). Medians of 3 interleaved runs; docs/lake.md, "Compaction".
+      // (3.9 s in DuckDB against 4.2). Medians of 3 interleaved runs; docs/lake.md, "Compaction,
+      // checkpoints and vacuum".
       enable_external_file_cache: 'false',
       ...(threads ? { threads: String(threads) } : {}),
     });

@@ -1,6 +1,6 @@
 // Workers: one bullmq Worker per queue in this process, running TASKS; the maintenance queues'
-// (maintenance-tasks.ts) in a child process at the jobs' lower priority, and the batch queues' DuckDB scans
-// too (job-process.ts).
+// (maintenance-tasks.ts) in a child process at the jobs' lower priority, and the batch queues'
+// DuckDB scans too (job-process.ts).
 //
 // Retries: a job that throws is retried with exponential backoff up to TIDEWATER_JOB_ATTEMPTS; a
 // worker that dies mid-job stops renewing its lock, and after `lockDurationMs` another worker takes

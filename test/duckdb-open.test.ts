@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { type Duck, openDuck } from '../duckdb/index.ts';
+import { type Duck, openDuck, sqlString } from '../duckdb/index.ts';
 
 const spillDirectory = async (duck: Duck) =>
   String(
@@ -114,6 +114,7 @@ describe('openDuck', () => {
       rmSync(scratch, { recursive: true, force: true });
     }
   });
+
   it('keeps nothing of the files it reads once the query is done (no external file cache)', async () => {
     // With DuckDB's cache every file read stayed in memory until its memory limit: a lake writer
     // held more for every file it wrote, without bound.
@@ -123,14 +124,16 @@ describe('openDuck', () => {
       const files = [0, 1, 2].map((i) => join(dir, `f${i}.parquet`));
       for (const file of files)
         await duck.connection.run(
-          `COPY (SELECT i, md5(CAST(i AS VARCHAR)) AS h FROM range(200000) r(i)) TO '${file}' (FORMAT parquet)`,
+          `COPY (SELECT i, md5(CAST(i AS VARCHAR)) AS h FROM range(200000) r(i)) TO ${sqlString(file)} (FORMAT parquet)`,
         );
       for (const file of files) {
         const [read] = (
-          await duck.connection.runAndReadAll(`SELECT count(DISTINCT h) AS n FROM read_parquet('${file}')`)
+          await duck.connection.runAndReadAll(
+            `SELECT count(DISTINCT h) AS n FROM read_parquet(${sqlString(file)})`,
+          )
         ).getRowObjects();
         expect(Number(read?.n)).toBe(200_000);
-        await duck.connection.run(`SELECT * FROM parquet_metadata('${file}')`);
+        await duck.connection.run(`SELECT * FROM parquet_metadata(${sqlString(file)})`);
       }
       const [cached] = (
         await duck.connection.runAndReadAll(
