@@ -9,7 +9,8 @@
 // Last line: {"bench":"soak","events_per_s":N,"speed_lag_max":N,"speed_lag_growth_per_min":N,
 // "lake_events_per_s":N (between its first and last commit),"lake_commits":N,"lake_lag_max":N,"lake_lag_growth_per_min":N,"lake_verdicts_taken_share":N,
 // "produced_events_per_s":N,
-// "peak_rss_mb":N,"rss_growth_mb_per_min":N,"rss_trough_growth_mb_per_min":N,"platform_cores":N,
+// "peak_rss_mb":N,"rss_growth_mb_per_min":N,"rss_trough_growth_mb_per_min":N,
+// "process_rss_growth_mb_per_min":N,"platform_cores":N,
 // "job_process_cores":N,"job_process_peak_rss_mb":N,
 // "generator_cores":N,"machine_busy_share":N,"machine_kernel_share":N,"machine_steal_share":N,
 // "platform_page_faults_per_s":N,"event_loop_cores":N,"event_loop_wait_share":N,"v8_helper_cores":N,
@@ -251,7 +252,8 @@ function rssSplitMb(): { anon: number; file: number; glibcHeap: number; glibcAre
   return { anon, file, glibcHeap, glibcArenas, v8: getHeapStatistics().total_physical_size / MB };
 }
 
-const samples: { minute: number; rssMb: number }[] = [];
+/** `rssMb`: the platform's as a whole (its job processes' own memory included); `processMb`: this process's. */
+const samples: { minute: number; rssMb: number; processMb: number }[] = [];
 /**
  * Records on the events topic not yet taken by each layer, sampled with the RSS: a layer keeps up
  * when its lag does not grow (its take per second also counts the generator's start-up).
@@ -305,12 +307,13 @@ const timer = setInterval(() => {
   const minute = (performance.now() - started) / 60_000;
   const jobRssMb = jobProcesses().reduce((sum, pid) => sum + ownRssMbOf(pid), 0);
   jobPeak = Math.max(jobPeak, jobRssMb);
-  const rssMb = process.memoryUsage().rss / MB + jobRssMb;
+  const processMb = process.memoryUsage().rss / MB;
+  const rssMb = processMb + jobRssMb;
   if (rssMb > peak) {
     peak = rssMb;
     atPeak = `${minute.toFixed(1)} min (job processes ${jobRssMb.toFixed(0)} MB; platform process: ${memoryNow()})`;
   }
-  samples.push({ minute, rssMb });
+  samples.push({ minute, rssMb, processMb });
   void sampleLags(minute).catch(() => undefined);
   if (samples.length % 6 === 0) {
     const now = memoryNow();
@@ -396,6 +399,11 @@ say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);
 const afterWarmUp = samples.filter((s) => s.minute >= WARM_UP_MIN);
 const growth = slope(afterWarmUp.map((s) => ({ x: s.minute, y: s.rssMb })));
 /**
+ * The same slope of this process alone. The job children join the samples at fixed minutes of the
+ * run (3, 6 and 8); side by side, the two slopes say how much of the trend is the process's own.
+ */
+const processGrowth = slope(afterWarmUp.map((s) => ({ x: s.minute, y: s.processMb })));
+/**
  * The slope of each whole minute's lowest RSS after warm-up. RSS swings by 300-700 MB with the lake's
  * commits and the jobs, and the slope of every sample follows where those swings fall within the run
  * (docs/soak.md); the troughs, between the swings, show what memory stays held. A minute with under
@@ -413,7 +421,8 @@ const troughGrowth = slope(
     .map(([minute, t]) => ({ x: minute, y: t.low })),
 );
 say(
-  `RSS after warm-up: trend ${growth.toFixed(1)} MB/min over every sample, ${troughGrowth.toFixed(1)} over each minute's lowest`,
+  `RSS after warm-up: trend ${growth.toFixed(1)} MB/min over every sample, ${troughGrowth.toFixed(1)} over each minute's lowest, ` +
+    `${processGrowth.toFixed(1)} for the platform's process without its job processes`,
 );
 /** A layer's lag: its largest, its last, and its trend after warm-up (records per minute). */
 function lagOf(layer: 'speed' | 'lake') {
@@ -471,6 +480,7 @@ report({
   job_process_peak_rss_mb: Math.round(jobPeak),
   rss_growth_mb_per_min: Math.round(growth * 100) / 100,
   rss_trough_growth_mb_per_min: Math.round(troughGrowth * 100) / 100,
+  process_rss_growth_mb_per_min: Math.round(processGrowth * 100) / 100,
   minutes: MINUTES,
   layers: LAYERS,
   jobs: JOBS,
