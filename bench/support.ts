@@ -42,12 +42,6 @@ export function acceptedAt(event: TidewaterEvent, value: Buffer, offset: number)
 }
 
 /**
- * CPU time (µs) this process's threads have used, by kind: the main thread, the other JS threads
- * (worker threads such as the speed layer's gate thread, and V8's garbage-collection helpers, which
- * Node names alike), and the rest under their own thread names (chDB's query pool, its merges, ...).
- * Empty where /proc is not there.
- */
-/**
  * The fields of a /proc stat file after the command name, which may hold spaces: the state (field 3
  * in proc(5)) is index 0, utime 11, stime 12, cutime 13, cstime 14.
  */
@@ -55,6 +49,12 @@ export function statFields(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
+/**
+ * CPU time (µs) this process's threads have used, by kind: the main thread, the other JS threads
+ * (worker threads such as the speed layer's gate thread, and V8's garbage-collection helpers, which
+ * Node names alike), and the rest under their own thread names (chDB's query pool, its merges, ...).
+ * Empty where /proc is not there.
+ */
 export function threadCpu(): Map<string, number> {
   const cpu = new Map<string, number>();
   const tasks = '/proc/self/task';
