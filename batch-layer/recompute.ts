@@ -223,6 +223,27 @@ async function buildOnView(
   }
 }
 
+/**
+ * Writes `source` (a table, or a rollup in parentheses) as a metric's view files under `dir`,
+ * partitioned by day; returns its rows. A source with no rows leaves no directory.
+ */
+async function writeView(
+  db: DuckDBConnection,
+  source: string,
+  dir: string,
+  values: Record<string, string>,
+): Promise<number> {
+  mkdirSync(dirname(dir), { recursive: true });
+  const copied = await db.runAndReadAll(
+    `COPY (SELECT *, CAST(${q('minute')} AS DATE) AS ${q('date')} FROM ${source})` +
+      ` TO ${dialect.literal(dir)} (FORMAT parquet, PARTITION_BY (${q('date')}))`,
+    values,
+  );
+  const rowCount = Number(copied.getRows()[0]?.[0] ?? 0);
+  if (rowCount === 0) rmSync(dir, { recursive: true, force: true });
+  return rowCount;
+}
+
 export async function recomputeMetrics(options: RecomputeOptions): Promise<RecomputeResult> {
   const catalog = options.catalog ?? CATALOG;
   const range = alignedRange(
@@ -278,44 +299,46 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
       const started = performance.now();
       const temp = viewTemp(metric);
       const rollup = rollupSelect(metric, dialect, { source: source(metric), stage: 'state' });
+      const rangeParams = shared || !options.files.length ? {} : params;
       const kept =
         options.since &&
         spans &&
         output &&
         keptRows(options.since.view, metric, dayOf(range.from), output.viewsDir, spans);
-      if (kept) await buildOnView(db, metric, temp, rollup, kept, options.files.length > 0);
-      else
-        await db.run(
-          `CREATE OR REPLACE TEMP TABLE ${temp} AS\n${rollup}`,
-          shared || !options.files.length ? {} : params,
-        );
-      const counted = await db.runAndReadAll(`SELECT count(*) AS n FROM ${temp}`);
-      const rowCount = Number(counted.getRowObjects()[0]?.n ?? 0);
+      const collect = options.collectRows ?? true;
+      const view =
+        output && batchVersion !== undefined
+          ? { root: output.viewsDir, dir: metricViewDir(metric, batchVersion) }
+          : undefined;
+      let rowCount: number;
       let rows: MetricRow[] = [];
-      if (options.collectRows ?? true) {
-        const columns = outputColumns(metric).map((c) => presentColumn(c.name, c.type));
-        const finals = mergeSelect(metric, dialect, { source: temp });
-        const order = rollupKey(metric).map(q).join(', ');
-        const read = await db.runAndReadAll(
-          `SELECT ${columns.join(', ')} FROM (${finals}) ORDER BY ${order}`,
-          params,
-        );
-        rows = (await read.getRowObjectsJson()) as MetricRow[];
-      }
-      if (output && batchVersion !== undefined) {
-        const dir = metricViewDir(metric, batchVersion);
-        const absolute = join(output.viewsDir, dir);
-        if (rowCount > 0) {
-          mkdirSync(dirname(absolute), { recursive: true });
-          await db.run(
-            `COPY (SELECT *, CAST(${q('minute')} AS DATE) AS ${q('date')} FROM ${temp})` +
-              ` TO ${dialect.literal(absolute)} (FORMAT parquet, PARTITION_BY (${q('date')}))`,
+      if (view && !kept && !collect) {
+        // Only the view's files are wanted: the rollup goes straight to Parquet, without a temp
+        // table that would hold every row of it (the distinct lists, the latest states) beside the
+        // Parquet writer's buffers.
+        rowCount = await writeView(db, `(${rollup})`, join(view.root, view.dir), rangeParams);
+      } else {
+        if (kept) await buildOnView(db, metric, temp, rollup, kept, options.files.length > 0);
+        else await db.run(`CREATE OR REPLACE TEMP TABLE ${temp} AS\n${rollup}`, rangeParams);
+        const counted = await db.runAndReadAll(`SELECT count(*) AS n FROM ${temp}`);
+        rowCount = Number(counted.getRowObjects()[0]?.n ?? 0);
+        if (collect) {
+          const columns = outputColumns(metric).map((c) => presentColumn(c.name, c.type));
+          const finals = mergeSelect(metric, dialect, { source: temp });
+          const order = rollupKey(metric).map(q).join(', ');
+          const read = await db.runAndReadAll(
+            `SELECT ${columns.join(', ')} FROM (${finals}) ORDER BY ${order}`,
+            params,
           );
+          rows = (await read.getRowObjectsJson()) as MetricRow[];
         }
-        const files = listParquet(absolute).map((f) => relative(output.viewsDir, f));
-        viewMetrics.push({ name: metric.name, version: metric.version, dir, files });
+        if (view && rowCount > 0) await writeView(db, temp, join(view.root, view.dir), {});
+        await db.run(`DROP TABLE ${temp}`);
       }
-      await db.run(`DROP TABLE ${temp}`);
+      if (view) {
+        const files = listParquet(join(view.root, view.dir)).map((f) => relative(view.root, f));
+        viewMetrics.push({ name: metric.name, version: metric.version, dir: view.dir, files });
+      }
       result.metrics[metric.name] = { metric, rowCount, rows, ms: performance.now() - started };
     }
     if (shared) await db.run(`DROP TABLE ${q(RAW_TEMP)}`);
