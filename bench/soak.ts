@@ -399,8 +399,9 @@ say(`RSS peaked at ${Math.round(peak)} MB at ${atPeak}`);
 const afterWarmUp = samples.filter((s) => s.minute >= WARM_UP_MIN);
 const growth = slope(afterWarmUp.map((s) => ({ x: s.minute, y: s.rssMb })));
 /**
- * The same slope of this process alone. The job children join the samples at fixed minutes of the
- * run (3, 6 and 8); side by side, the two slopes say how much of the trend is the process's own.
+ * The same slope of this process alone. The job children join the samples at fixed fractions of
+ * the run (the crons above: minutes 3, 6 and 8 of 10); side by side, the two slopes say how much of
+ * the trend is the process's own.
  */
 const processGrowth = slope(afterWarmUp.map((s) => ({ x: s.minute, y: s.processMb })));
 /**
