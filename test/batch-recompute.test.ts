@@ -191,7 +191,7 @@ describe('DuckDB dialect', () => {
     );
     const inventory = final('inventory');
     expect(inventory).toContain(
-      'CAST(arg_max("on_hand", ("event_time", CAST("event_id" AS VARCHAR))) AS BIGINT) AS "latest_on_hand"',
+      'CAST(arg_max("on_hand", ("event_time", "event_id")) AS BIGINT) AS "latest_on_hand"',
     );
     expect(inventory).toContain('CAST(max("event_time") AS TIMESTAMP) AS "last_update"');
     expect(final('active_users')).toContain('CAST(count(DISTINCT "user_id") AS UBIGINT) AS "users"');
@@ -203,9 +203,39 @@ describe('DuckDB dialect', () => {
       rollupSelect(getMetric(name), duckdbDialect, { source: 't', stage: 'state' });
     expect(state('active_users')).toContain('coalesce(list(DISTINCT "user_id"), []) AS "users"');
     expect(state('inventory')).toContain(
-      'struct_pack(v := CAST(arg_max("on_hand", ("event_time", CAST("event_id" AS VARCHAR))) AS BIGINT), t := max("event_time"), k := arg_max(CAST("event_id" AS VARCHAR), ("event_time", CAST("event_id" AS VARCHAR)))) AS "latest_on_hand"',
+      'struct_pack(v := CAST(arg_max("on_hand", ("event_time", "event_id")) AS BIGINT), t := max("event_time"), k := CAST(arg_max("event_id", ("event_time", "event_id")) AS VARCHAR)) AS "latest_on_hand"',
     );
     expect(state('orders')).toContain('CAST(count(*) AS UBIGINT) AS "orders"');
+  });
+
+  it("keeps a filtered latest value's state as ClickHouse's argMaxIf: the greatest (time, id as text), the type's default over no rows", async () => {
+    const call = {
+      kind: 'latest',
+      args: ['v', 't', 'id'],
+      argTypes: ['int64', 'timestamp', 'uuid'],
+      condition: 'ok',
+      resultType: 'int64',
+    } as const;
+    // Tied in time, the id greater as text wins: 8… over 7…, which a signed 128-bit order would reverse.
+    const duck = await openDuck(1);
+    try {
+      const read = await duck.connection.runAndReadAll(
+        `SELECT g, CAST(${duckdbDialect.aggregate(call, 'state')} AS VARCHAR) AS s
+         FROM (VALUES (1, 5, TIMESTAMP '2026-01-01 00:00:01', '80000000-0000-0000-0000-000000000000', true),
+                      (1, 7, TIMESTAMP '2026-01-01 00:00:01', '7fffffff-ffff-ffff-ffff-ffffffffffff', true),
+                      (1, 9, TIMESTAMP '2026-01-01 00:00:02', 'ffffffff-ffff-ffff-ffff-ffffffffffff', false),
+                      (1, 4, TIMESTAMP '2026-01-01 00:00:00', 'ffffffff-ffff-ffff-ffff-fffffffffffe', true),
+                      (2, 3, TIMESTAMP '2026-01-01 00:00:00', '00000000-0000-0000-0000-000000000001', false))
+                AS r(g, v, t, id_text, ok), LATERAL (SELECT CAST(id_text AS UUID) AS id)
+         GROUP BY g ORDER BY g`,
+      );
+      expect(read.getRowObjectsJS()).toEqual([
+        { g: 1, s: "{'v': 5, 't': '2026-01-01 00:00:01', 'k': 80000000-0000-0000-0000-000000000000}" },
+        { g: 2, s: "{'v': 0, 't': NULL, 'k': NULL}" },
+      ]);
+    } finally {
+      duck.close();
+    }
   });
 
   it('refuses batch views of partial days', async () => {
