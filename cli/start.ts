@@ -4,6 +4,7 @@ import { isRole, ROLES, type Role } from './roles.ts';
 
 const PROGRESS_EVERY_MS = 10_000;
 const USES_CLICKHOUSE: readonly Role[] = ['speed', 'serve', 'worker'];
+const CONSUMES_EVENTS: readonly Role[] = ['speed', 'lake'];
 
 export function registerStart(program: Command): void {
   program
@@ -38,6 +39,11 @@ export function registerStart(program: Command): void {
         );
       const { startPlatform } = await import('./platform.ts');
       const platform = await startPlatform(cfg, { roles, demo: allInOne && cfg.demo });
+      if (roles.some((r) => CONSUMES_EVENTS.includes(r))) {
+        const { createKafka, eventsPartitionsWarning } = await import('../kafka/index.ts');
+        const warning = await eventsPartitionsWarning(createKafka(cfg, 'start'), cfg);
+        if (warning) console.warn(warning);
+      }
       console.log(
         `Kafka ${cfg.kafkaBrokers.join(',')}, Redis ${cfg.redisUrl}, data in ${cfg.dataDir}. Ctrl-C stops.`,
       );

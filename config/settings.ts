@@ -94,7 +94,7 @@ export const settings = {
   eventsPartitions: setting(
     'TIDEWATER_EVENTS_PARTITIONS',
     positiveInt.max(1024).default(6),
-    'Partitions of the events topic when the platform creates it (events are keyed by user, so a user stays in one partition).',
+    'Partitions of the events topic when the platform creates it (events are keyed by user, so a user stays in one partition). The platform never adds partitions to an existing topic; `start` warns when its count differs.',
   ),
   speedGroup: consumerGroup(
     'TIDEWATER_SPEED_GROUP',

@@ -26,4 +26,10 @@ export {
   produceRequests,
 } from './producer.ts';
 export { rerunAfterCrash } from './rerun.ts';
-export { ensurePlatformTopics, ensureTopics, platformTopics, type TopicConfig } from './topics.ts';
+export {
+  ensurePlatformTopics,
+  ensureTopics,
+  eventsPartitionsWarning,
+  platformTopics,
+  type TopicConfig,
+} from './topics.ts';

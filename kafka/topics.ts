@@ -35,3 +35,28 @@ export async function ensurePlatformTopics(kafka: Kafka, cfg: TopicConfig): Prom
     await admin.disconnect();
   }
 }
+
+/**
+ * What to tell the operator when the events topic exists with another partition count than
+ * `eventsPartitions` (TIDEWATER_EVENTS_PARTITIONS), which sizes the topic only when the platform
+ * creates it and sets how many partitions the speed layer gates at once. The platform never adds
+ * partitions itself: a user's key would then hash to another partition, where the dedup window
+ * (kept per partition, quality/dedup.ts) would not see their earlier events.
+ */
+export async function eventsPartitionsWarning(kafka: Kafka, cfg: TopicConfig): Promise<string | undefined> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const { topics } = await admin.fetchTopicMetadata({ topics: [cfg.eventsTopic] });
+    const partitions = topics[0]?.partitions.length ?? 0;
+    if (partitions === 0 || partitions === cfg.eventsPartitions) return undefined;
+    return (
+      `warning: the events topic "${cfg.eventsTopic}" has ${partitions} partitions and ` +
+      `TIDEWATER_EVENTS_PARTITIONS is ${cfg.eventsPartitions}: the setting sizes the topic only when the ` +
+      `platform creates it, so set it to ${partitions}. Adding partitions to a topic in use would move ` +
+      "users to other partitions, out of reach of their duplicates' deduplication."
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -4,7 +4,13 @@ import { types } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.ts';
 import type { Kafka } from '../kafka/index.ts';
-import { BatchingProducer, createKafka, ensureTopics, fetchedRecords } from '../kafka/index.ts';
+import {
+  BatchingProducer,
+  createKafka,
+  ensureTopics,
+  eventsPartitionsWarning,
+  fetchedRecords,
+} from '../kafka/index.ts';
 import {
   abortedFilters,
   batches,
@@ -528,6 +534,13 @@ describe('Kafka round trip through the local broker', () => {
     await admin.connect();
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
+  });
+
+  it('warns when the events topic has another partition count than the setting, never when it matches', async () => {
+    const settings = { eventsTopic: topic, quarantineTopic: `${topic}.quarantine` };
+    const warning = await eventsPartitionsWarning(kafka, { ...settings, eventsPartitions: 6 });
+    expect(warning).toMatch(/has 4 partitions and TIDEWATER_EVENTS_PARTITIONS is 6: .* set it to 4\./);
+    expect(await eventsPartitionsWarning(kafka, { ...settings, eventsPartitions: 4 })).toBeUndefined();
   });
 
   it('delivers every produced record once, with its key and bytes, one partition per key', async () => {
