@@ -161,3 +161,21 @@ describe('batch view retention', () => {
     expect(await answers()).toEqual(before);
   }, 120_000);
 });
+
+describe('a batch view whose rows cannot be read', () => {
+  it('names the version, the metric and the way out', async () => {
+    const latest = listBatchManifests(viewsDir).at(-1);
+    const orders = latest?.metrics.find((m) => m.name === 'orders');
+    const file = orders?.files[0];
+    expect(file).toBeDefined();
+    writeFileSync(join(viewsDir, file as string), 'not parquet');
+    await expect(run()).rejects.toThrow(
+      new RegExp(
+        `build on batch version ${latest?.version}'s rows of orders: [\\s\\S]*a full backfill of the day`,
+      ),
+    );
+    const repaired = await run(true);
+    expect(incrementalOf(repaired)).toBeUndefined();
+    expect(repaired.days[0]?.result.recompute.view?.rowCounts.orders).toBe(latest?.rowCounts.orders);
+  }, 180_000);
+});
