@@ -149,6 +149,8 @@ function listParquet(dir: string): string[] {
 /** A metric's previous rows to build on: the view's files of the day, and the hours to recompute. */
 interface KeptRows {
   batchVersion: number;
+  /** YYYY-MM-DD */
+  day: string;
   /** Absolute paths; empty when the view found no rows that day. */
   files: string[];
   /** The changed hours of the day, as contiguous [from, to) spans. */
@@ -176,7 +178,7 @@ function keptRows(
 ): KeptRows | undefined {
   const entry = view.metrics.find((m) => m.name === metric.name && m.version === metric.version);
   if (!entry) return undefined;
-  return { batchVersion: view.version, files: dayFiles(viewsDir, entry, day), spans };
+  return { batchVersion: view.version, day, files: dayFiles(viewsDir, entry, day), spans };
 }
 
 /** A metric's rows in batch-view files, cast back to the rollup's state types. */
@@ -189,8 +191,12 @@ function viewSelect(metric: Metric, files: readonly string[]): string {
 
 /** One statement's share of a view: a source and the values of its parameters. */
 interface ViewSlice {
-  /** Names its files (`<name>_0.parquet`), unique within the view's directory of a day. */
-  name: string;
+  /**
+   * The one day all its rows fall on, and its file's name there (`date=<day>/<name>.parquet`).
+   * Without it the rows are partitioned by day by DuckDB's partitioned writer, which holds about
+   * twice the memory of a plain one (copying a view's three largest metrics: 191 MB against 98-122).
+   */
+  file?: { day: string; name: string };
   source: string;
   values: Record<string, string>;
   /** What a failure of its statement means to an operator, where the engine's message does not say. */
@@ -241,7 +247,7 @@ function hourSlices(
         if (files.length === 0) return [];
         return [
           {
-            name: `hour_${String(new Date(from).getUTCHours()).padStart(2, '0')}`,
+            file: { day: dayOf(from), name: `hour_${String(new Date(from).getUTCHours()).padStart(2, '0')}` },
             source: rollup(files),
             values: { [RANGE_PARAMS.from]: sqlTimeOf(from), [RANGE_PARAMS.to]: sqlTimeOf(from + HOUR_MS) },
           },
@@ -260,7 +266,7 @@ function keptSlice(metric: Metric, kept: KeptRows): ViewSlice {
       ` AND ${minute} < ${dialect.param(`changed_${i}_to`, 'timestamp')})`,
   );
   return {
-    name: 'kept',
+    file: { day: kept.day, name: 'kept' },
     source: viewSelect(metric, kept.files) + (outside.length ? ` WHERE ${outside.join(' AND ')}` : ''),
     values: Object.fromEntries(
       kept.spans.flatMap((span, i) => [
@@ -281,20 +287,28 @@ function keptSlice(metric: Metric, kept: KeptRows): ViewSlice {
  * at once. A view with no rows leaves no directory.
  */
 async function writeView(db: DuckDBConnection, dir: string, slices: readonly ViewSlice[]): Promise<number> {
-  mkdirSync(dirname(dir), { recursive: true });
   let rowCount = 0;
   for (const slice of slices) {
+    const path = slice.file && join(dir, `date=${slice.file.day}`, `${slice.file.name}.parquet`);
+    mkdirSync(path ? dirname(path) : dirname(dir), { recursive: true });
     const copied = await db
       .runAndReadAll(
-        `COPY (SELECT *, CAST(${q('minute')} AS DATE) AS ${q('date')} FROM (${slice.source}))` +
-          ` TO ${dialect.literal(dir)} (FORMAT parquet, PARTITION_BY (${q('date')}),` +
-          ` FILENAME_PATTERN ${dialect.literal(`${slice.name}_{i}`)}, OVERWRITE_OR_IGNORE)`,
+        path
+          ? `COPY (${slice.source}) TO ${dialect.literal(path)} (FORMAT parquet)`
+          : `COPY (SELECT *, CAST(${q('minute')} AS DATE) AS ${q('date')} FROM (${slice.source}))` +
+              ` TO ${dialect.literal(dir)} (FORMAT parquet, PARTITION_BY (${q('date')}))`,
         slice.values,
       )
       .catch((error: Error) => {
         throw slice.failure ? new Error(slice.failure(error.message), { cause: error }) : error;
       });
-    rowCount += Number(copied.getRows()[0]?.[0] ?? 0);
+    const rows = Number(copied.getRows()[0]?.[0] ?? 0);
+    // A plain COPY of no rows still writes a file, and a day of none has no directory.
+    if (path && rows === 0) {
+      rmSync(path);
+      if (readdirSync(dirname(path)).length === 0) rmSync(dirname(path), { recursive: true });
+    }
+    rowCount += rows;
   }
   if (rowCount === 0) rmSync(dir, { recursive: true, force: true });
   return rowCount;
@@ -387,7 +401,7 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
         const slices = !options.files.length
           ? []
           : shared
-            ? [{ name: 'data', source: rollup(options.files), values: {} }]
+            ? [{ source: rollup(options.files), values: {} }]
             : hourSlices(rollup, kept ? kept.spans : [range], filesOf);
         if (kept && kept.files.length > 0) slices.push(keptSlice(metric, kept));
         rowCount = await writeView(db, dir, slices);

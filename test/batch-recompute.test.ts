@@ -424,7 +424,7 @@ describe('batch view', () => {
       const hours = new Set(
         recomputed.metrics[metric.name]?.rows.map((r) => {
           const minute = String(r.minute);
-          return `date=${minute.slice(0, 10)}/hour_${minute.slice(11, 13)}_0.parquet`;
+          return `date=${minute.slice(0, 10)}/hour_${minute.slice(11, 13)}.parquet`;
         }),
       );
       expect(hours.size).toBeGreaterThan(1);
