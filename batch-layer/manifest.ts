@@ -1,7 +1,7 @@
 // Versioned batch views on disk, in the spirit of Druid's segment versions: every recompute writes
 // a new batch version n (never overwriting an older one) under
 //   <viewsDir>/<metric>_v<metricVersion>/batch_version=<n>/date=<YYYY-MM-DD>/hour_<HH>.parquet
-// (one file per hour with rows; rows kept from the version built on in kept.parquet)
+// (one file per hour with rows, scanned from the lake or copied from the version built on)
 // and commits it by writing <viewsDir>/_versions/<n>/manifest.json. A version exists iff its
 // manifest does: a recompute that died half way leaves files no reader looks at. For each day the
 // highest committed version covering it is authoritative (resolveBatchView).
