@@ -393,8 +393,8 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
       let rowCount: number;
       let rows: MetricRow[] = [];
       if (view) {
-        // Hour by hour, as the lake partitions: a slice's files are all of one hour, so its scan
-        // reads their row groups only. The collected rows are read back from the files written.
+        // Hour by hour, as the lake partitions: each hour's statement reads only the files that may
+        // hold it. The collected rows are read back from the files written.
         const dir = join(view.root, view.dir);
         const scanned = new Set(hoursOf(kept ? kept.spans : [range]));
         const keptOf =
