@@ -16,6 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { dayOf } from './time.ts';
 
 export interface BatchViewMetric {
   name: string;
@@ -23,8 +24,13 @@ export interface BatchViewMetric {
   version: number;
   /** Directory of this batch version's files, relative to viewsDir. */
   dir: string;
-  /** Parquet files, relative to viewsDir; one per day that has rows. */
+  /** Parquet files, relative to viewsDir; one per hour that has rows (viewHourFile). */
   files: string[];
+  /**
+   * Built on an earlier batch version's rows of the metric: which version, and the hours (ISO
+   * starts) scanned from the lake; every other hour of the day holds that version's rows as they were.
+   */
+  builtOn?: { batchVersion: number; scannedHours: string[] };
 }
 
 export interface BatchViewManifest {
@@ -58,6 +64,10 @@ export function writeJsonAtomic(path: string, data: unknown): void {
 export function readJson<T>(path: string): T | undefined {
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as T) : undefined;
 }
+
+/** The file of a view's rows of one hour (its start, ms), relative to the metric's version directory. */
+export const viewHourFile = (hour: number): string =>
+  join(`date=${dayOf(hour)}`, `hour_${String(new Date(hour).getUTCHours()).padStart(2, '0')}.parquet`);
 
 export function metricViewDir(metric: { name: string; version: number }, batchVersion: number): string {
   return join(`${metric.name}_v${metric.version}`, `batch_version=${batchVersion}`);

@@ -47,6 +47,7 @@ import {
   commitBatchView,
   dayFiles,
   metricViewDir,
+  viewHourFile,
 } from './manifest.ts';
 import { metricRawColumns, outputColumns, presentColumn } from './metric-columns.ts';
 import { alignedRange, DAY_MS, dayOf, HOUR_MS, isoOf, MINUTE_MS, sqlTimeOf, type TimeInput } from './time.ts';
@@ -192,11 +193,11 @@ function viewSelect(metric: Metric, files: readonly string[]): string {
 /** One statement's share of a view: a source and the values of its parameters. */
 interface ViewSlice {
   /**
-   * The one day all its rows fall on, and its file's name there (`date=<day>/<name>.parquet`).
-   * Without it the rows are partitioned by day by DuckDB's partitioned writer, which holds about
-   * twice the memory of a plain one (copying a view's three largest metrics: 191 MB against 98-122).
+   * Its file, relative to the metric's view directory (viewHourFile). Without it the rows are
+   * partitioned by day by DuckDB's partitioned writer, which holds about twice the memory of a plain
+   * one (copying a view's three largest metrics: 191 MB against 98-122).
    */
-  file?: { day: string; name: string };
+  file?: string;
   source: string;
   values: Record<string, string>;
   /** What a failure of its statement means to an operator, where the engine's message does not say. */
@@ -252,7 +253,7 @@ function hourSlice(
   if (files.length === 0) return [];
   return [
     {
-      file: { day: dayOf(hour), name: `hour_${String(new Date(hour).getUTCHours()).padStart(2, '0')}` },
+      file: viewHourFile(hour),
       source: select(files),
       values: { [RANGE_PARAMS.from]: sqlTimeOf(hour), [RANGE_PARAMS.to]: sqlTimeOf(hour + HOUR_MS) },
       failure,
@@ -287,7 +288,7 @@ const explained =
 async function writeView(db: DuckDBConnection, dir: string, slices: readonly ViewSlice[]): Promise<number> {
   let rowCount = 0;
   for (const slice of slices) {
-    const path = slice.file && join(dir, `date=${slice.file.day}`, `${slice.file.name}.parquet`);
+    const path = slice.file && join(dir, slice.file);
     mkdirSync(path ? dirname(path) : dirname(dir), { recursive: true });
     const copied = await db
       .runAndReadAll(
@@ -419,6 +420,9 @@ export async function recomputeMetrics(options: RecomputeOptions): Promise<Recom
           version: metric.version,
           dir: view.dir,
           files: files.map((f) => relative(view.root, f)),
+          ...(kept && {
+            builtOn: { batchVersion: kept.batchVersion, scannedHours: [...scanned].map(isoOf) },
+          }),
         });
         if (collect && files.length > 0) rows = await finalRows(`(${viewSelect(metric, files)})`);
       } else {
