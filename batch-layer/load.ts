@@ -12,6 +12,9 @@
 //   ALTER TABLE <batch> DROP PARTITION '<day>'                     (the recompute found none),
 // so each day switches from its old rows to its new ones atomically, and days outside the range are
 // untouched. (The two differ because ClickHouse refuses REPLACE PARTITION from an empty source.)
+// A view built on the version a day already holds in ClickHouse (batch_view_loads, below) stages
+// only its scanned hours from files, and the day's other hours from the table's own parts: an hourly
+// recompute late in the day loads one hour, not the day so far.
 // A load is idempotent: loading the same version again gives the same table. A load replaces
 // whatever the days held, older version or not: the caller picks the version (resolveBatchView says
 // which is authoritative per day). Each day is atomic; a load of several days or metrics is not, so
@@ -42,7 +45,7 @@ import {
   rollupColumns,
   rollupKey,
 } from '../contracts/catalog.ts';
-import { type BatchViewManifest, readBatchManifest } from './manifest.ts';
+import { type BatchViewManifest, type BatchViewMetric, readBatchManifest, viewHourFile } from './manifest.ts';
 import { outputColumns } from './metric-columns.ts';
 import { daysOf, toMs } from './time.ts';
 
@@ -114,14 +117,117 @@ export interface LoadOptions {
   catalog?: Catalog;
 }
 
-export interface LoadResult {
-  version: number;
-  /** Per metric: rows loaded, days replaced with rows, days emptied. */
-  metrics: Record<string, { rows: number; replacedDays: string[]; droppedDays: string[] }>;
+export interface MetricLoad {
+  rows: number;
+  /** Days replaced with rows, and days emptied. */
+  replacedDays: string[];
+  droppedDays: string[];
+  /** The view's files read (a view built on the version the table holds: its scanned hours' only). */
+  filesRead: number;
+  /** The batch version whose rows of the unscanned hours were kept from the table's own parts, if any. */
+  keptFrom?: number;
 }
 
-async function jsonRows<T>(client: ClickHouseClient, query: string): Promise<T[]> {
-  const result = await client.query({ query, format: 'JSONEachRow' });
+export interface LoadResult {
+  version: number;
+  metrics: Record<string, MetricLoad>;
+}
+
+// Which batch version each day of a batch table holds, with its row count then: a view built on that
+// version then loads only the hours it scanned, and takes the rest of the day from the table's parts
+// (keptFromTable). Rows are only appended, and a day's highest `seq` says (not the
+// insert time: chDB gave two inserts a partition change apart the same now64(9)). Before a day's
+// partition changes a row of version 0 ("unknown") goes in, so a load that dies between the two
+// leaves a day no load builds on; a day whose rows are not as many as recorded (a table dropped or
+// emptied by hand) is not built on either.
+const LOADS_TABLE = 'batch_view_loads';
+const LOADS_DDL = [
+  `CREATE TABLE IF NOT EXISTS ${q(LOADS_TABLE)} (`,
+  '  `table` String, `day` Date, `seq` UInt64, `batch_version` UInt64, `rows` UInt64',
+  ') ENGINE = MergeTree ORDER BY (`table`, `day`, `seq`)',
+].join('\n');
+const ofDay = `${q('table')} = {table:String} AND ${q('day')} = {day:Date}`;
+
+/** Records that `table` holds `version` of `day` with `rows` rows (version 0: unknown). */
+async function recordLoad(
+  client: ClickHouseClient,
+  table: string,
+  day: string,
+  version: number,
+  rows: number,
+) {
+  await client.command({
+    query:
+      `INSERT INTO ${q(LOADS_TABLE)} SELECT {table:String}, {day:Date},` +
+      ` (SELECT max(${q('seq')}) + 1 FROM ${q(LOADS_TABLE)} WHERE ${ofDay}), {version:UInt64}, {rows:UInt64}`,
+    query_params: { table, day, version, rows },
+  });
+}
+
+/** The batch version `table` holds of `day`, if it is known and the day's rows are as recorded. */
+async function heldVersion(
+  client: ClickHouseClient,
+  table: string,
+  day: string,
+): Promise<number | undefined> {
+  const [held] = await jsonRows<{ version: string; recorded: string; rows: string }>(
+    client,
+    `SELECT tupleElement(last, 1) AS version, tupleElement(last, 2) AS recorded,` +
+      ` (SELECT count() FROM ${q(table)} WHERE toDate(${q('minute')}) = {day:Date}) AS rows` +
+      ` FROM (SELECT argMax((${q('batch_version')}, ${q('rows')}), ${q('seq')}) AS last` +
+      ` FROM ${q(LOADS_TABLE)} WHERE ${ofDay})`,
+    { table, day },
+  );
+  const version = Number(held?.version ?? 0);
+  return version > 0 && Number(held?.recorded) === Number(held?.rows) ? version : undefined;
+}
+
+/**
+ * Puts into `staging` the day's rows of the hours a view built on another version did not scan,
+ * taken from `table` when it holds that version of the day; returns the view's files still to read.
+ * The day's parts are attached to the staging table as they are (hard links, no row read), and the
+ * scanned hours' rows in them masked by a lightweight DELETE: an INSERT ... SELECT of the same rows
+ * rebuilt every state, took more memory and grows with the day's rows (the hourly recompute late in
+ * a 12-hour day, with its load, 3 interleaved runs of `bench/jobs.ts --job hourly-recompute`:
+ * +171-195 MB against +201-281, in 2.7-3.8 s against 3.4-3.8; every file read, 5.1-6.1 s).
+ */
+async function keptFromTable(
+  client: ClickHouseClient,
+  entry: BatchViewMetric,
+  days: readonly string[],
+  table: string,
+  staging: string,
+): Promise<{ files: string[]; keptFrom?: number }> {
+  const [day, ...more] = days;
+  const built = entry.builtOn;
+  if (
+    !built ||
+    day === undefined ||
+    more.length > 0 ||
+    (await heldVersion(client, table, day)) !== built.batchVersion
+  )
+    return { files: entry.files };
+  const scanned = built.scannedHours.map((hour) => toMs(hour));
+  await client.command({
+    query: `ALTER TABLE ${q(staging)} ATTACH PARTITION ${ch.literal(day)} FROM ${q(table)}`,
+  });
+  const inScanned = `toHour(${q('minute')}) IN {hours:Array(UInt8)}`;
+  const params = { hours: scanned.map((hour) => new Date(hour).getUTCHours()) };
+  // A DELETE that matches nothing still runs its mutation (0.7-1.0 s over the 8 metrics above, the
+  // job 3.6-3.8 s against 2.3-3.0): the rows are counted first.
+  const [stale] = await jsonRows<{ n: string }>(
+    client,
+    `SELECT count() AS n FROM ${q(staging)} WHERE ${inScanned}`,
+    params,
+  );
+  if (Number(stale?.n ?? 0) > 0)
+    await client.command({ query: `DELETE FROM ${q(staging)} WHERE ${inScanned}`, query_params: params });
+  const read = new Set(scanned.map((hour) => join(entry.dir, viewHourFile(hour))));
+  return { files: entry.files.filter((f) => read.has(f)), keptFrom: built.batchVersion };
+}
+
+async function jsonRows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown> = {}) {
+  const result = await client.query({ query, query_params: params, format: 'JSONEachRow' });
   return result.json<T>();
 }
 
@@ -133,6 +239,7 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
   const catalog = options.catalog ?? CATALOG;
   const days = daysOf({ from: toMs(manifest.from), to: toMs(manifest.to) });
   const result: LoadResult = { version: manifest.version, metrics: {} };
+  await client.command({ query: LOADS_DDL });
   for (const entry of manifest.metrics) {
     const metric = catalog.find((m) => m.name === entry.name && m.version === entry.version);
     if (!metric)
@@ -146,39 +253,43 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
     await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
     await client.command({ query: `CREATE TABLE ${q(staging)} AS ${q(table)}` });
     try {
+      const { files, keptFrom } = await keptFromTable(client, entry, days, table, staging);
       await insertSelectFromFiles(client, {
         table: staging,
         select: columns.map((c) => `${c.toState} AS ${q(c.name)}`).join(', '),
         format: 'Parquet',
         structure: columns.map((c) => `${q(c.name)} ${c.readType}`).join(', '),
-        files: entry.files.map((f) => join(options.viewsDir, f)),
+        files: files.map((f) => join(options.viewsDir, f)),
       });
       const staged = await jsonRows<{ day: string; rows: string }>(
         client,
         `SELECT toString(toDate(${q('minute')})) AS day, count() AS rows FROM ${q(staging)} GROUP BY day`,
       );
-      const stagedDays = new Set(staged.map((r) => r.day));
-      const outside = [...stagedDays].filter((d) => !days.includes(d));
+      const stagedRows = new Map(staged.map((r) => [r.day, Number(r.rows)]));
+      const outside = [...stagedRows.keys()].filter((d) => !days.includes(d));
       if (outside.length > 0)
         throw new Error(
           `batch view ${manifest.version} of ${metric.name} has rows outside its range: ${outside.join(', ')}`,
         );
-      const replacedDays: string[] = [];
-      const droppedDays: string[] = [];
+      const load: MetricLoad = { rows: 0, replacedDays: [], droppedDays: [], filesRead: files.length };
+      if (keptFrom !== undefined) load.keptFrom = keptFrom;
       for (const day of days) {
         const partition = ch.literal(day);
-        if (stagedDays.has(day)) {
+        const rows = stagedRows.get(day) ?? 0;
+        await recordLoad(client, table, day, 0, 0);
+        if (rows > 0) {
           await client.command({
             query: `ALTER TABLE ${q(table)} REPLACE PARTITION ${partition} FROM ${q(staging)}`,
           });
-          replacedDays.push(day);
+          load.replacedDays.push(day);
         } else {
           await client.command({ query: `ALTER TABLE ${q(table)} DROP PARTITION ${partition}` });
-          droppedDays.push(day);
+          load.droppedDays.push(day);
         }
+        await recordLoad(client, table, day, manifest.version, rows);
+        load.rows += rows;
       }
-      const rows = staged.reduce((n, r) => n + Number(r.rows), 0);
-      result.metrics[metric.name] = { rows, replacedDays, droppedDays };
+      result.metrics[metric.name] = load;
     } finally {
       await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
     }

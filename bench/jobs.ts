@@ -89,15 +89,15 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
             threads: job === 'recompute-default-threads' ? undefined : JOB_THREADS,
             full: job === 'hourly-recompute-full',
           });
-          const rows = days
-            .flatMap((d) => Object.values(d.result.load.metrics))
-            .reduce((n, m) => n + m.rows, 0);
+          const loads = days.flatMap((d) => Object.values(d.result.load.metrics));
+          const rows = loads.reduce((n, m) => n + m.rows, 0);
+          const filesRead = loads.reduce((n, m) => n + m.filesRead, 0);
           const recomputeMs = days
             .flatMap((d) => Object.values(d.result.recompute.metrics))
             .reduce((n, m) => n + m.ms, 0);
           const hours = days.map((d) => hoursScanned(d.result)).join(' + ');
           return {
-            detail: `${rows} rows loaded, ${hours} hours scanned, ${(recomputeMs / 1000).toFixed(1)} s in DuckDB`,
+            detail: `${rows} rows loaded (${filesRead} view files read), ${hours} hours scanned, ${(recomputeMs / 1000).toFixed(1)} s in DuckDB`,
             recomputeMs,
           };
         });

@@ -1,6 +1,7 @@
 // A day's batch view built on its previous one: only the hours whose lake data changed since the
 // lake version that view read are scanned again, and the view loaded into ClickHouse answers exactly
-// as a full recompute of the day does. Real lake (Delta log, Parquet), DuckDB and embedded chDB.
+// as a full recompute of the day does; where ClickHouse holds the view built on, the load reads only
+// the scanned hours' files. Real lake (Delta log, Parquet), DuckDB and embedded chDB.
 import {
   existsSync,
   mkdirSync,
@@ -18,8 +19,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type BackfillResult,
   backfill,
+  batchTable,
   batchViewsDir,
   listBatchManifests,
+  loadBatchView,
   queryBatchView,
   vacuumBatchViews,
 } from '../batch-layer/index.ts';
@@ -42,6 +45,9 @@ let client: ClickHouseClient;
 const run = (full = false) =>
   backfill({ client, lakeDir, viewsDir, ...range, allowedLatenessMs: 0, full, threads: 1 });
 const incrementalOf = (result: BackfillResult) => result.days[0]?.result.recompute.incremental;
+/** Per metric: the batch version the load copied the unscanned hours from, and the files it read. */
+const loadOf = (result: BackfillResult) =>
+  Object.values(result.days[0]?.result.load.metrics ?? {}).map((m) => [m.keptFrom, m.filesRead]);
 /** Every metric's batch view of the day as ClickHouse answers it, final values merged. */
 const answers = async (): Promise<MetricRow[][]> =>
   Promise.all(CATALOG.map((metric) => queryBatchView(client, metric, range)));
@@ -78,10 +84,11 @@ describe('a batch view built on the previous one', () => {
     }
 
     const built = await run();
-    expect(incrementalOf(built)).toEqual({
-      batchVersion: first.days[0]?.result.load.version,
-      hoursScanned: 2,
-    });
+    const firstVersion = first.days[0]?.result.load.version;
+    expect(incrementalOf(built)).toEqual({ batchVersion: firstVersion, hoursScanned: 2 });
+    // ClickHouse holds the first view: the load reads the two scanned hours' files, keeps the rest.
+    expect(loadOf(first).every(([from]) => from === undefined)).toBe(true);
+    expect(loadOf(built)).toEqual(CATALOG.map(() => [firstVersion, 2]));
     const incremental = await answers();
     expect(incremental, 'the late events are in').not.toEqual(before);
 
@@ -95,8 +102,36 @@ describe('a batch view built on the previous one', () => {
     const before = await answers();
     const result = await run();
     expect(incrementalOf(result)?.hoursScanned).toBe(0);
+    expect(loadOf(result).map(([, files]) => files)).toEqual(CATALOG.map(() => 0));
     expect(await answers()).toEqual(before);
   }, 120_000);
+
+  it('reads every file of the view when ClickHouse does not hold the version it was built on', async () => {
+    // ClickHouse is given back the day's first view, without the late events of hours 3 and 17.
+    const [firstView] = listBatchManifests(viewsDir);
+    await loadBatchView(client, { viewsDir, version: firstView?.version });
+    await lateMinute(DAY_START + 6 * HOUR, 25);
+    const built = await run();
+    expect(incrementalOf(built)?.hoursScanned).toBe(1);
+    expect(loadOf(built).every(([from, files]) => from === undefined && Number(files) > 1)).toBe(true);
+    const incremental = await answers();
+    await run(true);
+    expect(incremental).toEqual(await answers());
+  }, 180_000);
+
+  it('reads every file of the view when the table no longer has the rows it was loaded with', async () => {
+    const held = await run(true);
+    await client.command({ query: `TRUNCATE TABLE ${batchTable(CATALOG[0] as (typeof CATALOG)[number])}` });
+    await lateMinute(DAY_START + 7 * HOUR, 26);
+    const built = await run();
+    expect(incrementalOf(built)?.batchVersion).toBe(held.days[0]?.result.load.version);
+    const [first, ...rest] = loadOf(built);
+    expect(first?.[0], 'the emptied table is loaded from files').toBeUndefined();
+    expect(rest.every(([from]) => from === held.days[0]?.result.load.version)).toBe(true);
+    const incremental = await answers();
+    await run(true);
+    expect(incremental).toEqual(await answers());
+  }, 180_000);
 
   it('scans the whole day when the log no longer says what changed', async () => {
     await lateMinute(DAY_START + 9 * HOUR, 23);

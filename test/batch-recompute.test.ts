@@ -539,7 +539,7 @@ describe('batch view', () => {
     const empty = await recomputeMetrics({ files: [], ...day2, output: { viewsDir } });
     expect(empty.view?.rowCounts.orders).toBe(0);
     const emptied = await loadBatchView(client, { viewsDir, version: 3 });
-    expect(emptied.metrics.orders).toEqual({ rows: 0, replacedDays: [], droppedDays: [DAY2] });
+    expect(emptied.metrics.orders).toEqual({ rows: 0, replacedDays: [], droppedDays: [DAY2], filesRead: 0 });
     for (const [i, metric] of CATALOG.entries()) {
       const after = await queryBatchView(client, metric, range);
       expect(after, metric.name).toEqual(inDay1(before[i] ?? []));
