@@ -47,7 +47,7 @@ import {
 } from '../contracts/catalog.ts';
 import { type BatchViewManifest, type BatchViewMetric, readBatchManifest, viewHourFile } from './manifest.ts';
 import { outputColumns } from './metric-columns.ts';
-import { daysOf, toMs } from './time.ts';
+import { DAY_MS, daysOf, HOUR_MS, toMs } from './time.ts';
 
 const q = ch.quote;
 
@@ -200,8 +200,10 @@ async function keptFromTable(
 ): Promise<{ files: string[]; keptFrom?: number }> {
   const [day, ...more] = days;
   const built = entry.builtOn;
+  // A view that scanned every hour keeps none: attaching the day only to mask all of it is waste.
   if (
     !built ||
+    built.scannedHours.length >= DAY_MS / HOUR_MS ||
     day === undefined ||
     more.length > 0 ||
     (await heldVersion(client, table, day)) !== built.batchVersion
