@@ -43,6 +43,8 @@ export interface BackfillProgress {
   rows: number;
   /** Hours of the day scanned: 24 unless it was built on its previous batch view. */
   hoursScanned: number;
+  /** Batch-view files its load into ClickHouse read (only the scanned hours' when it held the view built on). */
+  viewFilesRead: number;
   elapsedMs: number;
 }
 
@@ -90,6 +92,7 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
         total,
         rows: Object.values(result.recompute.metrics).reduce((n, m) => n + m.rowCount, 0),
         hoursScanned: hoursScanned(result),
+        viewFilesRead: viewFilesRead(result),
         elapsedMs: performance.now() - started,
       });
     }
@@ -101,6 +104,9 @@ export async function backfill(options: BackfillOptions): Promise<BackfillResult
 
 export const hoursScanned = (result: BatchRunResult): number =>
   result.recompute.incremental?.hoursScanned ?? DAY_MS / HOUR_MS;
+
+export const viewFilesRead = (result: BatchRunResult): number =>
+  Object.values(result.load.metrics).reduce((n, m) => n + m.filesRead, 0);
 
 /**
  * The day's batch view and the hours whose lake data changed since the version it read; undefined

@@ -4,6 +4,7 @@ export {
   type BackfillResult,
   backfill,
   hoursScanned,
+  viewFilesRead,
 } from './backfill.ts';
 export {
   type CorrectionState,

@@ -63,7 +63,7 @@ export function registerBackfill(program: Command): void {
             allowedLatenessMs: cfg.allowedLatenessMinutes * 60_000,
             onProgress: (p) =>
               console.log(
-                `[${p.done}/${p.total}] ${p.day}: ${p.rows.toLocaleString('en')} rollup rows, ${p.hoursScanned} of 24 hours scanned (${(p.elapsedMs / 1000).toFixed(1)} s)`,
+                `[${p.done}/${p.total}] ${p.day}: ${p.rows.toLocaleString('en')} rollup rows, ${p.hoursScanned} of 24 hours scanned, ${p.viewFilesRead} view files loaded (${(p.elapsedMs / 1000).toFixed(1)} s)`,
               ),
           });
           const last = result.days.at(-1)?.result.watermark;

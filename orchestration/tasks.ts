@@ -12,6 +12,7 @@ import {
   type RecomputeResult,
   readWatermark,
   scanCorrections,
+  viewFilesRead,
 } from '../batch-layer/index.ts';
 import { JOB_THREADS } from '../duckdb/index.ts';
 import { lakeTableDir, openQuarantineStore, quarantineTableDir } from '../lake/index.ts';
@@ -80,6 +81,7 @@ async function runBackfill(
       batchVersion: r.load.version,
       rows: Object.values(r.recompute.metrics).reduce((n, m) => n + m.rowCount, 0),
       hoursScanned: hoursScanned(r),
+      viewFilesRead: viewFilesRead(r),
     })),
     watermark: watermark?.watermark ?? null,
   };

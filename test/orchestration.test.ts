@@ -82,9 +82,11 @@ describe('backfill jobs', () => {
         created: false,
         job: { status: 'completed' },
       });
-      const hoursScanned = (j: { result: unknown }) =>
-        (j.result as { days: { hoursScanned: number }[] }).days.map((d) => d.hoursScanned);
+      const days = (j: { result: unknown }) =>
+        (j.result as { days: { hoursScanned: number; viewFilesRead: number }[] }).days;
+      const hoursScanned = (j: { result: unknown }) => days(j).map((d) => d.hoursScanned);
       expect(hoursScanned(job), 'no view to build on').toEqual([24, 24, 24, 24]);
+      expect(days(job).every((d) => d.viewFilesRead > 0)).toBe(true);
       const rerun = await o.requestBackfill({ ...request, rerun: true });
       expect(rerun.created).toBe(true);
       const rerunJob = await untilJob(o, rerun.job.id, finished);
@@ -92,6 +94,10 @@ describe('backfill jobs', () => {
       expect(hoursScanned(rerunJob), 'built on the views it replaces: no lake change since').toEqual([
         0, 0, 0, 0,
       ]);
+      expect(
+        days(rerunJob).map((d) => d.viewFilesRead),
+        'ClickHouse holds the views built on: no file read',
+      ).toEqual([0, 0, 0, 0]);
       expect(await o.listJobs({ queue: 'backfill' })).toHaveLength(1);
       expect(await batchOrders(client, '2025-06-01', '2025-06-05')).toEqual(served);
 
