@@ -21,7 +21,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { backfill, batchViewsDir, hoursScanned } from '../batch-layer/index.ts';
+import { backfill, batchViewsDir, hoursScanned, viewFilesRead } from '../batch-layer/index.ts';
 import { createClickHouse } from '../clickhouse/index.ts';
 import { buildDimensions, indexDimensions } from '../contracts/index.ts';
 import { JOB_THREADS } from '../duckdb/index.ts';
@@ -89,9 +89,10 @@ async function runJob(job: Job, dataDir: string): Promise<JobFigures> {
             threads: job === 'recompute-default-threads' ? undefined : JOB_THREADS,
             full: job === 'hourly-recompute-full',
           });
-          const loads = days.flatMap((d) => Object.values(d.result.load.metrics));
-          const rows = loads.reduce((n, m) => n + m.rows, 0);
-          const filesRead = loads.reduce((n, m) => n + m.filesRead, 0);
+          const rows = days
+            .flatMap((d) => Object.values(d.result.load.metrics))
+            .reduce((n, m) => n + m.rows, 0);
+          const filesRead = days.reduce((n, d) => n + viewFilesRead(d.result), 0);
           const recomputeMs = days
             .flatMap((d) => Object.values(d.result.recompute.metrics))
             .reduce((n, m) => n + m.ms, 0);
