@@ -8,7 +8,6 @@
 // The speed layer's lag is read from Kafka every second, in seconds of the offered rate.
 // Last line: {"bench":"bi","p50_ms":N,"p99_ms":N,"queries_per_s":N,"speed_lag_max_s":N,
 //   "target_p99_ms":500,"target_speed_lag_s":5,"calibration":{...}}
-// Usage: node --import tsx bench/bi.ts [seconds=60] [connections=20] [events per second=20000]
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,11 +22,21 @@ import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { buildClickHouseInterface } from '../serving-layer/clickhouse-http/app.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { connectCommitPublisher, startSpeedLayer } from '../speed-layer/index.ts';
-import { median, PLATFORM_NODE_FLAGS, percentile, referenceCalibration, report, say } from './support.ts';
+import {
+  benchArgs,
+  median,
+  PLATFORM_NODE_FLAGS,
+  percentile,
+  referenceCalibration,
+  report,
+  say,
+} from './support.ts';
 
-const SECONDS = Number(process.argv[2] ?? 60);
-const CONNECTIONS = Number(process.argv[3] ?? 20);
-const RATE = Number(process.argv[4] ?? 20_000);
+const args = benchArgs('npm run bench:bi -- [seconds=60] [connections=20] [events per second=20000]');
+const SECONDS = args.number(0, 'seconds', 60);
+const CONNECTIONS = args.number(1, 'connections', 20);
+const RATE = args.number(2, 'events per second', 20_000);
+args.noMoreThan(3);
 const TARGET_P99_MS = 500;
 const TARGET_LAG_S = 5;
 /** Ingest runs alone this long first, so that the dashboard reads minutes that hold data. */

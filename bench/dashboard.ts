@@ -5,7 +5,6 @@
 // keeps refreshing and repainting the week. "Without freezing": no steady-state task over 100 ms.
 // Last line: {"bench":"dashboard","points":N,"load_ms":N,"longest_task_load_ms":N,
 //             "longest_task_steady_ms":N,"target_longest_task_steady_ms":100,...}
-// Usage: node --import tsx bench/dashboard.ts [steady-seconds=20]
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,9 +23,11 @@ import { generate } from '../generator/index.ts';
 import { buildDashboard, buildServer } from '../serving-layer/index.ts';
 import { applySpeedLayerDdl, insertRaw } from '../speed-layer/index.ts';
 import { launchChromium } from '../test/support/chromium.ts';
-import { referenceCalibration, report, say } from './support.ts';
+import { benchArgs, referenceCalibration, report, say } from './support.ts';
 
-const STEADY_SECONDS = Number(process.argv[2] ?? 20);
+const args = benchArgs('npm run bench:dashboard -- [steady-seconds=20]');
+const STEADY_SECONDS = args.number(0, 'steady-seconds', 20);
+args.noMoreThan(1);
 const MINUTES = 7 * 24 * 60;
 const TARGET_STEADY_TASK_MS = 100;
 const TARGET_LOAD_MS = 10_000;

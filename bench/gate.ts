@@ -3,7 +3,6 @@
 // Last line: {"bench":"gate","events_per_s":N,"zod_events_per_s":N,"target":250000,"calibration":{...}},
 // the calibration being JSON.parse of the same records' bytes on the same core, timed between the
 // gate's runs: a machine's speed moves both alike, so their ratio compares runs on busy machines.
-// Usage: node --import tsx bench/gate.ts [records]
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { buildDimensions } from '../contracts/index.ts';
@@ -15,8 +14,11 @@ import {
   DedupWindow,
   type RawMessage,
 } from '../quality/index.ts';
+import { benchArgs } from './support.ts';
 
-const RECORDS = Number(process.argv[2] ?? 1_000_000);
+const args = benchArgs('npm run bench:gate -- [records=1000000]');
+const RECORDS = args.number(0, 'records', 1_000_000);
+args.noMoreThan(1);
 const BATCH = 5_000;
 const RUNS = 3;
 const PARTITIONS = 12;

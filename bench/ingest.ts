@@ -4,7 +4,6 @@
 // traffic from the load process, one order at a time is posted and timed until a live (SSE)
 // client holds the minute's new value.
 // Last line: {"bench":"ingest","events_per_s":N,"live_p99_ms":N,...targets}
-// Usage: node --import tsx bench/ingest.ts [events=300000] [batch=2000] [probes=60] [background-rate=5000]
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,12 +24,24 @@ import {
   speedCommitsChannel,
   startSpeedLayer,
 } from '../speed-layer/index.ts';
-import { median, PLATFORM_NODE_FLAGS, percentile, referenceCalibration, report, say } from './support.ts';
+import {
+  benchArgs,
+  median,
+  PLATFORM_NODE_FLAGS,
+  percentile,
+  referenceCalibration,
+  report,
+  say,
+} from './support.ts';
 
-const EVENTS = Number(process.argv[2] ?? 300_000);
-const BATCH = Number(process.argv[3] ?? 2_000);
-const PROBES = Number(process.argv[4] ?? 60);
-const BACKGROUND_RATE = Number(process.argv[5] ?? 5_000);
+const args = benchArgs(
+  'npm run bench:ingest -- [events=300000] [batch=2000] [probes=60] [background-rate=5000]',
+);
+const EVENTS = args.number(0, 'events', 300_000);
+const BATCH = args.number(1, 'batch', 2_000);
+const PROBES = args.number(2, 'probes', 60);
+const BACKGROUND_RATE = args.number(3, 'background-rate', 5_000, { allowZero: true });
+args.noMoreThan(4);
 const CONCURRENCY = 4;
 const TARGET_EVENTS_PER_S = 50_000;
 const TARGET_LIVE_P99_MS = 1_000;

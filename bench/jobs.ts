@@ -16,7 +16,6 @@
 // "optimize_memory_ratio":R,"recompute_peak_mb":N,"recompute_s":N,"recompute_memory_ratio":R,...,
 // "hourly_recompute_s":N,"hourly_recompute_full_s":N,"hourly_recompute_speedup":R,
 // "hourly_recompute_events_per_s":N,...,"calibration":{...}}
-// Usage: npm run bench:jobs [-- <events, default 6000000>]
 import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +27,7 @@ import { JOB_THREADS } from '../duckdb/index.ts';
 import { type GeneratedRecord, generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, LAKE_TABLES, lakeTableDir, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
-import { acceptedAt, median, referenceCalibration, report, say } from './support.ts';
+import { acceptedAt, benchArgs, median, referenceCalibration, report, say } from './support.ts';
 
 const MB = 1024 * 1024;
 const DAY = '2025-06-02';
@@ -129,7 +128,9 @@ if (process.argv[2] === '--job') {
   process.exit(0);
 }
 
-const EVENTS = Number(process.argv[2] ?? 6_000_000);
+const args = benchArgs('npm run bench:jobs -- [events=6000000]');
+const EVENTS = args.number(0, 'events', 6_000_000);
+args.noMoreThan(1);
 const root = mkdtempSync(join(tmpdir(), 'bench-jobs-'));
 const dims = indexDimensions(buildDimensions());
 /** The writer's id in the lake's txn actions: its version is the next offset to write. */

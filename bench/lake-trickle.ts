@@ -5,7 +5,6 @@
 // Reported: data files per million events before and after compaction, and log files (commits and
 // checkpoints) per hour of writing.
 // Last line: {"bench":"lake-trickle","files_per_million_events":N,"log_files_per_hour":N,...}
-// Usage: npm run bench:lake-trickle [-- <minutes, default 10> <events/s, default 500>]
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,10 +14,12 @@ import { generate } from '../generator/index.ts';
 import { createKafka, ensurePlatformTopics } from '../kafka/index.ts';
 import { EVENTS_SCHEMA, LOG_DIR, lakeTableDir, openTable, startLakeWriter } from '../lake/index.ts';
 import { fetchPositions } from '../pipeline/index.ts';
-import { calibrate, generateToKafka, report, say } from './support.ts';
+import { benchArgs, calibrate, generateToKafka, report, say } from './support.ts';
 
-const MINUTES = Number(process.argv[2] ?? 10);
-const RATE = Number(process.argv[3] ?? 500);
+const args = benchArgs('npm run bench:lake-trickle -- [minutes=10] [events/s=500]');
+const MINUTES = args.number(0, 'minutes', 10);
+const RATE = args.number(1, 'events/s', 500);
+args.noMoreThan(2);
 const OPTIMIZE_EVERY_MIN = 5;
 
 const id = randomUUID().slice(0, 8);

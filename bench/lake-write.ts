@@ -2,7 +2,6 @@
 // (events into DuckDB -> rows flattened in SQL -> partitioned zstd Parquet -> stats -> Delta commit
 // with txn) timed per batch of 50k events into a fresh table, DuckDB limited to one thread.
 // Last line: {"bench":"lake-write","write_events_per_s":N,"target":150000,"calibration":{...}}
-// Usage: node --import tsx bench/lake-write.ts [events]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +9,11 @@ import { buildDimensions, indexDimensions } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
-import { acceptedAt, calibrate, median, report, say } from './support.ts';
+import { acceptedAt, benchArgs, calibrate, median, report, say } from './support.ts';
 
-const EVENTS = Number(process.argv[2] ?? 300_000);
+const args = benchArgs('npm run bench:lake-write -- [events=300000]');
+const EVENTS = args.number(0, 'events', 300_000);
+args.noMoreThan(1);
 const BATCH_EVENTS = 50_000;
 const TARGET = 150_000;
 const APP_ID = 'bench-lake:events:0';

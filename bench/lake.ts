@@ -7,7 +7,6 @@
 // ratio is the median of the per-run ratios. Last line:
 // {"bench":"lake","write_events_per_s":N,"backfill_events_per_s":N,"backfill_vs_duckdb":R,"calibration":{...}}
 // calibration: JSON.parse of the bench's events on one core, measured in the same run, and the load average.
-// Usage: npm run bench:lake [-- <events, default 20000000>]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +16,11 @@ import { openDuck, readParquet } from '../duckdb/index.ts';
 import { generate } from '../generator/index.ts';
 import { EVENTS_SCHEMA, openTable, stageAccepted } from '../lake/index.ts';
 import type { AcceptedRecord } from '../quality/index.ts';
-import { acceptedAt, calibrate, median, report, say } from './support.ts';
+import { acceptedAt, benchArgs, calibrate, median, report, say } from './support.ts';
 
-const EVENTS = Number(process.argv[2] ?? 20_000_000);
+const args = benchArgs('npm run bench:lake -- [events=20000000]');
+const EVENTS = args.number(0, 'events', 20_000_000);
+args.noMoreThan(1);
 const COMMIT_EVENTS = 100_000;
 const RUNS = 5;
 const START = Date.UTC(2025, 0, 1);

@@ -13,7 +13,6 @@
 // (from Kafka's acknowledgement).
 // correction_jobs counts the backfills the correction scans enqueued during the run.
 // Last line: {"bench":"late","hidden_event_seconds_p99":N,"correction_jobs":N,"target":5,...}
-// Usage: node --import tsx bench/late.ts [seconds (300)] [events per second (20000)]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,10 +28,12 @@ import { getMetric, loadPlatformDimensions } from '../contracts/index.ts';
 import { generate } from '../generator/index.ts';
 import { BatchingProducer, createKafka } from '../kafka/index.ts';
 import { createOrchestrator } from '../orchestration/index.ts';
-import { PLATFORM_NODE_FLAGS, percentile, referenceCalibration, report, say } from './support.ts';
+import { benchArgs, PLATFORM_NODE_FLAGS, percentile, referenceCalibration, report, say } from './support.ts';
 
-const SECONDS = Number(process.argv[2] ?? 300);
-const RATE = Number(process.argv[3] ?? 20_000);
+const args = benchArgs('npm run bench:late -- [seconds=300] [events per second=20000]');
+const SECONDS = args.number(0, 'seconds', 300);
+const RATE = args.number(1, 'events per second', 20_000);
+args.noMoreThan(2);
 const LATE_FRACTION = 0.01;
 const HISTORY_EVENTS = 200_000;
 const PROBE_MS = 500;

@@ -2,14 +2,15 @@
 // LZ4, batched): median of 3 runs of 1M generated events, each into a fresh 6-partition topic.
 // And what the soak's generator costs: events made live and paced at 50,000 events/s for 20 s, as
 // `tidewater generate --rate 50000` feeds bench:soak beside the platform, in cores of this process.
-// Usage: npm run bench:produce [-- <events per run>]
 import { loadConfig } from '../config/index.ts';
 import { type GeneratedRecord, generate, paced, produceToKafka } from '../generator/index.ts';
 import { BatchingProducer, createKafka, ensureTopics } from '../kafka/index.ts';
 import { Pregenerated } from './pregenerated.ts';
-import { median, referenceCalibration, report, say } from './support.ts';
+import { benchArgs, median, referenceCalibration, report, say } from './support.ts';
 
-const EVENTS = Number(process.argv[2] ?? 1_000_000);
+const args = benchArgs('npm run bench:produce -- [events per run=1000000]');
+const EVENTS = args.number(0, 'events per run', 1_000_000);
+args.noMoreThan(1);
 const RUNS = 3;
 const TARGET = 150_000;
 

@@ -3,7 +3,6 @@
 // Each run produces N quarantine messages (generated bad records, as the gate refuses them) into a
 // fresh 3-partition topic first, untimed; then a writer with the lake's commit size and a 1 s age
 // reads them from the start, timed until the table's txns reach the topic's end. Median of 3 runs.
-// Usage: npm run bench:quarantine [-- <messages per run>]
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,9 +12,11 @@ import { generate } from '../generator/index.ts';
 import { createKafka, ensureTopics } from '../kafka/index.ts';
 import { openQuarantineTable, QuarantineLakeWriter, quarantineTableDir } from '../lake/index.ts';
 import { encodeQuarantine, QuarantinePublisher, type RejectedRecord } from '../quality/index.ts';
-import { calibrate, median, report, say } from './support.ts';
+import { benchArgs, calibrate, median, report, say } from './support.ts';
 
-const MESSAGES = Number(process.argv[2] ?? 300_000);
+const args = benchArgs('npm run bench:quarantine -- [messages per run=300000]');
+const MESSAGES = args.number(0, 'messages per run', 300_000);
+args.noMoreThan(1);
 const RUNS = 3;
 const TARGET = 50_000;
 const PARTITIONS = 3;

@@ -9,7 +9,6 @@
 // The API runs as the platform runs it, with the Redis query cache: the answer's key holds the
 // boundary and the speed commit state, so for this settled week every request after the first is a
 // hit. `nocache` measures every request going to ClickHouse.
-// Usage: node --import tsx bench/serve.ts [seconds] [concurrency] [nocache]
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,11 +21,13 @@ import { loadConfig } from '../config/index.ts';
 import { CATALOG, getMetric, metricTable } from '../contracts/index.ts';
 import { buildServer } from '../serving-layer/index.ts';
 import { applySpeedLayerDdl } from '../speed-layer/index.ts';
-import { median, percentile, referenceCalibration, report, say } from './support.ts';
+import { benchArgs, median, percentile, referenceCalibration, report, say } from './support.ts';
 
-const SECONDS = Number(process.argv[2] ?? 15);
-const CONCURRENCY = Number(process.argv[3] ?? 100);
-const CACHE = process.argv[4] !== 'nocache';
+const args = benchArgs('npm run bench:serve -- [seconds=15] [concurrency=100] [cache|nocache]');
+const SECONDS = args.number(0, 'seconds', 15);
+const CONCURRENCY = args.number(1, 'concurrency', 100);
+const CACHE = args.choice(2, 'cache', ['cache', 'nocache']) === 'cache';
+args.noMoreThan(3);
 const TARGET_P99_MS = 50;
 const DAY_MS = 86_400_000;
 const START = Date.UTC(2025, 2, 3);

@@ -16,9 +16,8 @@
 // "platform_page_faults_per_s":N,"event_loop_cores":N,"event_loop_wait_share":N,"v8_helper_cores":N,
 // "platform_cpu_us_per_event":N,...,"calibration":{...},
 // "calibration_at_start":{...}}
-// Usage: node --import tsx bench/soak.ts [minutes] [events_per_s] [both|speed|lake] [jobs|nojobs]
-// (LOG_LEVEL=info shows the consumers' group changes, e.g. a member evicted for missing
-// heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
+// Arguments: see `benchArgs` below (LOG_LEVEL=info shows the consumers' group changes, e.g. a
+// member evicted for missing heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
 // beside the rest: the issue's figures are the defaults' (both layers, with the jobs).
 // The jobs' engine work runs in child processes (orchestration/job-process.ts): the memory they hold
 // of their own is added to this process's RSS in every sample (so the peak and the trends are the
@@ -35,6 +34,7 @@ import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { createOrchestrator, jobProcesses } from '../orchestration/index.ts';
 import {
+  benchArgs,
   eventLoopWaitSeconds,
   generateToKafka,
   referenceCalibration,
@@ -44,12 +44,14 @@ import {
   threadCpu,
 } from './support.ts';
 
-const MINUTES = Number(process.argv[2] ?? 10);
-const RATE = Number(process.argv[3] ?? 50_000);
-const LAYERS = process.argv[4] ?? 'both';
-const JOBS = (process.argv[5] ?? 'jobs') === 'jobs';
-if (!['both', 'speed', 'lake'].includes(LAYERS))
-  throw new Error(`layers: both, speed or lake, not ${LAYERS}`);
+const args = benchArgs(
+  'npm run bench:soak -- [minutes=10] [events_per_s=50000] [both|speed|lake] [jobs|nojobs]',
+);
+const MINUTES = args.number(0, 'minutes', 10);
+const RATE = args.number(1, 'events_per_s', 50_000);
+const LAYERS = args.choice(2, 'layers', ['both', 'speed', 'lake']);
+const JOBS = args.choice(3, 'jobs', ['jobs', 'nojobs']) === 'jobs';
+args.noMoreThan(4);
 const WARM_UP_MIN = Math.min(2, MINUTES / 5);
 const SAMPLE_MS = 5_000;
 const MB = 1024 * 1024;

@@ -4,7 +4,6 @@
 // rollup query while producing at a fixed rate: every chunk's good orders must show in the
 // orders view's total, polled continuously.
 // Last line: {"bench":"speed","events_per_s":N,"events_per_s_with_startup":N,"p50_ms":N,"p99_ms":N,"target_events_per_s":100000,"target_p99_ms":1000}
-// Usage: node --import tsx bench/speed.ts [events=5000000] [latency-seconds=20] [rate=50000]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,6 +20,7 @@ import { BatchingProducer, createKafka, ensureTopics, platformTopics } from '../
 import { fetchPositions, lagOf } from '../pipeline/index.ts';
 import { type SpeedLayer, startSpeedLayer } from '../speed-layer/index.ts';
 import {
+  benchArgs,
   describeThreadCpu,
   PLATFORM_NODE_FLAGS,
   percentile,
@@ -30,9 +30,11 @@ import {
   threadCpu,
 } from './support.ts';
 
-const EVENTS = Number(process.argv[2] ?? 5_000_000);
-const LATENCY_SECONDS = Number(process.argv[3] ?? 20);
-const RATE = Number(process.argv[4] ?? 50_000);
+const args = benchArgs('npm run bench:speed -- [events=5000000] [latency-seconds=20] [rate=50000]');
+const EVENTS = args.number(0, 'events', 5_000_000);
+const LATENCY_SECONDS = args.number(1, 'latency-seconds', 20);
+const RATE = args.number(2, 'rate', 50_000);
+args.noMoreThan(3);
 const TARGET_EVENTS_PER_S = 100_000;
 const TARGET_P99_MS = 1_000;
 /**

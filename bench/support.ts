@@ -25,6 +25,41 @@ export const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
+/**
+ * A bench's positional arguments, checked before it starts anything: a word it does not take (say
+ * `--help`) stops it with its usage, where `Number()` of it had started a run with NaN in its
+ * figures. `usage` is the line the bench's header gives.
+ */
+export function benchArgs(usage: string) {
+  const args = process.argv.slice(2);
+  const refuse = (problem: string): never => {
+    process.stderr.write(`${problem}\nUsage: ${usage}\n`);
+    process.exit(2);
+  };
+  return {
+    /** Argument `position` (0: the first) as a positive number (or zero, if allowed); `fallback` when absent. */
+    number(position: number, name: string, fallback: number, { allowZero = false } = {}): number {
+      const raw = args[position];
+      if (raw === undefined) return fallback;
+      const value = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero))
+        refuse(`${name} must be a ${allowZero ? 'non-negative' : 'positive'} number, not "${raw}"`);
+      return value;
+    },
+    /** Argument `position` as one of `options`; the first when absent. */
+    choice<T extends string>(position: number, name: string, options: readonly [T, ...T[]]): T {
+      const raw = args[position] ?? options[0];
+      if (!(options as readonly string[]).includes(raw))
+        refuse(`${name} must be one of ${options.join(', ')}, not "${raw}"`);
+      return raw as T;
+    },
+    /** Stops on arguments past the `count` the bench takes. */
+    noMoreThan(count: number): void {
+      if (args.length > count) refuse(`unexpected argument "${args[count]}"`);
+    },
+  };
+}
+
 /** The bench's last line of output: one JSON object with its figures and targets. */
 export function report(figures: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(figures)}\n`);
