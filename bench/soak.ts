@@ -14,11 +14,13 @@
 // "job_process_cores":N,"job_process_peak_rss_mb":N,
 // "generator_cores":N,"machine_busy_share":N,"machine_kernel_share":N,"machine_steal_share":N,
 // "platform_page_faults_per_s":N,"event_loop_cores":N,"event_loop_wait_share":N,"v8_helper_cores":N,
-// "platform_cpu_us_per_event":N,...,"calibration":{...},
+// "platform_cpu_us_per_event":N,...,"speed_keeps_up":B,"lake_keeps_up":B (issue 23's verdicts),
+// "target_peak_rss_mb":N,...,"calibration":{...},
 // "calibration_at_start":{...}}
 // Arguments: see `benchArgs` below (LOG_LEVEL=info shows the consumers' group changes, e.g. a
-// member evicted for missing heartbeats). The last two take one layer out, or the scheduled jobs, to see what each costs
-// beside the rest: the issue's figures are the defaults' (both layers, with the jobs).
+// member evicted for missing heartbeats). The last two take one layer out, or the scheduled jobs,
+// to see what each costs beside the rest: the issue's figures are the defaults' (both layers, with
+// the jobs).
 // The jobs' engine work runs in child processes (orchestration/job-process.ts): the memory they hold
 // of their own is added to this process's RSS in every sample (so the peak and the trends are the
 // platform's as a whole), and their CPU to the platform's.
