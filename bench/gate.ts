@@ -18,7 +18,7 @@ import { benchArgs } from './support.ts';
 
 const args = benchArgs('npm run bench:gate -- [records=1000000]');
 const RECORDS = args.number(0, 'records', 1_000_000);
-args.noMoreThan(1);
+args.done();
 const BATCH = 5_000;
 const RUNS = 3;
 const PARTITIONS = 12;

@@ -41,7 +41,7 @@ const EVENTS = args.number(0, 'events', 300_000);
 const BATCH = args.number(1, 'batch', 2_000);
 const PROBES = args.number(2, 'probes', 60);
 const BACKGROUND_RATE = args.number(3, 'background-rate', 5_000, { allowZero: true });
-args.noMoreThan(4);
+args.done();
 const CONCURRENCY = 4;
 const TARGET_EVENTS_PER_S = 50_000;
 const TARGET_LIVE_P99_MS = 1_000;

@@ -19,7 +19,7 @@ import { benchArgs, calibrate, generateToKafka, report, say } from './support.ts
 const args = benchArgs('npm run bench:lake-trickle -- [minutes=10] [events/s=500]');
 const MINUTES = args.number(0, 'minutes', 10);
 const RATE = args.number(1, 'events/s', 500);
-args.noMoreThan(2);
+args.done();
 const OPTIMIZE_EVERY_MIN = 5;
 
 const id = randomUUID().slice(0, 8);

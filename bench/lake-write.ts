@@ -13,7 +13,7 @@ import { acceptedAt, benchArgs, calibrate, median, report, say } from './support
 
 const args = benchArgs('npm run bench:lake-write -- [events=300000]');
 const EVENTS = args.number(0, 'events', 300_000);
-args.noMoreThan(1);
+args.done();
 const BATCH_EVENTS = 50_000;
 const TARGET = 150_000;
 const APP_ID = 'bench-lake:events:0';

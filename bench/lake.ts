@@ -20,7 +20,7 @@ import { acceptedAt, benchArgs, calibrate, median, report, say } from './support
 
 const args = benchArgs('npm run bench:lake -- [events=20000000]');
 const EVENTS = args.number(0, 'events', 20_000_000);
-args.noMoreThan(1);
+args.done();
 const COMMIT_EVENTS = 100_000;
 const RUNS = 5;
 const START = Date.UTC(2025, 0, 1);

@@ -10,7 +10,7 @@ import { benchArgs, median, referenceCalibration, report, say } from './support.
 
 const args = benchArgs('npm run bench:produce -- [events per run=1000000]');
 const EVENTS = args.number(0, 'events per run', 1_000_000);
-args.noMoreThan(1);
+args.done();
 const RUNS = 3;
 const TARGET = 150_000;
 

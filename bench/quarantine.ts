@@ -16,7 +16,7 @@ import { benchArgs, calibrate, median, report, say } from './support.ts';
 
 const args = benchArgs('npm run bench:quarantine -- [messages per run=300000]');
 const MESSAGES = args.number(0, 'messages per run', 300_000);
-args.noMoreThan(1);
+args.done();
 const RUNS = 3;
 const TARGET = 50_000;
 const PARTITIONS = 3;

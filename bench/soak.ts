@@ -53,7 +53,7 @@ const MINUTES = args.number(0, 'minutes', 10);
 const RATE = args.number(1, 'events_per_s', 50_000);
 const LAYERS = args.choice(2, 'layers', ['both', 'speed', 'lake']);
 const JOBS = args.choice(3, 'jobs', ['jobs', 'nojobs']) === 'jobs';
-args.noMoreThan(4);
+args.done();
 const WARM_UP_MIN = Math.min(2, MINUTES / 5);
 const SAMPLE_MS = 5_000;
 const MB = 1024 * 1024;

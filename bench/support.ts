@@ -32,14 +32,20 @@ export const say = (line: string): void => {
  */
 export function benchArgs(usage: string) {
   const args = process.argv.slice(2);
+  /** How many arguments the bench has read so far: any past them is one it does not take. */
+  let taken = 0;
   const refuse = (problem: string): never => {
     process.stderr.write(`${problem}\nUsage: ${usage}\n`);
     process.exit(2);
   };
+  const read = (position: number) => {
+    taken = Math.max(taken, position + 1);
+    return args[position];
+  };
   return {
     /** Argument `position` (0: the first) as a positive number (or zero, if allowed); `fallback` when absent. */
     number(position: number, name: string, fallback: number, { allowZero = false } = {}): number {
-      const raw = args[position];
+      const raw = read(position);
       if (raw === undefined) return fallback;
       const value = Number(raw);
       if (raw.trim() === '' || !Number.isFinite(value) || value < 0 || (value === 0 && !allowZero))
@@ -48,14 +54,14 @@ export function benchArgs(usage: string) {
     },
     /** Argument `position` as one of `options`; the first when absent. */
     choice<T extends string>(position: number, name: string, options: readonly [T, ...T[]]): T {
-      const raw = args[position] ?? options[0];
+      const raw = read(position) ?? options[0];
       if (!(options as readonly string[]).includes(raw))
         refuse(`${name} must be one of ${options.join(', ')}, not "${raw}"`);
       return raw as T;
     },
-    /** Stops on arguments past the `count` the bench takes. */
-    noMoreThan(count: number): void {
-      if (args.length > count) refuse(`unexpected argument "${args[count]}"`);
+    /** Once every argument is read: stops on any past them. */
+    done(): void {
+      if (args.length > taken) refuse(`unexpected argument "${args[taken]}"`);
     },
   };
 }
