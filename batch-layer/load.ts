@@ -115,6 +115,8 @@ export interface LoadOptions {
   /** Batch version to load (default: the newest committed). */
   version?: number;
   catalog?: Catalog;
+  /** Staging tables older than this are a dead load's and are dropped (default: STALE_STAGING_MS). */
+  staleStagingMs?: number;
 }
 
 export interface MetricLoad {
@@ -131,6 +133,48 @@ export interface MetricLoad {
 export interface LoadResult {
   version: number;
   metrics: Record<string, MetricLoad>;
+  /** Staging tables a load that died had left behind, dropped by this one. */
+  staleStagingDropped: string[];
+}
+
+/**
+ * How old a staging table must be before a load takes it for a dead load's: a load stages one metric
+ * at a time, each in seconds to minutes, and loads from several processes (a ClickHouse server shared
+ * by instances) may run at once, so only age says a table's load is gone.
+ */
+export const STALE_STAGING_MS = HOUR_MS;
+
+/**
+ * A load's staging table, named with when it was made: the embedded engine's database keeps no
+ * creation time (`system.tables` gives chDB's tables a `metadata_modification_time` of 1970).
+ */
+const stagingTable = (table: string, version: number) => `${table}_staging_${version}_${Date.now()}`;
+/** Its batch table and creation time; a name without one is an older release's, of unknown age. */
+const STAGING = /^(.+)_staging_[0-9]+(?:_([0-9]+))?$/;
+
+/**
+ * Drops the catalog's staging tables older than `ageMs`. A load that dies between creating its
+ * staging table and dropping it (a SIGKILL, a lost server) leaves one, holding up to a day of a
+ * metric's rows (its attached parts) and listed beside the views, which no later load would drop.
+ */
+async function dropStaleStaging(
+  client: ClickHouseClient,
+  catalog: Catalog,
+  ageMs: number,
+): Promise<string[]> {
+  const ours = new Set(catalog.map((metric) => batchTable(metric)));
+  const found = await jsonRows<{ name: string }>(
+    client,
+    `SELECT name FROM system.tables WHERE database = currentDatabase() AND match(name, '_staging_[0-9_]+$')`,
+  );
+  const stale = found
+    .map((t) => t.name)
+    .filter((name) => {
+      const [, table, made] = STAGING.exec(name) ?? [];
+      return table !== undefined && ours.has(table) && Number(made ?? 0) <= Date.now() - ageMs;
+    });
+  for (const name of stale) await client.command({ query: `DROP TABLE IF EXISTS ${q(name)}` });
+  return stale;
 }
 
 // Which batch version each day of a batch table holds, with its row count then: a view built on that
@@ -240,7 +284,11 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
     throw new Error(`no committed batch view ${options.version ?? '(latest)'} in ${options.viewsDir}`);
   const catalog = options.catalog ?? CATALOG;
   const days = daysOf({ from: toMs(manifest.from), to: toMs(manifest.to) });
-  const result: LoadResult = { version: manifest.version, metrics: {} };
+  const result: LoadResult = {
+    version: manifest.version,
+    metrics: {},
+    staleStagingDropped: await dropStaleStaging(client, catalog, options.staleStagingMs ?? STALE_STAGING_MS),
+  };
   await client.command({ query: LOADS_DDL });
   for (const entry of manifest.metrics) {
     const metric = catalog.find((m) => m.name === entry.name && m.version === entry.version);
@@ -249,10 +297,9 @@ export async function loadBatchView(client: ClickHouseClient, options: LoadOptio
         `batch view ${manifest.version} has ${entry.name} v${entry.version}, not in the catalog`,
       );
     const table = batchTable(metric);
-    const staging = `${table}_staging_${manifest.version}`;
+    const staging = stagingTable(table, manifest.version);
     const columns = stateColumns(metric);
     await client.command({ query: batchViewDdl(metric) });
-    await client.command({ query: `DROP TABLE IF EXISTS ${q(staging)}` });
     await client.command({ query: `CREATE TABLE ${q(staging)} AS ${q(table)}` });
     try {
       const { files, keptFrom } = await keptFromTable(client, entry, days, table, staging);

@@ -83,6 +83,8 @@ async function runBackfill(
       hoursScanned: hoursScanned(r),
       viewFilesRead: viewFilesRead(r),
     })),
+    // A dead load's leftovers this job cleared; the job's result is where an operator looks.
+    staleStagingDropped: result.days.flatMap(({ result: r }) => r.load.staleStagingDropped),
     watermark: watermark?.watermark ?? null,
   };
 }
