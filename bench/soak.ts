@@ -35,6 +35,7 @@ import { createClickHouse } from '../clickhouse/index.ts';
 import { loadConfig } from '../config/index.ts';
 import { createKafka } from '../kafka/index.ts';
 import { createOrchestrator, jobProcesses } from '../orchestration/index.ts';
+import { keepsUp, slope, soakTargets } from './soak-verdict.ts';
 import {
   benchArgs,
   eventLoopWaitSeconds,
@@ -85,17 +86,6 @@ const env = {
   LOG_LEVEL: process.env.LOG_LEVEL ?? 'error',
 };
 const cfg = loadConfig(env);
-
-/** Least-squares slope of y over x. */
-function slope(points: { x: number; y: number }[]): number {
-  const n = points.length;
-  if (n < 2) return 0;
-  const mx = points.reduce((s, p) => s + p.x, 0) / n;
-  const my = points.reduce((s, p) => s + p.y, 0) / n;
-  const sxy = points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0);
-  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
-  return sxx === 0 ? 0 : sxy / sxx;
-}
 
 // Before anything of the platform's runs: the machine's own pace, which the figure at the end (taken
 // in the same process just after the platform stopped, its heap still to collect) may not show.
@@ -460,24 +450,14 @@ for (const [name, perSecond, lag, basis] of [
   );
 }
 say(`generator: ${producedPerSecond} events/s produced`);
-/**
- * Issue 23's targets, judged here so that every reader of the line judges alike. A layer keeps up
- * when the generator made at least 99% of the offer, the layer took at least 99% of what was
- * produced, and its lag grew by at most a second of the offer a minute after warm-up (sampling puts
- * ±20,000 records of noise on a layer that keeps up). `events_per_s` itself sits ~0.5% under the
- * offer in a run that keeps up (the generator's start-up, the records in flight at the end), so a
- * literal 50,000 is never met; the lake's rate is timed between commits, so its lag is what counts.
- */
-const TARGETS = { peak_rss_mb: 2_048, rss_growth_mb_per_min: 5, lag_growth_per_min: RATE, taken_share: 0.99 };
-const offerMade = producedPerSecond >= TARGETS.taken_share * RATE;
-/** `perSecond`: the layer's take over the whole run (the lake's is timed between commits: not judged). */
-function keepsUp(lag: ReturnType<typeof lagOf>, perSecond?: number): boolean | null {
-  if (lag.trend === null) return null;
-  const took = perSecond === undefined || perSecond >= TARGETS.taken_share * producedPerSecond;
-  return offerMade && took && lag.trend <= TARGETS.lag_growth_per_min;
-}
-const speedKeepsUp = keepsUp(speedLag, consumed / seconds);
-const lakeKeepsUp = keepsUp(lakeLag);
+// Issue 23's targets, judged here so that every reader of the line judges alike.
+const TARGETS = soakTargets(RATE);
+const judgedRun = { offeredPerSecond: RATE, producedPerSecond };
+const speedKeepsUp = keepsUp(judgedRun, {
+  lagTrendPerMin: speedLag.trend,
+  takenPerSecond: consumed / seconds,
+});
+const lakeKeepsUp = keepsUp(judgedRun, { lagTrendPerMin: lakeLag.trend });
 const yesNo = (met: boolean | null) => (met === null ? 'not run' : met ? 'yes' : 'no');
 say(
   `issue 23: speed layer keeps up ${yesNo(speedKeepsUp)}, lake writer keeps up ${yesNo(lakeKeepsUp)}, ` +
