@@ -66,6 +66,9 @@ export function registerBackfill(program: Command): void {
                 `[${p.done}/${p.total}] ${p.day}: ${p.rows.toLocaleString('en')} rollup rows, ${p.hoursScanned} of 24 hours scanned, ${p.viewFilesRead} view files loaded (${(p.elapsedMs / 1000).toFixed(1)} s)`,
               ),
           });
+          const stale = result.days.flatMap((d) => d.result.load.staleStagingDropped);
+          if (stale.length > 0)
+            console.log(`dropped staging tables a dead load had left: ${stale.join(', ')}`);
           const last = result.days.at(-1)?.result.watermark;
           console.log(
             `backfilled ${result.days.length} day(s) from lake version ${result.lakeVersion}; batch watermark ${last?.state?.watermark ?? 'not set'}`,
