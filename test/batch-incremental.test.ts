@@ -133,6 +133,18 @@ describe('a batch view built on the previous one', () => {
     expect(incremental).toEqual(await answers());
   }, 180_000);
 
+  it('reads every file of the view when late events changed every hour, keeping none from the table', async () => {
+    const everyHour = [...generate({ seed: 27, start: range.from, count: 480, rate: 480 / 86_400 })];
+    await ingestBoth(client, dataDir, everyHour, truth, 'late-every-hour');
+    const built = await run();
+    expect(incrementalOf(built)?.hoursScanned).toBe(24);
+    // Attaching the day's parts only to mask all of them would be waste.
+    expect(loadOf(built).every(([from, files]) => from === undefined && Number(files) > 0)).toBe(true);
+    const incremental = await answers();
+    await run(true);
+    expect(incremental).toEqual(await answers());
+  }, 180_000);
+
   it('scans the whole day when the log no longer says what changed', async () => {
     await lateMinute(DAY_START + 9 * HOUR, 23);
     const table = await openTable(lakeDir, EVENTS_SCHEMA);
