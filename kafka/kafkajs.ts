@@ -9,6 +9,7 @@ import {
   type RecordReading,
 } from './fetched-records.ts';
 import { fastProduceRequest, type ProduceInternals, type ProduceRequestV3 } from './produce-request.ts';
+import { type ConnectionInternals, reassemblingProcessData } from './responses.ts';
 
 /*
  * The one place kafkajs is loaded, with hot paths of kafkajs 2.2.4 replaced by equivalent linear,
@@ -27,6 +28,8 @@ import { fastProduceRequest, type ProduceInternals, type ProduceRequestV3 } from
  *  - a fetch's every record became objects on arrival, held for the seconds its ranges take to
  *    reach the sink: a fetched partition is now kept as bytes and indexed (fetched-records.ts).
  * Each keeps kafkajs's own code for what numbers cannot hold exactly (and for record headers).
+ * Each connection's reassembly of responses from socket reads held every response's bytes until
+ * the next response had arrived (responses.ts).
  * One replacement fixes a bug instead: kafkajs's filter of aborted transactions let records of
  * interleaved aborted transactions through (filterAbortedMessages below).
  * Replacements must sit in require's cache before kafkajs's modules load, and an ES `import` of
@@ -284,17 +287,29 @@ function fastBatch(Original: BatchClass, filterAborted: FilterAborted, reading: 
   return Batch as unknown as BatchClass;
 }
 
-/** The modules replaced, and what each now exports (checked once kafkajs has loaded). */
-const installed = new Map<string, unknown>();
+/**
+ * The modules replaced, each with whether kafkajs finds the replacement where it looks (checked
+ * once kafkajs has loaded).
+ */
+const installed = new Map<string, () => boolean>();
 
-/** Swaps a kafkajs module for `replace(original)`; returns the original for tests to compare. */
-function replaceModule<T>(path: string, replace: (original: T) => unknown): T {
+/**
+ * Swaps a kafkajs module for `replace(original)`; returns the original for tests to compare. A
+ * replacement that patches the module's class rather than swapping it says how to tell it is in
+ * place (`patched`).
+ */
+function replaceModule<T>(
+  path: string,
+  replace: (original: T) => unknown,
+  patched: (exports: T) => boolean = () => true,
+): T {
   const resolved = require.resolve(`kafkajs/src/${path}`);
   const original = require(resolved) as T;
   const cached = require.cache[resolved];
   if (!cached) throw new Error(`kafkajs/src/${path} is not in require's cache: it cannot be replaced`);
-  cached.exports = replace(original);
-  installed.set(resolved, cached.exports);
+  const replacement = replace(original);
+  cached.exports = replacement;
+  installed.set(resolved, () => require(resolved) === replacement && patched(replacement as T));
   return original;
 }
 
@@ -321,10 +336,27 @@ function presizedEncoderArray(this: EncoderInternals, value: readonly { buf: Buf
 }
 
 replaceModule('producer/groupMessagesPerPartition.js', () => groupMessagesPerPartition);
-replaceModule<{ prototype: object }>('protocol/encoder.js', (Encoder) => {
-  Object.assign(Encoder.prototype, { writeEncoderArray: presizedEncoderArray });
-  return Encoder;
-});
+replaceModule<{ prototype: { writeEncoderArray: unknown } }>(
+  'protocol/encoder.js',
+  (Encoder) => {
+    Object.assign(Encoder.prototype, { writeEncoderArray: presizedEncoderArray });
+    return Encoder;
+  },
+  (Encoder) => Encoder.prototype.writeEncoderArray === presizedEncoderArray,
+);
+type ProcessData = (this: ConnectionInternals, data: Buffer) => unknown;
+let originalProcessData: ProcessData | undefined;
+let installedProcessData: ProcessData | undefined;
+replaceModule<{ prototype: { processData: ProcessData } }>(
+  'network/connection.js',
+  (Connection) => {
+    originalProcessData = Connection.prototype.processData;
+    installedProcessData = reassemblingProcessData(originalProcessData);
+    Connection.prototype.processData = installedProcessData;
+    return Connection;
+  },
+  (Connection) => Connection.prototype.processData === installedProcessData,
+);
 const compression = require('kafkajs/src/protocol/message/compression') as {
   Types: { None: number };
   COMPRESSION_CODEC_MASK: number;
@@ -393,6 +425,12 @@ export const messageDecoders = {
   lazy: require('kafkajs/src/protocol/requests/fetch/v4/decodeMessages.js') as DecodeMessages,
 };
 
+/** kafkajs's reassembly of responses from a connection's reads and the one that replaces it. */
+export const processData = {
+  original: originalProcessData as ProcessData,
+  reassembling: installedProcessData as ProcessData,
+};
+
 /** kafkajs's filter of aborted records and the one that replaces it. */
 export const abortedFilters = { original: originalFilterAborted, fixed: filterAbortedMessages };
 
@@ -403,9 +441,9 @@ export const kafkajs: typeof import('kafkajs') = require('kafkajs');
  * Checked here at start (a start with an original in place fails), and by test/kafka.test.ts.
  */
 export function replacementsInPlace(): { path: string; replaced: boolean }[] {
-  return [...installed].map(([resolved, replacement]) => ({
+  return [...installed].map(([resolved, inPlace]) => ({
     path: resolved.slice(resolved.lastIndexOf('kafkajs')),
-    replaced: require(resolved) === replacement,
+    replaced: inPlace(),
   }));
 }
 {

@@ -17,6 +17,7 @@ import {
   encodeRecord,
   kafkajs,
   messageDecoders,
+  processData,
   produceRequests,
   recordDecoders,
   replacementsInPlace,
@@ -24,6 +25,7 @@ import {
 import { formatEntry, kafkaLogCreator, type Level, levelOf } from '../kafka/log.ts';
 import { javaCompatiblePartitioner, murmur2 } from '../kafka/partitioner.ts';
 import { fastProduceRequest, type ProduceRequestV3 } from '../kafka/produce-request.ts';
+import type { ConnectionInternals } from '../kafka/responses.ts';
 import { consumeAll } from './support/kafka.ts';
 
 describe('the kafkajs this process runs', () => {
@@ -34,6 +36,7 @@ describe('the kafkajs this process runs', () => {
     expect(replaced.map((r) => r.path).sort()).toEqual([
       'kafkajs/src/consumer/batch.js',
       'kafkajs/src/consumer/filterAbortedMessages.js',
+      'kafkajs/src/network/connection.js',
       'kafkajs/src/producer/groupMessagesPerPartition.js',
       'kafkajs/src/protocol/encoder.js',
       'kafkajs/src/protocol/recordBatch/record/v0/decoder.js',
@@ -205,6 +208,114 @@ describe('partitioner', () => {
       );
       expect(new Set(keyless).size).toBe(partitions);
     }
+  });
+});
+
+describe("a connection's responses, reassembled from its reads", () => {
+  type Fulfilled = { size: number; correlationId: number; payload: Buffer };
+  function connection(): ConnectionInternals & { handed: Fulfilled[]; destroyed: Error[] } {
+    const handed: Fulfilled[] = [];
+    const destroyed: Error[] = [];
+    return {
+      authHandlers: null,
+      chunks: [],
+      bytesBuffered: 0,
+      bytesNeeded: 4,
+      requestQueue: { fulfillRequest: (response) => handed.push(response) },
+      socket: { destroy: (error) => destroyed.push(error) },
+      handed,
+      destroyed,
+    };
+  }
+  // Responses as the broker frames them: int32 size, then the correlation id and the payload.
+  function frame(correlationId: number, payloadBytes: number): Buffer {
+    const out = Buffer.alloc(8 + payloadBytes);
+    out.writeInt32BE(4 + payloadBytes, 0);
+    out.writeInt32BE(correlationId, 4);
+    for (let i = 0; i < payloadBytes; i++) out[8 + i] = (i * 31 + correlationId) & 0xff;
+    return out;
+  }
+  const sizes = [0, 1, 3, 100, 65_536, 100_000, 7, 200_000, 0, 2];
+  const stream = Buffer.concat(sizes.map((size, i) => frame(i + 1, size)));
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31;
+  };
+  function cuts(maxRead: number): Buffer[] {
+    const reads: Buffer[] = [];
+    for (let at = 0; at < stream.length; ) {
+      const end = Math.min(stream.length, at + 1 + Math.floor(random() * maxRead));
+      // Each read a buffer of its own, as the socket gives them.
+      reads.push(Buffer.from(stream.subarray(at, end)));
+      at = end;
+    }
+    return reads;
+  }
+  const summary = (handed: Fulfilled[]) =>
+    handed.map(({ size, correlationId, payload }) => ({
+      size,
+      correlationId,
+      payload: payload.toString('hex'),
+    }));
+
+  it('hands over what kafkajs hands over, however the reads cut the responses', () => {
+    for (const maxRead of [1, 3, 5, 64, 4_096, 65_536, 2_000_000]) {
+      const reads = cuts(maxRead);
+      const ours = connection();
+      const theirs = connection();
+      for (const read of reads) {
+        processData.reassembling.call(ours, read);
+        processData.original.call(theirs, read);
+      }
+      expect(ours.handed.map((r) => r.correlationId)).toEqual(sizes.map((_, i) => i + 1));
+      expect(summary(ours.handed)).toEqual(summary(theirs.handed));
+    }
+  });
+
+  it('holds no bytes of a response once it is handed over, where kafkajs held the whole of it', () => {
+    const ours = connection();
+    const theirs = connection();
+    for (const read of cuts(65_536)) {
+      processData.reassembling.call(ours, read);
+      processData.original.call(theirs, read);
+    }
+    expect(ours.chunks).toEqual([]);
+    expect(ours.pendingResponse).toBeUndefined();
+    // kafkajs keeps an empty view of the buffer its last responses were concatenated into.
+    expect(theirs.chunks[0]?.length).toBe(0);
+    expect(theirs.chunks[0]?.buffer.byteLength).toBeGreaterThanOrEqual(200_000);
+    // A response that came in several reads is a buffer of its own, exactly its size.
+    const big = ours.handed.find((r) => r.correlationId === 8) as Fulfilled;
+    expect(big.payload.buffer.byteLength).toBe(big.size);
+  });
+
+  it('keeps a size cut across reads, and closes a connection whose stream cannot be framed', () => {
+    const ours = connection();
+    const response = frame(42, 10);
+    processData.reassembling.call(ours, response.subarray(0, 2));
+    processData.reassembling.call(ours, response.subarray(2));
+    expect(ours.handed.map((r) => r.correlationId)).toEqual([42]);
+    for (const size of [-4, 0, 3]) {
+      const broken = connection();
+      const bytes = Buffer.alloc(12);
+      bytes.writeInt32BE(size, 0);
+      processData.reassembling.call(broken, bytes);
+      expect(broken.handed).toEqual([]);
+      expect(broken.destroyed.map((e) => e.message)).toEqual([
+        `a Kafka response of ${size} bytes cannot be read`,
+      ]);
+    }
+  });
+
+  it("leaves the reads of an authentication to kafkajs's own handler", () => {
+    const ours = connection();
+    const raw: Buffer[] = [];
+    ours.authHandlers = { onSuccess: (data: Buffer) => raw.push(data) };
+    const read = frame(1, 3);
+    processData.reassembling.call(ours, read);
+    expect(raw).toEqual([read]);
+    expect(ours.handed).toEqual([]);
   });
 });
 
