@@ -59,7 +59,8 @@ export function reassemblingProcessData(original: ProcessData): ProcessData {
         if (size < SIZE_BYTES) {
           // Every response starts with its correlation id: a smaller size is a broken stream, and
           // nothing after it can be framed. kafkajs's error handler rejects what is waiting for a
-          // response and reconnects. (kafkajs's own loop never returned here.)
+          // response and reconnects. (kafkajs's own code threw here, out of the socket's data
+          // handler: an uncaught exception.)
           this.chunks = [];
           this.bytesBuffered = 0;
           this.socket?.destroy(new Error(`a Kafka response of ${size} bytes cannot be read`));

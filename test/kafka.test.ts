@@ -296,7 +296,7 @@ describe("a connection's responses, reassembled from its reads", () => {
     processData.reassembling.call(ours, response.subarray(0, 2));
     processData.reassembling.call(ours, response.subarray(2));
     expect(ours.handed.map((r) => r.correlationId)).toEqual([42]);
-    for (const size of [-4, 0, 3]) {
+    for (const size of [-4, -1, 0, 3]) {
       const broken = connection();
       const bytes = Buffer.alloc(12);
       bytes.writeInt32BE(size, 0);
@@ -305,6 +305,8 @@ describe("a connection's responses, reassembled from its reads", () => {
       expect(broken.destroyed.map((e) => e.message)).toEqual([
         `a Kafka response of ${size} bytes cannot be read`,
       ]);
+      // kafkajs's own threw out of the socket's data handler.
+      expect(() => processData.original.call(connection(), bytes)).toThrow();
     }
   });
 
